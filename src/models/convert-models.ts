@@ -1,0 +1,92 @@
+/**
+ * `npm run models:convert`: converts every catalogued TFJS model to ONNX under models/
+ * and rewrites models/manifest.json. The output is deterministic: converting twice
+ * gives byte-identical files.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CATALOG, MODEL_NAMES, type ModelName } from './catalog';
+import { type ManifestEntry, type ModelManifest, sha256 } from './manifest';
+import { ONNX_OPSET, convertTfjsGraph } from './onnx-converter';
+import { readTfjsGraph } from './tfjs-graph';
+
+const CONVERTER = 'facegate-tfjs-converter 1';
+
+/** The installed package's folder (the Human packages do not export their package.json). */
+function packageRoot(name: string): string {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
+  }
+  throw new Error(`package ${name} is not installed; npm ci installs it as a devDependency`);
+}
+
+/** Runs the converted model once on zeros to learn its output shapes. */
+async function outputShapes(bytes: Uint8Array, inputShape: number[]): Promise<Record<string, number[]>> {
+  const session = await ort.InferenceSession.create(bytes);
+  const concrete = inputShape.map((d) => (d < 0 ? 1 : d));
+  const input = new ort.Tensor('float32', new Float32Array(concrete.reduce((a, b) => a * b, 1)), concrete);
+  const result = await session.run({ [session.inputNames[0]]: input });
+  await session.release();
+  return Object.fromEntries(
+    Object.entries(result).map(([name, tensor]) => [name, tensor.dims.map((d, i) => (i === 0 && inputShape[0] < 0 ? -1 : d))]),
+  );
+}
+
+async function convertOne(name: ModelName, outDir: string): Promise<ManifestEntry> {
+  const entry = CATALOG[name];
+  const root = packageRoot(entry.package);
+  const modelJson = join(root, entry.file);
+  const graph = readTfjsGraph(modelJson);
+  const bytes = convertTfjsGraph(graph, {
+    graphName: name,
+    inputName: entry.input.name,
+    outputNames: Object.fromEntries(entry.outputs.map((o) => [o.tfKey, o.name])),
+  });
+  const file = `${name}.onnx`;
+  writeFileSync(join(outDir, file), bytes);
+
+  const tfInput = graph.inputs[0].shape;
+  const inputShape = [tfInput[0], tfInput[3], tfInput[1], tfInput[2]];
+  const shapes = await outputShapes(bytes, inputShape);
+  const weightFiles = (JSON.parse(readFileSync(modelJson, 'utf8')) as { weightsManifest: { paths: string[] }[] })
+    .weightsManifest.flatMap((g) => g.paths);
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  return {
+    name,
+    file,
+    sha256: sha256(bytes),
+    opset: ONNX_OPSET,
+    source: {
+      package: entry.package,
+      version,
+      file: entry.file,
+      weights: weightFiles.map((w) => {
+        const path = join(dirname(entry.file), w);
+        return { file: path, sha256: sha256(readFileSync(join(root, path))) };
+      }),
+    },
+    input: { name: entry.input.name, shape: inputShape, meaning: entry.input.meaning },
+    outputs: entry.outputs.map((o) => ({ name: o.name, shape: shapes[o.name], meaning: o.meaning })),
+    origin: entry.origin,
+    licence: entry.licence,
+  };
+}
+
+async function main(): Promise<void> {
+  const outDir = resolve(process.argv[2] ?? 'models');
+  mkdirSync(outDir, { recursive: true });
+  const manifest: ModelManifest = { converter: CONVERTER, models: [] };
+  for (const name of MODEL_NAMES) {
+    const entry = await convertOne(name, outDir);
+    manifest.models.push(entry);
+    console.log(`${name.padEnd(13)} ${entry.file.padEnd(18)} ${entry.sha256.slice(0, 16)}  ${entry.outputs.map((o) => `${o.name}[${o.shape.join(',')}]`).join(' ')}`);
+  }
+  writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  console.log(`wrote ${manifest.models.length} models and manifest.json to ${outDir}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

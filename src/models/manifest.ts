@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ModelName } from './catalog';
+
+export interface ManifestTensor {
+  name: string;
+  /** NCHW for images; -1 marks a dynamic (batch) dimension. */
+  shape: number[];
+  meaning: string;
+}
+
+export interface ManifestEntry {
+  name: ModelName;
+  file: string;
+  sha256: string;
+  opset: number;
+  source: {
+    package: string;
+    version: string;
+    file: string;
+    weights: { file: string; sha256: string }[];
+  };
+  input: ManifestTensor;
+  outputs: ManifestTensor[];
+  origin: string;
+  licence: string;
+}
+
+export interface ModelManifest {
+  converter: string;
+  models: ManifestEntry[];
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function readManifest(path: string): ModelManifest {
+  return JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
+}
