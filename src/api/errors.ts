@@ -1,0 +1,44 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+
+/** An error whose message is meant for the client, with the HTTP status to send. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+/** Maps body-parser failures to client errors; anything else is an internal fault. */
+function classify(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  const type = (error as BodyParserError | undefined)?.type;
+  if (type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', 'The request body is not valid JSON.');
+  if (type === 'entity.too.large') return new HttpError(413, 'payload_too_large', 'The request body is larger than this service accepts.');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new HttpError(415, 'unsupported_encoding', 'The request body encoding is not supported.');
+  }
+  return undefined;
+}
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new HttpError(404, 'not_found', `No route for ${req.method} ${req.path}.`));
+};
+
+/** The one place errors become responses: a JSON body, never a stack trace, SQL or file path. */
+export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  const known = classify(error);
+  if (known) {
+    res.status(known.status).json({ error: known.code, message: known.message });
+    return;
+  }
+  req.log.error({ err: error }, 'unhandled error');
+  res.status(500).json({ error: 'internal_error', message: 'The service failed to handle this request.' });
+};

@@ -1,0 +1,97 @@
+import Ajv from 'ajv';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { ModelName } from '../models/catalog';
+
+export interface Config {
+  server: { host: string; port: number; shutdownGraceMs: number };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  store: { dataDir: string; busyTimeoutMs: number };
+  models: { dir: string; load: ModelName[]; intraOpThreads: number; interOpThreads: number };
+  limits: { maxImageBytes: number };
+}
+
+export class ConfigError extends Error {}
+
+/** Environment variables that override one config key each, by JSON pointer. */
+export const ENV_OVERRIDES: Record<string, string> = {
+  FACEGATE_HOST: '/server/host',
+  FACEGATE_PORT: '/server/port',
+  FACEGATE_LOG_LEVEL: '/log/level',
+  FACEGATE_DATA_DIR: '/store/dataDir',
+  FACEGATE_MODELS_DIR: '/models/dir',
+  FACEGATE_THREADS: '/models/intraOpThreads',
+};
+
+/** The folder holding package.json, from src/config or dist/src/config alike. */
+export const PROJECT_ROOT = ((): string => {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'config', 'default.json'))) return dir;
+  }
+  throw new ConfigError(`cannot find the project root above ${__dirname}`);
+})();
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function readJson(path: string): Json {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Json;
+  } catch (error) {
+    throw new ConfigError(`config file ${path}: ${(error as Error).message}`);
+  }
+}
+
+function isObject(value: Json | undefined): value is { [key: string]: Json } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function merge(base: Json, override: Json): Json {
+  if (!isObject(base) || !isObject(override)) return override;
+  const result = { ...base };
+  for (const [key, value] of Object.entries(override)) result[key] = merge(base[key], value);
+  return result;
+}
+
+function setPointer(target: Json, pointer: string, value: string): void {
+  const keys = pointer.split('/').slice(1);
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (!isObject(node)) return;
+    node = node[key];
+  }
+  if (isObject(node)) node[keys[keys.length - 1]] = value;
+}
+
+/**
+ * Loads config/default.json, then the JSON file named by FACEGATE_CONFIG (merged over it),
+ * then the single-key environment overrides, and validates the result against
+ * config/schema.json. Relative paths are resolved against the project root.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  let raw = readJson(join(PROJECT_ROOT, 'config', 'default.json'));
+  if (env.FACEGATE_CONFIG) raw = merge(raw, readJson(resolve(env.FACEGATE_CONFIG)));
+  const sources = new Map<string, string>();
+  for (const [variable, pointer] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[variable];
+    if (value === undefined) continue;
+    setPointer(raw, pointer, value);
+    sources.set(pointer, variable);
+  }
+
+  // Environment values are strings: coercion turns "8080" into 8080 and leaves "abc" invalid.
+  const ajv = new Ajv({ allErrors: true, coerceTypes: true });
+  const validate = ajv.compile(readJson(join(PROJECT_ROOT, 'config', 'schema.json')) as object);
+  if (!validate(raw)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const path = e.instancePath || '/';
+      const from = sources.get(e.instancePath);
+      const detail = e.keyword === 'additionalProperties' ? `has unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"` : e.message;
+      return `${path}${from ? ` (from ${from})` : ''} ${detail}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = raw as unknown as Config;
+  config.store.dataDir = resolve(PROJECT_ROOT, config.store.dataDir);
+  config.models.dir = resolve(PROJECT_ROOT, config.models.dir);
+  return config;
+}

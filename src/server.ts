@@ -1,0 +1,44 @@
+import type { Server } from 'node:http';
+import { createApp } from './api/app';
+import { loadConfig } from './config';
+import { createLogger } from './log';
+import { loadModels } from './models/registry';
+import { Store } from './store';
+
+/** Starts FaceGate: config, database, models, then the HTTP listener. Any failure stops the process. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.log.level);
+  const started = Date.now();
+  const store = Store.open(config.store);
+  const models = await loadModels(config.models);
+  logger.info({ models: models.loaded, ms: Date.now() - started }, 'models loaded');
+
+  const app = createApp({ config, models, store, logger });
+  const server: Server = app.listen(config.server.port, config.server.host, () => {
+    logger.info({ address: server.address() }, 'listening');
+  });
+  server.on('error', (error) => {
+    logger.fatal({ err: error }, 'cannot listen');
+    process.exit(1);
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), config.server.shutdownGraceMs).unref();
+    server.close(() => {
+      clearTimeout(force);
+      void models.release().finally(() => {
+        store.close();
+        process.exit(0);
+      });
+    });
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(`facegate: cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIGRATIONS } from './migrations';
+
+export interface StoreOptions {
+  dataDir: string;
+  busyTimeoutMs: number;
+}
+
+export const DATABASE_FILE = 'facegate.db';
+
+/** The SQLite database in the data folder: WAL journal, foreign keys on, migrated on open. */
+export class Store {
+  readonly db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  static open(options: StoreOptions): Store {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const db = new Database(join(options.dataDir, DATABASE_FILE));
+    db.pragma('journal_mode = WAL');
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+    const store = new Store(db);
+    store.migrate();
+    return store;
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const from = this.schemaVersion;
+    if (from > MIGRATIONS.length) {
+      throw new Error(`database schema version ${from} is newer than this build knows (${MIGRATIONS.length})`);
+    }
+    MIGRATIONS.slice(from).forEach((sql, i) => {
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.pragma(`user_version = ${from + i + 1}`);
+      })();
+    });
+  }
+
+  /** True when the database accepts a write right now (checked by writing its header and rolling back). */
+  isWritable(): boolean {
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        this.db.pragma(`user_version = ${this.schemaVersion}`);
+      } finally {
+        this.db.exec('ROLLBACK');
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
