@@ -7,4 +7,5 @@ module.exports = {
   testTimeout: 120000,
   // onnxruntime and tfjs each want both cores; running test files one at a time keeps timings sane.
   maxWorkers: 1,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

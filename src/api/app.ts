@@ -28,7 +28,15 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(helmet());
-  app.use(pinoHttp({ logger: deps.logger }));
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
   app.use(express.json({ limit: jsonBodyLimit(deps.config.limits.maxImageBytes) }));
   app.use(healthRoutes(deps.models, deps.config.models.load, deps.store));
   app.use(notFound);

@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../src/config';
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Starts src/server.ts as `npm start` would run it, with a private data folder and a free port. */
+function startServer(env: Record<string, string>): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, FACEGATE_PORT: '0', FACEGATE_HOST: '127.0.0.1', FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-server-')), ...env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function listeningPort(run: Run): Promise<number> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const line = run.stdout().split('\n').find((l) => l.includes('"msg":"listening"'));
+    if (line) return (JSON.parse(line) as { address: { port: number } }).address.port;
+    if (run.child.exitCode !== null) throw new Error(`server exited: ${run.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('server did not start listening');
+}
+
+describe('server process', () => {
+  it('starts with every model loaded, answers /health and /ready, and stops cleanly on SIGTERM', async () => {
+    const run = startServer({});
+    const port = await listeningPort(run);
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { models: { loaded: string[] } }).models.loaded).toHaveLength(7);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+  });
+
+  it('refuses to start when one byte of a model file is flipped, naming the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'facegate-models-'));
+    for (const file of ['manifest.json', 'blazeface.onnx', 'facemesh.onnx']) copyFileSync(join(PROJECT_ROOT, 'models', file), join(dir, file));
+    const target = join(dir, 'facemesh.onnx');
+    const bytes = readFileSync(target);
+    bytes[1000] ^= 0x80;
+    writeFileSync(target, bytes);
+    const override = join(dir, 'config.json');
+    writeFileSync(override, JSON.stringify({ models: { load: ['blazeface', 'facemesh'] } }));
+    const run = startServer({ FACEGATE_MODELS_DIR: dir, FACEGATE_CONFIG: override });
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain(`model file ${target} is corrupt`);
+  });
+
+  it('refuses to start on a bad configuration value, naming the key', async () => {
+    const run = startServer({ FACEGATE_THREADS: 'many' });
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain('/models/intraOpThreads (from FACEGATE_THREADS) must be integer');
+  });
+});

@@ -1,0 +1,66 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DATABASE_FILE, Store } from '../src/store';
+import { MIGRATIONS } from '../src/store/migrations';
+
+function tempDir(): string {
+  return join(mkdtempSync(join(tmpdir(), 'facegate-store-')), 'data');
+}
+
+describe('Store', () => {
+  it('creates the database on first open, in WAL mode, fully migrated', () => {
+    const store = Store.open({ dataDir: tempDir(), busyTimeoutMs: 1000 });
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('busy_timeout', { simple: true })).toBe(1000);
+    expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+    expect(tables).toEqual(['images', 'tasks', 'templates', 'users']);
+    expect(store.isWritable()).toBe(true);
+    store.close();
+  });
+
+  it('keeps data across reopening and does not migrate twice', () => {
+    const dataDir = tempDir();
+    const first = Store.open({ dataDir, busyTimeoutMs: 1000 });
+    first.db.prepare("INSERT INTO users (username, created_at) VALUES ('ada', '2026-01-01T00:00:00Z')").run();
+    first.close();
+    const second = Store.open({ dataDir, busyTimeoutMs: 1000 });
+    expect(second.db.prepare('SELECT username FROM users').pluck().all()).toEqual(['ada']);
+    expect(second.schemaVersion).toBe(MIGRATIONS.length);
+    second.close();
+  });
+
+  it('removes a user’s templates and images with the user', () => {
+    const store = Store.open({ dataDir: tempDir(), busyTimeoutMs: 1000 });
+    const now = new Date().toISOString();
+    const userId = store.db.prepare('INSERT INTO users (username, created_at) VALUES (?, ?)').run('bo', now).lastInsertRowid;
+    store.db
+      .prepare('INSERT INTO images (key, user_id, content_type, file_size, width_px, height_px, original, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run('k1', userId, 'image/jpeg', 3, 1, 1, Buffer.from([1, 2, 3]), now);
+    store.db
+      .prepare('INSERT INTO templates (user_id, image_key, model, model_version, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(userId, 'k1', 'faceres', '1', Buffer.alloc(8), now);
+    store.db.prepare('DELETE FROM users WHERE id = ?').run(userId);
+    expect(store.db.prepare('SELECT COUNT(*) FROM images').pluck().get()).toBe(0);
+    expect(store.db.prepare('SELECT COUNT(*) FROM templates').pluck().get()).toBe(0);
+    store.close();
+  });
+
+  it('refuses a database written by a newer schema', () => {
+    const dataDir = tempDir();
+    Store.open({ dataDir, busyTimeoutMs: 1000 }).close();
+    const raw = new Database(join(dataDir, DATABASE_FILE));
+    raw.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    raw.close();
+    expect(() => Store.open({ dataDir, busyTimeoutMs: 1000 })).toThrow('is newer than this build knows');
+  });
+
+  it('reports a closed database as not writable', () => {
+    const store = Store.open({ dataDir: tempDir(), busyTimeoutMs: 1000 });
+    store.close();
+    expect(store.isWritable()).toBe(false);
+  });
+});
