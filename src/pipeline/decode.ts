@@ -1,0 +1,73 @@
+import sharp from 'sharp';
+import type { DecodedImage } from './types';
+
+export type ImageErrorCode = 'empty' | 'unsupported_format' | 'too_large' | 'too_many_pixels' | 'corrupt';
+
+/** A client-side image problem; the APIs turn it into a 4xx (413 for `too_large`). */
+export class ImageError extends Error {
+  constructor(
+    readonly code: ImageErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface DecodeLimits {
+  maxBytes: number;
+  maxPixels: number;
+}
+
+const JPEG_MAGIC = [0xff, 0xd8, 0xff];
+const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+function startsWith(bytes: Uint8Array, magic: number[]): boolean {
+  return bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+}
+
+/** The format named by the file's first bytes, whatever its name or declared type says. */
+export function sniffFormat(bytes: Uint8Array): 'jpeg' | 'png' | undefined {
+  if (startsWith(bytes, JPEG_MAGIC)) return 'jpeg';
+  if (startsWith(bytes, PNG_MAGIC)) return 'png';
+  return undefined;
+}
+
+/**
+ * Decodes a JPEG or PNG into upright 8-bit sRGB: EXIF orientation applied; grayscale, CMYK and
+ * 16-bit converted; transparency flattened onto white; only the first frame of an animation.
+ */
+export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+  if (bytes.length === 0) throw new ImageError('empty', 'The image is empty.');
+  if (bytes.length > limits.maxBytes) {
+    throw new ImageError('too_large', `The image is ${bytes.length} bytes; the limit is ${limits.maxBytes}.`);
+  }
+  const format = sniffFormat(bytes);
+  if (!format) throw new ImageError('unsupported_format', 'The image is neither JPEG nor PNG.');
+
+  let width: number;
+  let height: number;
+  try {
+    // Reading the header decodes no pixels, so it is safe before the pixel limit is checked.
+    const metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
+    width = metadata.width ?? 0;
+    height = metadata.height ?? 0;
+  } catch {
+    throw new ImageError('corrupt', `The ${format.toUpperCase()} file cannot be read.`);
+  }
+  if (width * height > limits.maxPixels) {
+    throw new ImageError('too_many_pixels', `The image has ${width}x${height} pixels; the limit is ${limits.maxPixels} pixels.`);
+  }
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 })
+      .rotate()
+      .toColourspace('srgb')
+      .flatten({ background: '#ffffff' })
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data, width: info.width, height: info.height, format, bytes: bytes.length };
+  } catch {
+    throw new ImageError('corrupt', `The ${format.toUpperCase()} file is damaged or truncated.`);
+  }
+}

@@ -1,0 +1,186 @@
+import sharp from 'sharp';
+import type { ModelRunner } from '../models/registry';
+import type { Box, Detection, FaceKeypoints, Point, RgbImage } from './types';
+
+export interface DetectOptions {
+  /** Minimum face score (sigmoid of the detector logit), 0..1. */
+  scoreThreshold: number;
+  /** Overlap above which two candidates are merged by weighted non-maximum suppression. */
+  iouThreshold: number;
+  /** Smallest face width, in source pixels, that must be found; smaller views of the image are tiled for it. */
+  minFaceSize: number;
+  maxFaces: number;
+}
+
+const INPUT = 256;
+/** Smallest face (box width in detector pixels) the full-range BlazeFace finds reliably; measured in docs/evaluation.md. */
+export const MIN_DETECTABLE_PX = 16;
+/** Tiles overlap by this share of their side so a face on a seam is whole in one of them. */
+const TILE_OVERLAP = 0.25;
+
+/** Anchor centres in detector pixels: a 16x16 grid with 2 anchors per cell, then an 8x8 grid with 6. */
+export const ANCHORS: readonly Point[] = (() => {
+  const anchors: Point[] = [];
+  for (const [grid, perCell] of [
+    [16, 2],
+    [8, 6],
+  ]) {
+    const stride = INPUT / grid;
+    for (let y = 0; y < grid; y++) {
+      for (let x = 0; x < grid; x++) {
+        for (let n = 0; n < perCell; n++) anchors.push({ x: stride * (x + 0.5), y: stride * (y + 0.5) });
+      }
+    }
+  }
+  return anchors;
+})();
+
+/** A square region of the source image (it may extend past the edges) seen by one detector run. */
+interface View {
+  x: number;
+  y: number;
+  side: number;
+}
+
+interface Candidate {
+  box: Box;
+  score: number;
+  keypoints: Point[];
+}
+
+/** The whole frame, plus overlapping tiles small enough that a `minFaceSize` face stays detectable. */
+export function detectionViews(width: number, height: number, minFaceSize: number): View[] {
+  const longSide = Math.max(width, height);
+  const views: View[] = [{ x: (width - longSide) / 2, y: (height - longSide) / 2, side: longSide }];
+  const tileSide = Math.floor((minFaceSize * INPUT) / MIN_DETECTABLE_PX);
+  if (tileSide >= longSide) return views;
+  const side = Math.min(tileSide, Math.min(width, height));
+  const step = side * (1 - TILE_OVERLAP);
+  const columns = Math.max(1, Math.ceil((width - side) / step) + 1);
+  const rows = Math.max(1, Math.ceil((height - side) / step) + 1);
+  for (let row = 0; row < rows; row++) {
+    for (let column = 0; column < columns; column++) {
+      const x = columns === 1 ? (width - side) / 2 : (column * (width - side)) / (columns - 1);
+      const y = rows === 1 ? (height - side) / 2 : (row * (height - side)) / (rows - 1);
+      views.push({ x, y, side });
+    }
+  }
+  return views;
+}
+
+/** The view resized to the detector input, values scaled to [-1, 1], NCHW; outside the image is black. */
+async function viewTensor(image: RgbImage, view: View): Promise<Float32Array> {
+  const left = Math.round(view.x);
+  const top = Math.round(view.y);
+  const side = Math.round(view.side);
+  const extract = {
+    left: Math.max(0, left),
+    top: Math.max(0, top),
+    width: Math.min(image.width, left + side) - Math.max(0, left),
+    height: Math.min(image.height, top + side) - Math.max(0, top),
+  };
+  const padded = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .extract(extract)
+    .extend({
+      left: extract.left - left,
+      top: extract.top - top,
+      right: left + side - (extract.left + extract.width),
+      bottom: top + side - (extract.top + extract.height),
+      background: '#000000',
+    })
+    .raw()
+    .toBuffer();
+  const { data } = await sharp(padded, { raw: { width: side, height: side, channels: 3 } })
+    .resize(INPUT, INPUT, { kernel: 'linear' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const plane = INPUT * INPUT;
+  const tensor = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    for (let ch = 0; ch < 3; ch++) tensor[ch * plane + i] = data[i * 3 + ch] / 127.5 - 1;
+  }
+  return tensor;
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** Decodes one detector run into candidates in source pixels. */
+function decode(
+  outputs: { scores_16: Float32Array; scores_8: Float32Array; boxes_16: Float32Array; boxes_8: Float32Array },
+  view: View,
+  threshold: number,
+): Candidate[] {
+  const scale = view.side / INPUT;
+  const toSource = (x: number, y: number): Point => ({ x: view.x + x * scale, y: view.y + y * scale });
+  const candidates: Candidate[] = [];
+  const blocks = [
+    { scores: outputs.scores_16, boxes: outputs.boxes_16, first: 0 },
+    { scores: outputs.scores_8, boxes: outputs.boxes_8, first: outputs.scores_16.length },
+  ];
+  for (const { scores, boxes, first } of blocks) {
+    for (let i = 0; i < scores.length; i++) {
+      const score = sigmoid(scores[i]);
+      if (score < threshold) continue;
+      const anchor = ANCHORS[first + i];
+      const r = boxes.subarray(i * 16, i * 16 + 16);
+      const center = toSource(anchor.x + r[0], anchor.y + r[1]);
+      const width = r[2] * scale;
+      const height = r[3] * scale;
+      const keypoints: Point[] = [];
+      for (let k = 0; k < 6; k++) keypoints.push(toSource(anchor.x + r[4 + 2 * k], anchor.y + r[5 + 2 * k]));
+      candidates.push({ box: { x: center.x - width / 2, y: center.y - height / 2, width, height }, score, keypoints });
+    }
+  }
+  return candidates;
+}
+
+export function iou(a: Box, b: Box): number {
+  const x1 = Math.max(a.x, b.x);
+  const y1 = Math.max(a.y, b.y);
+  const x2 = Math.min(a.x + a.width, b.x + b.width);
+  const y2 = Math.min(a.y + a.height, b.y + b.height);
+  const intersection = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+  const union = a.width * a.height + b.width * b.height - intersection;
+  return union > 0 ? intersection / union : 0;
+}
+
+/**
+ * BlazeFace's weighted non-maximum suppression: each kept face is the score-weighted mean of every
+ * candidate overlapping the best remaining one, which steadies boxes and keypoints.
+ */
+export function weightedNms(candidates: Candidate[], iouThreshold: number, maxFaces: number): Candidate[] {
+  const remaining = [...candidates].sort((p, q) => q.score - p.score);
+  const kept: Candidate[] = [];
+  while (remaining.length > 0 && kept.length < maxFaces) {
+    const best = remaining[0];
+    const cluster = remaining.filter((c) => iou(c.box, best.box) > iouThreshold);
+    const total = cluster.reduce((sum, c) => sum + c.score, 0);
+    const mean = (pick: (c: Candidate) => number) => cluster.reduce((sum, c) => sum + pick(c) * c.score, 0) / total;
+    kept.push({
+      box: { x: mean((c) => c.box.x), y: mean((c) => c.box.y), width: mean((c) => c.box.width), height: mean((c) => c.box.height) },
+      score: best.score,
+      keypoints: best.keypoints.map((_, k) => ({ x: mean((c) => c.keypoints[k].x), y: mean((c) => c.keypoints[k].y) })),
+    });
+    for (const c of cluster) remaining.splice(remaining.indexOf(c), 1);
+  }
+  return kept;
+}
+
+function keypoints(points: Point[]): FaceKeypoints {
+  const [rightEye, leftEye, noseTip, mouth, rightEar, leftEar] = points;
+  return { rightEye, leftEye, noseTip, mouth, rightEar, leftEar };
+}
+
+/** Finds faces with BlazeFace, largest first. */
+export async function detectFaces(image: RgbImage, detector: ModelRunner<'blazeface'>, options: DetectOptions): Promise<Detection[]> {
+  const candidates: Candidate[] = [];
+  for (const view of detectionViews(image.width, image.height, options.minFaceSize)) {
+    const outputs = await detector.run(await viewTensor(image, view));
+    candidates.push(...decode(outputs, view, options.scoreThreshold));
+  }
+  return weightedNms(candidates, options.iouThreshold, options.maxFaces)
+    .map((c) => ({ box: c.box, confidence: c.score, keypoints: keypoints(c.keypoints) }))
+    .sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
+}

@@ -1,0 +1,157 @@
+import type { ModelRunner } from '../models/registry';
+import { type Affine, applyAffine, cropToTensor, squareCrop } from './image-ops';
+import type { Detection, EyeLandmarks, Landmarks, Point, Point3, RgbImage } from './types';
+
+const MESH_INPUT = 192;
+const IRIS_INPUT = 64;
+/** MediaPipe's face-landmark region: the face box (or mesh extent) enlarged 1.5 times. */
+const MESH_ROI_SCALE = 1.5;
+/** MediaPipe's eye region: the eye-corner distance enlarged 2.3 times. */
+const IRIS_ROI_SCALE = 2.3;
+
+/** FaceMesh indices used across the pipeline. "Right" and "left" are the subject's. */
+export const MESH = {
+  rightEyeOuter: 33,
+  rightEyeInner: 133,
+  leftEyeOuter: 263,
+  leftEyeInner: 362,
+  noseTip: 1,
+  noseBridge: 168,
+  forehead: 10,
+  chin: 152,
+  upperLipInner: 13,
+  lowerLipInner: 14,
+  mouthRight: 61,
+  mouthLeft: 291,
+  rightCheekEdge: 234,
+  leftCheekEdge: 454,
+} as const;
+
+/** Iris-model eye points: 0..8 lower lid from outer to inner corner, 9..15 upper lid above points 1..7. */
+const LOWER_LID = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const UPPER_LID = [9, 10, 11, 12, 13, 14, 15];
+const IRIS_FIRST = 71;
+
+interface Roi {
+  center: Point;
+  side: number;
+  angle: number;
+}
+
+function angleOf(from: Point, to: Point): number {
+  return Math.atan2(to.y - from.y, to.x - from.x);
+}
+
+function distance(a: Point, b: Point): number {
+  return Math.hypot(a.x - b.x, a.y - b.y);
+}
+
+function roiFromDetection(detection: Detection): Roi {
+  const { box, keypoints } = detection;
+  return {
+    center: { x: box.x + box.width / 2, y: box.y + box.height / 2 },
+    side: Math.max(box.width, box.height) * MESH_ROI_SCALE,
+    angle: angleOf(keypoints.rightEye, keypoints.leftEye),
+  };
+}
+
+/** The mesh's extent measured along the eye line, enlarged like the detector's region. */
+function roiFromMesh(mesh: Point3[]): Roi {
+  const angle = angleOf(mesh[MESH.rightEyeOuter], mesh[MESH.leftEyeOuter]);
+  const cos = Math.cos(angle);
+  const sin = Math.sin(angle);
+  let [minU, maxU, minV, maxV] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const p of mesh) {
+    const u = p.x * cos + p.y * sin;
+    const v = -p.x * sin + p.y * cos;
+    [minU, maxU, minV, maxV] = [Math.min(minU, u), Math.max(maxU, u), Math.min(minV, v), Math.max(maxV, v)];
+  }
+  const u = (minU + maxU) / 2;
+  const v = (minV + maxV) / 2;
+  return {
+    center: { x: u * cos - v * sin, y: u * sin + v * cos },
+    side: Math.max(maxU - minU, maxV - minV) * MESH_ROI_SCALE,
+    angle,
+  };
+}
+
+async function runMesh(image: RgbImage, rois: Roi[], facemesh: ModelRunner<'facemesh'>): Promise<{ mesh: Point3[]; score: number }[]> {
+  const plane = 3 * MESH_INPUT * MESH_INPUT;
+  const input = new Float32Array(rois.length * plane);
+  const maps: Affine[] = rois.map((roi, i) => {
+    const m = squareCrop(roi.center, roi.side, roi.angle, MESH_INPUT);
+    cropToTensor(image, m, MESH_INPUT, [0, 1], { data: input, offset: i * plane });
+    return m;
+  });
+  const out = await facemesh.run(input, rois.length);
+  return rois.map((roi, i) => {
+    const raw = out.mesh.subarray(i * 1404, (i + 1) * 1404);
+    const depthScale = roi.side / MESH_INPUT;
+    const mesh: Point3[] = [];
+    for (let k = 0; k < 468; k++) {
+      const p = applyAffine(maps[i], { x: raw[k * 3], y: raw[k * 3 + 1] });
+      mesh.push({ x: p.x, y: p.y, z: raw[k * 3 + 2] * depthScale });
+    }
+    return { mesh, score: out.face_flag[i] };
+  });
+}
+
+function eyeRoi(mesh: Point3[], outer: number, inner: number, angle: number): Roi {
+  const a = mesh[outer];
+  const b = mesh[inner];
+  return { center: { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 }, side: distance(a, b) * IRIS_ROI_SCALE, angle };
+}
+
+/** Both eyes of every face through the iris model; the model expects a right eye, so left eyes are mirrored. */
+async function runIris(image: RgbImage, meshes: Point3[][], iris: ModelRunner<'iris'>): Promise<[EyeLandmarks, EyeLandmarks][]> {
+  const plane = 3 * IRIS_INPUT * IRIS_INPUT;
+  const input = new Float32Array(meshes.length * 2 * plane);
+  const maps: Affine[] = [];
+  meshes.forEach((mesh, i) => {
+    const angle = angleOf(mesh[MESH.rightEyeOuter], mesh[MESH.leftEyeOuter]);
+    const right = eyeRoi(mesh, MESH.rightEyeOuter, MESH.rightEyeInner, angle);
+    const left = eyeRoi(mesh, MESH.leftEyeOuter, MESH.leftEyeInner, angle);
+    maps.push(squareCrop(right.center, right.side, right.angle, IRIS_INPUT));
+    maps.push(squareCrop(left.center, left.side, left.angle, IRIS_INPUT, true));
+    cropToTensor(image, maps[2 * i], IRIS_INPUT, [0, 1], { data: input, offset: 2 * i * plane });
+    cropToTensor(image, maps[2 * i + 1], IRIS_INPUT, [0, 1], { data: input, offset: (2 * i + 1) * plane });
+  });
+  const out = await iris.run(input, meshes.length * 2);
+  const eye = (j: number): EyeLandmarks => {
+    const raw = out.eye_and_iris.subarray(j * 228, (j + 1) * 228);
+    const points: Point[] = [];
+    for (let k = 0; k < 76; k++) points.push(applyAffine(maps[j], { x: raw[k * 3], y: raw[k * 3 + 1] }));
+    const pupil = points[IRIS_FIRST];
+    const ring = points.slice(IRIS_FIRST + 1, IRIS_FIRST + 5);
+    return {
+      pupil,
+      irisRadius: ring.reduce((sum, p) => sum + distance(p, pupil), 0) / ring.length,
+      contour: points.slice(0, IRIS_FIRST),
+    };
+  };
+  return meshes.map((_, i) => [eye(2 * i), eye(2 * i + 1)]);
+}
+
+/**
+ * FaceMesh on a roll-aligned crop around each detection, refined by a second pass on the region
+ * the first mesh spans; then the iris model on both eyes.
+ */
+export async function locateLandmarks(
+  image: RgbImage,
+  detections: Detection[],
+  models: { facemesh: ModelRunner<'facemesh'>; iris: ModelRunner<'iris'> },
+): Promise<Landmarks[]> {
+  if (detections.length === 0) return [];
+  const first = await runMesh(image, detections.map(roiFromDetection), models.facemesh);
+  const refined = await runMesh(image, first.map((f) => roiFromMesh(f.mesh)), models.facemesh);
+  const eyes = await runIris(image, refined.map((r) => r.mesh), models.iris);
+  return refined.map((r, i) => ({ mesh: r.mesh, meshScore: r.score, rightEye: eyes[i][0], leftEye: eyes[i][1] }));
+}
+
+/** Eyelid opening over eye width, from the iris model's lid points (middle three pairs). */
+export function eyeOpenness(eye: EyeLandmarks): number {
+  const c = eye.contour;
+  const width = distance(c[LOWER_LID[0]], c[LOWER_LID[8]]);
+  const gaps = [2, 3, 4].map((k) => distance(c[UPPER_LID[k]], c[LOWER_LID[k + 1]]));
+  return width > 0 ? gaps.reduce((a, b) => a + b, 0) / gaps.length / width : 0;
+}
