@@ -2,13 +2,15 @@ import Ajv from 'ajv';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ModelName } from '../models/catalog';
+import type { AnalysisOptions } from '../pipeline/analyze';
 
 export interface Config {
   server: { host: string; port: number; shutdownGraceMs: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   store: { dataDir: string; busyTimeoutMs: number };
   models: { dir: string; load: ModelName[]; intraOpThreads: number; interOpThreads: number };
-  limits: { maxImageBytes: number };
+  limits: { maxImageBytes: number; maxImagePixels: number };
+  pipeline: Omit<AnalysisOptions, 'limits'>;
 }
 
 export class ConfigError extends Error {}
@@ -94,4 +96,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   config.store.dataDir = resolve(PROJECT_ROOT, config.store.dataDir);
   config.models.dir = resolve(PROJECT_ROOT, config.models.dir);
   return config;
+}
+
+/** The analysis options of a configuration: its pipeline settings and image limits. */
+export function analysisOptions(config: Config): AnalysisOptions {
+  return { ...config.pipeline, limits: { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels } };
 }

@@ -66,7 +66,7 @@ async function convertOne(name: ModelName, outDir: string): Promise<ManifestEntr
         return { file: path, sha256: sha256(readFileSync(join(root, path))) };
       }),
     },
-    input: { name: entry.input.name, shape: inputShape, meaning: entry.input.meaning },
+    input: { name: entry.input.name, shape: inputShape, range: [...entry.input.range], meaning: entry.input.meaning },
     outputs: entry.outputs.map((o) => ({ name: o.name, shape: shapes[o.name], meaning: o.meaning })),
     origin: entry.origin,
     licence: entry.licence,

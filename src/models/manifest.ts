@@ -20,7 +20,8 @@ export interface ManifestEntry {
     file: string;
     weights: { file: string; sha256: string }[];
   };
-  input: ManifestTensor;
+  /** `range` is the span of input values the model expects, e.g. [0, 1]. */
+  input: ManifestTensor & { range: [number, number] };
   outputs: ManifestTensor[];
   origin: string;
   licence: string;

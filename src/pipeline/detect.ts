@@ -17,6 +17,11 @@ const INPUT = 256;
 export const MIN_DETECTABLE_PX = 16;
 /** Tiles overlap by this share of their side so a face on a seam is whole in one of them. */
 const TILE_OVERLAP = 0.25;
+/**
+ * The full-range model misses faces that fill the frame, masked ones above all; a second view of
+ * the whole frame padded to this many times its size shows them at a size it knows.
+ */
+const ZOOM_OUT = 2;
 
 /** Anchor centres in detector pixels: a 16x16 grid with 2 anchors per cell, then an 8x8 grid with 6. */
 export const ANCHORS: readonly Point[] = (() => {
@@ -40,6 +45,8 @@ interface View {
   x: number;
   y: number;
   side: number;
+  /** Largest face width (source pixels) this view reports; tiles leave bigger faces to the whole-frame views. */
+  maxFace: number;
 }
 
 interface Candidate {
@@ -48,12 +55,17 @@ interface Candidate {
   keypoints: Point[];
 }
 
-/** The whole frame, plus overlapping tiles small enough that a `minFaceSize` face stays detectable. */
+/**
+ * The whole frame, the whole frame zoomed out, and overlapping tiles small enough that a
+ * `minFaceSize` face stays detectable.
+ */
 export function detectionViews(width: number, height: number, minFaceSize: number): View[] {
   const longSide = Math.max(width, height);
-  const views: View[] = [{ x: (width - longSide) / 2, y: (height - longSide) / 2, side: longSide }];
+  const whole = (side: number): View => ({ x: (width - side) / 2, y: (height - side) / 2, side, maxFace: Infinity });
+  const views: View[] = [whole(longSide), whole(longSide * ZOOM_OUT)];
   const tileSide = Math.floor((minFaceSize * INPUT) / MIN_DETECTABLE_PX);
   if (tileSide >= longSide) return views;
+  const maxFace = (2 * MIN_DETECTABLE_PX * longSide) / INPUT;
   const side = Math.min(tileSide, Math.min(width, height));
   const step = side * (1 - TILE_OVERLAP);
   const columns = Math.max(1, Math.ceil((width - side) / step) + 1);
@@ -62,7 +74,7 @@ export function detectionViews(width: number, height: number, minFaceSize: numbe
     for (let column = 0; column < columns; column++) {
       const x = columns === 1 ? (width - side) / 2 : (column * (width - side)) / (columns - 1);
       const y = rows === 1 ? (height - side) / 2 : (row * (height - side)) / (rows - 1);
-      views.push({ x, y, side });
+      views.push({ x, y, side, maxFace });
     }
   }
   return views;
@@ -128,6 +140,7 @@ function decode(
       const center = toSource(anchor.x + r[0], anchor.y + r[1]);
       const width = r[2] * scale;
       const height = r[3] * scale;
+      if (width > view.maxFace) continue;
       const keypoints: Point[] = [];
       for (let k = 0; k < 6; k++) keypoints.push(toSource(anchor.x + r[4 + 2 * k], anchor.y + r[5 + 2 * k]));
       candidates.push({ box: { x: center.x - width / 2, y: center.y - height / 2, width, height }, score, keypoints });

@@ -32,9 +32,11 @@ const LOWER_LID = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const UPPER_LID = [9, 10, 11, 12, 13, 14, 15];
 const IRIS_FIRST = 71;
 
-interface Roi {
+/** A square, roll-aligned region of the image. */
+export interface Roi {
   center: Point;
   side: number;
+  /** Radians; the region's x axis runs along the eye line. */
   angle: number;
 }
 
@@ -55,8 +57,8 @@ function roiFromDetection(detection: Detection): Roi {
   };
 }
 
-/** The mesh's extent measured along the eye line, enlarged like the detector's region. */
-function roiFromMesh(mesh: Point3[]): Roi {
+/** The square spanning the mesh, measured along the eye line, enlarged `scale` times. */
+export function meshRegion(mesh: Point3[], scale: number): Roi {
   const angle = angleOf(mesh[MESH.rightEyeOuter], mesh[MESH.leftEyeOuter]);
   const cos = Math.cos(angle);
   const sin = Math.sin(angle);
@@ -70,7 +72,7 @@ function roiFromMesh(mesh: Point3[]): Roi {
   const v = (minV + maxV) / 2;
   return {
     center: { x: u * cos - v * sin, y: u * sin + v * cos },
-    side: Math.max(maxU - minU, maxV - minV) * MESH_ROI_SCALE,
+    side: Math.max(maxU - minU, maxV - minV) * scale,
     angle,
   };
 }
@@ -143,7 +145,7 @@ export async function locateLandmarks(
 ): Promise<Landmarks[]> {
   if (detections.length === 0) return [];
   const first = await runMesh(image, detections.map(roiFromDetection), models.facemesh);
-  const refined = await runMesh(image, first.map((f) => roiFromMesh(f.mesh)), models.facemesh);
+  const refined = await runMesh(image, first.map((f) => meshRegion(f.mesh, MESH_ROI_SCALE)), models.facemesh);
   const eyes = await runIris(image, refined.map((r) => r.mesh), models.iris);
   return refined.map((r, i) => ({ mesh: r.mesh, meshScore: r.score, rightEye: eyes[i][0], leftEye: eyes[i][1] }));
 }
