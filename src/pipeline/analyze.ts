@@ -1,7 +1,7 @@
 import type { ModelRegistry } from '../models/registry';
 import { alignedFace, type CropOptions, encodeJpeg } from './crop';
 import { decodeImage, type DecodeLimits } from './decode';
-import { type DetectOptions, detectFaces, iou } from './detect';
+import { type DetectOptions, detectFaces, overlapOfSmaller } from './detect';
 import { type EmbeddingModel, embedFaces } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
@@ -15,8 +15,8 @@ export interface AnalysisOptions {
   detection: DetectOptions & {
     /** FaceMesh score below which a detection is taken for a false one. */
     minMeshScore: number;
-    /** Overlap of two faces' mesh boxes above which they are one face found twice. */
-    duplicateIou: number;
+    /** Share of the smaller face's mesh box inside another's above which they are one face found twice. */
+    duplicateOverlap: number;
   };
   geometry: GeometryOptions;
   crop: CropOptions;
@@ -63,7 +63,7 @@ function confirmedFaces(detections: Detection[], landmarks: Landmarks[], options
     .filter((c) => c.landmarks.meshScore >= options.minMeshScore)
     .sort((p, q) => q.landmarks.meshScore * q.detection.confidence - p.landmarks.meshScore * p.detection.confidence);
   const kept: typeof candidates = [];
-  for (const c of candidates) if (!kept.some((k) => iou(k.box, c.box) > options.duplicateIou)) kept.push(c);
+  for (const c of candidates) if (!kept.some((k) => overlapOfSmaller(k.box, c.box) > options.duplicateOverlap)) kept.push(c);
   return kept.sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
 }
 

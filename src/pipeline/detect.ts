@@ -149,14 +149,24 @@ function decode(
   return candidates;
 }
 
-export function iou(a: Box, b: Box): number {
+function intersection(a: Box, b: Box): number {
   const x1 = Math.max(a.x, b.x);
   const y1 = Math.max(a.y, b.y);
   const x2 = Math.min(a.x + a.width, b.x + b.width);
   const y2 = Math.min(a.y + a.height, b.y + b.height);
-  const intersection = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-  const union = a.width * a.height + b.width * b.height - intersection;
-  return union > 0 ? intersection / union : 0;
+  return Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+}
+
+export function iou(a: Box, b: Box): number {
+  const shared = intersection(a, b);
+  const union = a.width * a.height + b.width * b.height - shared;
+  return union > 0 ? shared / union : 0;
+}
+
+/** The share of the smaller box that the two boxes have in common. */
+export function overlapOfSmaller(a: Box, b: Box): number {
+  const smaller = Math.min(a.width * a.height, b.width * b.height);
+  return smaller > 0 ? intersection(a, b) / smaller : 0;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ModelRunner } from '../models/registry';
 import { type Affine, applyAffine, cropToTensor, squareCrop } from './image-ops';
+import { MESH_MIRROR } from './mesh-mirror';
 import type { Detection, EyeLandmarks, Landmarks, Point, Point3, RgbImage } from './types';
 
 const MESH_INPUT = 192;
@@ -77,24 +78,43 @@ export function meshRegion(mesh: Point3[], scale: number): Roi {
   };
 }
 
-async function runMesh(image: RgbImage, rois: Roi[], facemesh: ModelRunner<'facemesh'>): Promise<{ mesh: Point3[]; score: number }[]> {
+/**
+ * FaceMesh on each region. With `symmetric`, each region is also run mirrored in the same batch and
+ * the two meshes are averaged (the mirrored one re-indexed through MESH_MIRROR): FaceMesh is not
+ * exactly mirror-equivariant, and the average is, so yaw and roll change sign with the image.
+ */
+async function runMesh(
+  image: RgbImage,
+  rois: Roi[],
+  facemesh: ModelRunner<'facemesh'>,
+  symmetric: boolean,
+): Promise<{ mesh: Point3[]; score: number }[]> {
+  const views = symmetric ? 2 : 1;
   const plane = 3 * MESH_INPUT * MESH_INPUT;
-  const input = new Float32Array(rois.length * plane);
-  const maps: Affine[] = rois.map((roi, i) => {
-    const m = squareCrop(roi.center, roi.side, roi.angle, MESH_INPUT);
-    cropToTensor(image, m, MESH_INPUT, [0, 1], { data: input, offset: i * plane });
-    return m;
-  });
-  const out = await facemesh.run(input, rois.length);
-  return rois.map((roi, i) => {
-    const raw = out.mesh.subarray(i * 1404, (i + 1) * 1404);
-    const depthScale = roi.side / MESH_INPUT;
-    const mesh: Point3[] = [];
-    for (let k = 0; k < 468; k++) {
-      const p = applyAffine(maps[i], { x: raw[k * 3], y: raw[k * 3 + 1] });
-      mesh.push({ x: p.x, y: p.y, z: raw[k * 3 + 2] * depthScale });
+  const input = new Float32Array(rois.length * views * plane);
+  const maps: Affine[] = [];
+  rois.forEach((roi, i) => {
+    for (let v = 0; v < views; v++) {
+      const m = squareCrop(roi.center, roi.side, roi.angle, MESH_INPUT, v === 1);
+      cropToTensor(image, m, MESH_INPUT, [0, 1], { data: input, offset: (i * views + v) * plane });
+      maps.push(m);
     }
-    return { mesh, score: out.face_flag[i] };
+  });
+  const out = await facemesh.run(input, rois.length * views);
+  const landmarksOf = (j: number, depthScale: number): Point3[] => {
+    const raw = out.mesh.subarray(j * 1404, (j + 1) * 1404);
+    return Array.from({ length: 468 }, (_, k) => ({ ...applyAffine(maps[j], { x: raw[k * 3], y: raw[k * 3 + 1] }), z: raw[k * 3 + 2] * depthScale }));
+  };
+  return rois.map((roi, i) => {
+    const depthScale = roi.side / MESH_INPUT;
+    const direct = landmarksOf(i * views, depthScale);
+    if (!symmetric) return { mesh: direct, score: out.face_flag[i] };
+    const mirrored = landmarksOf(i * views + 1, depthScale);
+    const mesh = direct.map((p, k) => {
+      const q = mirrored[MESH_MIRROR[k]];
+      return { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2, z: (p.z + q.z) / 2 };
+    });
+    return { mesh, score: Math.min(out.face_flag[i * views], out.face_flag[i * views + 1]) };
   });
 }
 
@@ -135,8 +155,8 @@ async function runIris(image: RgbImage, meshes: Point3[][], iris: ModelRunner<'i
 }
 
 /**
- * FaceMesh on a roll-aligned crop around each detection, refined by a second pass on the region
- * the first mesh spans; then the iris model on both eyes.
+ * FaceMesh on a roll-aligned crop around each detection, refined by a second, mirror-averaged pass
+ * on the region the first mesh spans; then the iris model on both eyes.
  */
 export async function locateLandmarks(
   image: RgbImage,
@@ -144,8 +164,8 @@ export async function locateLandmarks(
   models: { facemesh: ModelRunner<'facemesh'>; iris: ModelRunner<'iris'> },
 ): Promise<Landmarks[]> {
   if (detections.length === 0) return [];
-  const first = await runMesh(image, detections.map(roiFromDetection), models.facemesh);
-  const refined = await runMesh(image, first.map((f) => meshRegion(f.mesh, MESH_ROI_SCALE)), models.facemesh);
+  const first = await runMesh(image, detections.map(roiFromDetection), models.facemesh, false);
+  const refined = await runMesh(image, first.map((f) => meshRegion(f.mesh, MESH_ROI_SCALE)), models.facemesh, true);
   const eyes = await runIris(image, refined.map((r) => r.mesh), models.iris);
   return refined.map((r, i) => ({ mesh: r.mesh, meshScore: r.score, rightEye: eyes[i][0], leftEye: eyes[i][1] }));
 }

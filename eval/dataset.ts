@@ -1,0 +1,33 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PROJECT_ROOT } from '../src/config';
+
+/** The shared photo set of real faces (never committed); FACEGATE_FACES_DIR points elsewhere. */
+export const FACES_DIR = resolve(process.env.FACEGATE_FACES_DIR ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'faces'));
+
+export interface FaceRecord {
+  file: string;
+  identity: string | null;
+  faces: number | string;
+  face_count: number;
+  occlusion: string[] | null;
+  synthetic: boolean;
+  tags: string[];
+  width: number;
+  height: number;
+}
+
+export const facesAvailable = existsSync(join(FACES_DIR, 'manifest.json'));
+
+export function faceManifest(): FaceRecord[] {
+  return JSON.parse(readFileSync(join(FACES_DIR, 'manifest.json'), 'utf8')) as FaceRecord[];
+}
+
+export function facePath(file: string): string {
+  return join(FACES_DIR, file);
+}
+
+/** Same-photo copies (mirrored, re-encoded, converted) that would count twice in identity pairs. */
+export function isCopy(record: FaceRecord): boolean {
+  return record.tags.some((t) => t === 'derived' || t === 'mirrored' || t === 'reencoded');
+}

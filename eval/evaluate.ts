@@ -1,0 +1,255 @@
+/**
+ * `npm run eval [-- --out docs/evaluation.md]`: measures the analysis pipeline on the shared photo
+ * set (../shared/data/faces, labelled in manifest.json) and prints the tables as Markdown.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { analysisOptions, loadConfig } from '../src/config';
+import { loadModels, type ModelRegistry } from '../src/models/registry';
+import { analyze, type AnalysisOptions, type FaceAnalysis } from '../src/pipeline/analyze';
+import { decodeImage } from '../src/pipeline/decode';
+import { type EmbeddingModel, embedFaces, similarity } from '../src/pipeline/embed';
+import { headPose } from '../src/pipeline/geometry';
+import type { Landmarks, RgbImage } from '../src/pipeline/types';
+import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy } from './dataset';
+import { equalErrorRate, tarAtFar } from './metrics';
+
+interface Analysed {
+  record: FaceRecord;
+  image: RgbImage;
+  analysis: FaceAnalysis;
+}
+
+const out: string[] = [];
+const say = (line = '') => out.push(line);
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const fixed = (x: number, d = 2) => x.toFixed(d);
+
+function table(header: string[], rows: (string | number)[][]): void {
+  say(`| ${header.join(' | ')} |`);
+  say(`|${header.map(() => '---').join('|')}|`);
+  for (const row of rows) say(`| ${row.join(' | ')} |`);
+  say();
+}
+
+async function mirrored(bytes: Buffer): Promise<Buffer> {
+  return sharp(bytes).rotate().flop().png().toBuffer();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function detectionSection(all: Analysed[]): void {
+  say('## Detection');
+  say();
+  const single = all.filter((a) => a.record.faces === 1 && !a.record.occlusion);
+  const singleOk = single.filter((a) => a.analysis.faces.length === 1);
+  const empty = all.filter((a) => a.record.faces === 0);
+  const emptyOk = empty.filter((a) => a.analysis.faces.length === 0);
+  table(
+    ['set', 'images', 'as labelled', 'share'],
+    [
+      ['one face, not occluded: exactly one face found', single.length, singleOk.length, pct(singleOk.length / single.length)],
+      ['no face: none found', empty.length, emptyOk.length, pct(emptyOk.length / empty.length)],
+    ],
+  );
+  const misses = [...single.filter((a) => a.analysis.faces.length !== 1), ...empty.filter((a) => a.analysis.faces.length !== 0)];
+  if (misses.length > 0) {
+    say('Not as labelled:');
+    say();
+    table(['file', 'labelled', 'found', 'tags'], misses.map((a) => [a.record.file, a.record.face_count, a.analysis.faces.length, a.record.tags.join(', ')]));
+  }
+  say('Several faces (the labelled count includes background faces, often tiny):');
+  say();
+  table(
+    ['file', 'labelled', 'found'],
+    all.filter((a) => a.record.faces === '2+').map((a) => [a.record.file, a.record.face_count, a.analysis.faces.length]),
+  );
+  say('Occluded faces (one face each):');
+  say();
+  table(
+    ['file', 'occlusion', 'faces found'],
+    all.filter((a) => a.record.faces === 1 && a.record.occlusion).map((a) => [a.record.file, (a.record.occlusion ?? []).join(', '), a.analysis.faces.length]),
+  );
+}
+
+/** Real portraits shrunk until the face is `width` px wide, pasted into a gray frame of the given size. */
+async function sizeSection(all: Analysed[], models: ModelRegistry, options: AnalysisOptions): Promise<void> {
+  say('## Face size range');
+  say();
+  say('Frontal portraits shrunk so the face (mesh width) is the given number of pixels, centred in a gray frame; and the same faces cropped so the face fills the frame.');
+  say();
+  const portraits = all.filter((a) => a.record.faces === 1 && !a.record.occlusion && a.record.tags.includes('frontal') && a.analysis.faces.length === 1).slice(0, 12);
+  const rows: (string | number)[][] = [];
+  for (const [frameWidth, frameHeight] of [
+    [640, 480],
+    [1920, 1080],
+  ]) {
+    for (const faceWidth of [40, 60]) {
+      let found = 0;
+      for (const p of portraits) {
+        const face = p.analysis.faces[0].geometry.faceBox;
+        const scale = faceWidth / face.width;
+        const width = Math.max(1, Math.round(p.image.width * scale));
+        const height = Math.max(1, Math.round(p.image.height * scale));
+        const small = await sharp(p.image.data, { raw: { width: p.image.width, height: p.image.height, channels: 3 } }).resize(width, height).raw().toBuffer();
+        const cx = (face.x + face.width / 2) * scale;
+        const cy = (face.y + face.height / 2) * scale;
+        const left = Math.round(frameWidth / 2 - cx);
+        const top = Math.round(frameHeight / 2 - cy);
+        const visible = { left: Math.max(0, -left), top: Math.max(0, -top) };
+        const w = Math.min(width - visible.left, frameWidth - Math.max(0, left));
+        const h = Math.min(height - visible.top, frameHeight - Math.max(0, top));
+        const piece = await sharp(small, { raw: { width, height, channels: 3 } }).extract({ ...visible, width: w, height: h }).png().toBuffer();
+        const frame = await sharp({ create: { width: frameWidth, height: frameHeight, channels: 3, background: '#7f7f7f' } })
+          .composite([{ input: piece, left: Math.max(0, left), top: Math.max(0, top) }])
+          .jpeg({ quality: 92 })
+          .toBuffer();
+        if ((await analyze(frame, models, options)).faces.length === 1) found++;
+      }
+      rows.push([`${faceWidth} px face in ${frameWidth}x${frameHeight}`, portraits.length, found]);
+    }
+  }
+  let filled = 0;
+  for (const p of portraits) {
+    const face = p.analysis.faces[0].geometry.faceBox;
+    const side = Math.round(Math.max(face.width, face.height) * 1.05);
+    const left = Math.max(0, Math.round(face.x + face.width / 2 - side / 2));
+    const top = Math.max(0, Math.round(face.y + face.height / 2 - side / 2));
+    const crop = await sharp(p.image.data, { raw: { width: p.image.width, height: p.image.height, channels: 3 } })
+      .extract({ left, top, width: Math.min(side, p.image.width - left), height: Math.min(side, p.image.height - top) })
+      .jpeg({ quality: 92 })
+      .toBuffer();
+    if ((await analyze(crop, models, options)).faces.length === 1) filled++;
+  }
+  rows.push(['face filling the frame (1.05x its extent)', portraits.length, filled]);
+  table(['case', 'faces', 'found'], rows);
+}
+
+async function poseSection(all: Analysed[], models: ModelRegistry, options: AnalysisOptions): Promise<void> {
+  say('## Pose: mirror symmetry');
+  say();
+  const frontal = all.filter((a) => a.record.faces === 1 && !a.record.occlusion && a.record.tags.includes('frontal') && a.analysis.faces.length === 1);
+  const rows: (string | number)[][] = [];
+  const rawPitch: number[] = [];
+  let within = 0;
+  for (const a of frontal) {
+    const face = a.analysis.faces[0];
+    rawPitch.push(headPose(face.landmarks.mesh).pitch);
+    const flipped = await analyze(await mirrored(readFileSync(facePath(a.record.file))), models, options);
+    if (flipped.faces.length !== 1) {
+      rows.push([a.record.file, fixed(face.geometry.yaw, 1), 'face lost', '', '']);
+      continue;
+    }
+    const m = flipped.faces[0].geometry;
+    const yawSum = face.geometry.yaw + m.yaw;
+    const rollSum = face.geometry.roll + m.roll;
+    if (Math.abs(yawSum) <= 3 && Math.abs(rollSum) <= 3) within++;
+    rows.push([a.record.file, fixed(face.geometry.yaw, 1), fixed(m.yaw, 1), fixed(yawSum, 2), fixed(rollSum, 2)]);
+  }
+  say(`Frontal one-face images: ${frontal.length}; |yaw + mirrored yaw| and |roll + mirrored roll| both at most 3°: ${within} (${pct(within / frontal.length)}).`);
+  say(`Median pitch measured on them before the offset: ${fixed(median(rawPitch), 1)}° (the configured \`pitchOffset\` is ${options.geometry.pitchOffset}°).`);
+  say();
+  const worst = rows.sort((p, q) => Math.abs(Number(q[3]) || 99) - Math.abs(Number(p[3]) || 99)).slice(0, 8);
+  say('Largest yaw asymmetries:');
+  say();
+  table(['file', 'yaw', 'mirrored yaw', 'yaw sum', 'roll sum'], worst);
+}
+
+async function verificationSection(all: Analysed[], models: ModelRegistry): Promise<void> {
+  say('## Verification');
+  say();
+  const usable = all.filter((a) => a.record.identity && !isCopy(a.record) && a.analysis.faces.length >= 1);
+  const byIdentity = new Map<string, Analysed[]>();
+  for (const a of usable) byIdentity.set(a.record.identity ?? '', [...(byIdentity.get(a.record.identity ?? '') ?? []), a]);
+  const people = [...byIdentity.keys()];
+  say(`${usable.length} photos of ${people.length} identities (copies of the same photo left out); the largest face of each.`);
+  say();
+  const rows: (string | number)[][] = [];
+  const candidates: [EmbeddingModel, number][] = [];
+  for (const model of ['faceres', 'faceres-deep', 'mobileface'] as const) for (const scale of [1.0, 1.2, 1.5]) candidates.push([model, scale]);
+  for (const [model, regionScale] of candidates) {
+    const embeddings = new Map<Analysed, Float32Array>();
+    for (const a of usable) {
+      const faces: Landmarks[] = [a.analysis.faces[0].landmarks];
+      embeddings.set(a, (await embedFaces(a.image, faces, models.get(model), { regionScale }))[0]);
+    }
+    const genuine: number[] = [];
+    const impostor: number[] = [];
+    for (let i = 0; i < usable.length; i++) {
+      for (let j = i + 1; j < usable.length; j++) {
+        const s = similarity(embeddings.get(usable[i]) as Float32Array, embeddings.get(usable[j]) as Float32Array);
+        (usable[i].record.identity === usable[j].record.identity ? genuine : impostor).push(s);
+      }
+    }
+    const { eer, eerThreshold } = equalErrorRate(genuine, impostor);
+    const at1 = tarAtFar(genuine, impostor, 0.01);
+    const at01 = tarAtFar(genuine, impostor, 0.001);
+    rows.push([model, regionScale, genuine.length, impostor.length, pct(eer), fixed(eerThreshold, 3), pct(at1.tar), fixed(at1.threshold, 3), pct(at01.tar)]);
+  }
+  table(['model', 'region scale', 'genuine pairs', 'impostor pairs', 'EER', 'EER threshold', 'TAR @ FAR 1%', 'threshold @ FAR 1%', 'TAR @ FAR 0.1%'], rows);
+}
+
+function livenessSection(all: Analysed[]): void {
+  say('## Liveness (antispoof and liveness models)');
+  say();
+  const attack = (r: FaceRecord) => r.synthetic || r.tags.some((t) => ['screen_recapture', 'cgi', 'cartoon'].includes(t));
+  const real = all.filter((a) => !attack(a.record) && a.analysis.faces.length > 0).map((a) => a.analysis.faces[0].liveness);
+  say(`Real, non-synthetic photos with a face: ${real.length}. Scored as spoof at 0.5: antispoof ${pct(real.filter((l) => l.antispoof < 0.5).length / real.length)}, liveness ${pct(real.filter((l) => l.liveness < 0.5).length / real.length)}. Medians: antispoof ${fixed(median(real.map((l) => l.antispoof)))}, liveness ${fixed(median(real.map((l) => l.liveness)))}.`);
+  say();
+  table(
+    ['attack-like image', 'tags', 'antispoof', 'liveness'],
+    all
+      .filter((a) => attack(a.record) && a.analysis.faces.length > 0)
+      .map((a) => [a.record.file, a.record.tags.join(', '), fixed(a.analysis.faces[0].liveness.antispoof), fixed(a.analysis.faces[0].liveness.liveness)]),
+  );
+}
+
+function eyeSection(all: Analysed[]): void {
+  say('## Eye openness');
+  say();
+  const open = all
+    .filter((a) => a.record.faces === 1 && !a.record.occlusion && a.record.tags.includes('frontal') && a.analysis.faces.length === 1)
+    .flatMap((a) => [a.analysis.faces[0].geometry.eyeOpennessRight, a.analysis.faces[0].geometry.eyeOpennessLeft])
+    .sort((a, b) => a - b);
+  say(`Eyelid opening over eye width on ${open.length} open eyes of frontal faces: min ${fixed(open[0], 3)}, 5th percentile ${fixed(open[Math.floor(open.length * 0.05)], 3)}, median ${fixed(median(open), 3)}.`);
+  say();
+}
+
+async function main(): Promise<void> {
+  if (!facesAvailable) throw new Error(`the photo set is absent: ${FACES_DIR}`);
+  const config = loadConfig();
+  // The photo set is evaluated whatever its file sizes; the request limit is the APIs' concern.
+  const configured = analysisOptions(config);
+  const options = { ...configured, limits: { ...configured.limits, maxBytes: Infinity } };
+  const models = await loadModels({ ...config.models, load: [...new Set([...config.models.load, 'faceres-deep', 'mobileface'] as const)] });
+  const all: Analysed[] = [];
+  for (const record of faceManifest()) {
+    const bytes = readFileSync(facePath(record.file));
+    const image = await decodeImage(bytes, options.limits);
+    all.push({ record, image, analysis: await analyze(bytes, models, options) });
+  }
+  say('# Evaluation');
+  say();
+  say(`Produced by \`npm run eval\` on ${all.length} photos of \`${FACES_DIR.replace(/.*\/shared\//, '../shared/')}\` with the default configuration.`);
+  say();
+  detectionSection(all);
+  await sizeSection(all, models, options);
+  await poseSection(all, models, options);
+  eyeSection(all);
+  await verificationSection(all, models);
+  livenessSection(all);
+  await models.release();
+
+  const text = out.join('\n');
+  const target = process.argv.indexOf('--out');
+  if (target >= 0) writeFileSync(process.argv[target + 1], text);
+  console.log(text);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
