@@ -87,6 +87,9 @@ export async function loadModels(options: ModelOptions): Promise<ModelRegistry> 
     interOpNumThreads: options.interOpThreads,
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
+    // Idle intra-op threads would otherwise spin after each run; with several sessions sharing
+    // two cores, the spinning threads of one model starve the next model in the pipeline.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   const runners = new Map<ModelName, ModelRunner<ModelName>>();
   for (const { entry, bytes } of entries) {
