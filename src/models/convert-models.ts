@@ -6,8 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { CATALOG, MODEL_NAMES, type ModelName } from './catalog';
-import { type ManifestEntry, type ModelManifest, sha256 } from './manifest';
+import { CATALOG, CONVERTED_MODELS, type ConvertedModel } from './catalog';
+import { type ManifestEntry, type ModelManifest, readManifest, sha256 } from './manifest';
 import { ONNX_OPSET, convertTfjsGraph } from './onnx-converter';
 import { readTfjsGraph } from './tfjs-graph';
 
@@ -33,7 +33,7 @@ async function outputShapes(bytes: Uint8Array, inputShape: number[]): Promise<Re
   );
 }
 
-async function convertOne(name: ModelName, outDir: string): Promise<ManifestEntry> {
+async function convertOne(name: ConvertedModel, outDir: string): Promise<ManifestEntry> {
   const entry = CATALOG[name];
   const root = packageRoot(entry.package);
   const modelJson = join(root, entry.file);
@@ -76,13 +76,17 @@ async function convertOne(name: ModelName, outDir: string): Promise<ManifestEntr
 async function main(): Promise<void> {
   const outDir = resolve(process.argv[2] ?? 'models');
   mkdirSync(outDir, { recursive: true });
+  // Entries this command does not produce (models trained in this repository) are kept as they are.
+  const manifestPath = join(outDir, 'manifest.json');
+  const kept = existsSync(manifestPath) ? readManifest(manifestPath).models.filter((m) => !(CONVERTED_MODELS as readonly string[]).includes(m.name)) : [];
   const manifest: ModelManifest = { converter: CONVERTER, models: [] };
-  for (const name of MODEL_NAMES) {
+  for (const name of CONVERTED_MODELS) {
     const entry = await convertOne(name, outDir);
     manifest.models.push(entry);
     console.log(`${name.padEnd(13)} ${entry.file.padEnd(18)} ${entry.sha256.slice(0, 16)}  ${entry.outputs.map((o) => `${o.name}[${o.shape.join(',')}]`).join(' ')}`);
   }
-  writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  manifest.models.push(...kept);
+  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   console.log(`wrote ${manifest.models.length} models and manifest.json to ${outDir}`);
 }
 

@@ -20,8 +20,8 @@ export interface ManifestEntry {
     file: string;
     weights: { file: string; sha256: string }[];
   };
-  /** `range` is the span of input values the model expects, e.g. [0, 1]. */
-  input: ManifestTensor & { range: [number, number] };
+  /** For image models, `range` is the span of pixel values the model expects, e.g. [0, 1]. */
+  input: ManifestTensor & { range?: [number, number] };
   outputs: ManifestTensor[];
   origin: string;
   licence: string;

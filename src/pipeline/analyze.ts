@@ -2,13 +2,15 @@ import type { ModelRegistry } from '../models/registry';
 import { alignedFace, type CropOptions, encodeJpeg } from './crop';
 import { decodeImage, type DecodeLimits } from './decode';
 import { type DetectOptions, detectFaces, overlapOfSmaller } from './detect';
-import { type EmbeddingModel, embedFaces } from './embed';
+import { type EmbedOptions, type EmbeddingModel, embedFaces } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
 import { locateLandmarks } from './landmarks';
 import { type LivenessScores, livenessScores } from './liveness';
+import { type OcclusionRegion, occlusionScores } from './occlusion';
 import { measurePhotometry } from './photometry';
-import type { Box, Detection, Expression, Geometry, Landmarks, Photometry } from './types';
+import { assessQuality, type Quality, type QualityOptions } from './quality';
+import type { Box, Detection, Expression, Geometry, Landmarks, Photometry, RgbImage } from './types';
 
 export interface AnalysisOptions {
   limits: DecodeLimits;
@@ -20,7 +22,8 @@ export interface AnalysisOptions {
   };
   geometry: GeometryOptions;
   crop: CropOptions;
-  embedding: { model: EmbeddingModel; regionScale: number };
+  embedding: EmbedOptions & { model: EmbeddingModel };
+  quality: QualityOptions;
   expression: { regionScale: number };
   liveness: { regionScale: number };
 }
@@ -31,6 +34,9 @@ export interface FaceReport {
   geometry: Geometry;
   photometry: Photometry;
   expression: Record<Expression, number>;
+  /** Probability that each facial region is covered. */
+  occlusion: Record<OcclusionRegion, number>;
+  quality: Quality;
   /** L2-normalised, from `embeddingModel`. */
   embedding: Float32Array;
   embeddingModel: EmbeddingModel;
@@ -56,8 +62,15 @@ function meshBox(landmarks: Landmarks): Box {
   return { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y };
 }
 
+export interface LocatedFace {
+  detection: Detection;
+  landmarks: Landmarks;
+  /** Bounding box of the mesh. */
+  box: Box;
+}
+
 /** Keeps detections FaceMesh confirms, once each (a face seen in two views converges to one mesh). */
-function confirmedFaces(detections: Detection[], landmarks: Landmarks[], options: AnalysisOptions['detection']) {
+function confirmedFaces(detections: Detection[], landmarks: Landmarks[], options: AnalysisOptions['detection']): LocatedFace[] {
   const candidates = detections
     .map((detection, i) => ({ detection, landmarks: landmarks[i], box: meshBox(landmarks[i]) }))
     .filter((c) => c.landmarks.meshScore >= options.minMeshScore)
@@ -67,30 +80,42 @@ function confirmedFaces(detections: Detection[], landmarks: Landmarks[], options
   return kept.sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
 }
 
-/** The whole analysis of one image: decode, detect, landmarks, then every per-face measurement. */
+/** Detection, landmarks and the mesh's confirmation: every face in the image, largest first. */
+export async function locateFaces(image: RgbImage, models: ModelRegistry, options: AnalysisOptions['detection']): Promise<LocatedFace[]> {
+  const detections = await detectFaces(image, models.get('blazeface'), options);
+  const located = await locateLandmarks(image, detections, { facemesh: models.get('facemesh'), iris: models.get('iris') });
+  return confirmedFaces(detections, located, options);
+}
+
+/** The whole analysis of one image: decode, locate faces, then every per-face measurement. */
 export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions): Promise<FaceAnalysis> {
   const image = await decodeImage(imageBytes, options.limits);
-  const detections = await detectFaces(image, models.get('blazeface'), options.detection);
-  const located = await locateLandmarks(image, detections, { facemesh: models.get('facemesh'), iris: models.get('iris') });
-  const confirmed = confirmedFaces(detections, located, options.detection);
+  const confirmed = await locateFaces(image, models, options.detection);
   const faces = confirmed.map((c) => c.landmarks);
-  const [moods, embeddings, liveness] = await Promise.all([
+  const [moods, occlusion, embeddings, liveness] = await Promise.all([
     expressions(image, faces, models.get('emotion'), options.expression.regionScale),
+    occlusionScores(image, faces, models.get('occlusion')),
     embedFaces(image, faces, models.get(options.embedding.model), options.embedding),
     livenessScores(image, faces, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness),
   ]);
   const reports = await Promise.all(
-    confirmed.map(async (c, i) => ({
+    confirmed.map(async (c, i) => {
+      const geometry = measureGeometry(c.landmarks, image, moods[i].happy, options.geometry);
+      const photometry = measurePhotometry(image, c.landmarks);
+      return {
       detection: c.detection,
       landmarks: c.landmarks,
-      geometry: measureGeometry(c.landmarks, image, moods[i].happy, options.geometry),
-      photometry: measurePhotometry(image, c.landmarks),
+      geometry,
+      photometry,
       expression: moods[i],
-      embedding: embeddings[i],
+      occlusion: occlusion[i],
+      quality: assessQuality(embeddings[i].stability, photometry, geometry, options.quality),
+      embedding: embeddings[i].embedding,
       embeddingModel: options.embedding.model,
       liveness: liveness[i],
       crop: await encodeJpeg(alignedFace(image, c.landmarks, options.crop), options.crop.jpegQuality),
-    })),
+      };
+    }),
   );
   return { width: image.width, height: image.height, format: image.format, bytes: image.bytes, faces: reports };
 }

@@ -1,5 +1,6 @@
 import type { ModelRunner } from '../models/registry';
-import { runOnFaces } from './face-batch';
+import { faceRegion, regionToTensor } from './crop';
+import type { Roi } from './landmarks';
 import type { Landmarks, RgbImage } from './types';
 
 export type EmbeddingModel = 'faceres' | 'faceres-deep' | 'mobileface';
@@ -7,6 +8,35 @@ export type EmbeddingModel = 'faceres' | 'faceres-deep' | 'mobileface';
 export interface EmbedOptions {
   /** The face region fed to the model, as a multiple of the mesh extent. */
   regionScale: number;
+  /** How many slightly shifted, scaled and turned copies of the crop measure the embedding's stability (0 = none). */
+  perturbations: number;
+}
+
+export interface FaceEmbedding {
+  /** L2-normalised embedding of the aligned crop. */
+  embedding: Float32Array;
+  /** Mean cosine between that embedding and those of the perturbed crops; 1 without perturbations. */
+  stability: number;
+}
+
+/** Small changes of framing a capture could equally have had: shift (share of the side), scale, turn (degrees). */
+const PERTURBATIONS: readonly { dx: number; dy: number; scale: number; degrees: number }[] = [
+  { dx: 0.03, dy: 0, scale: 1.04, degrees: 2 },
+  { dx: -0.03, dy: 0.02, scale: 0.96, degrees: -2 },
+  { dx: 0, dy: -0.03, scale: 1.02, degrees: 3 },
+  { dx: 0.02, dy: 0.03, scale: 0.98, degrees: -3 },
+  { dx: -0.02, dy: -0.02, scale: 1.06, degrees: 1 },
+  { dx: 0.01, dy: 0.01, scale: 0.94, degrees: -1 },
+];
+export const MAX_PERTURBATIONS = PERTURBATIONS.length;
+
+function perturbed(region: Roi, k: number): Roi {
+  const p = PERTURBATIONS[k];
+  return {
+    center: { x: region.center.x + p.dx * region.side, y: region.center.y + p.dy * region.side },
+    side: region.side * p.scale,
+    angle: region.angle + (p.degrees * Math.PI) / 180,
+  };
 }
 
 function l2Normalize(v: Float32Array): Float32Array {
@@ -16,23 +46,41 @@ function l2Normalize(v: Float32Array): Float32Array {
   return v.map((x) => x / norm);
 }
 
-/** L2-normalised embeddings of each face's aligned crop, in one batched model run. */
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += a[i] * b[i];
+  return dot;
+}
+
+/** Each face's embedding and its stability under small changes of framing, in one batched model run. */
 export async function embedFaces<N extends EmbeddingModel>(
   image: RgbImage,
   faces: Landmarks[],
   model: ModelRunner<N>,
   options: EmbedOptions,
-): Promise<Float32Array[]> {
+): Promise<FaceEmbedding[]> {
   if (faces.length === 0) return [];
-  const outputs = (await runOnFaces(image, faces, model, options.regionScale)) as Partial<Record<'descriptor' | 'embedding', Float32Array>>;
+  const views = 1 + Math.min(options.perturbations, MAX_PERTURBATIONS);
+  const [channels, size] = model.imageShape;
+  const range = model.entry.input.range ?? [0, 255];
+  const input = new Float32Array(faces.length * views * channels * size * size);
+  faces.forEach((face, i) => {
+    const region = faceRegion(face, options.regionScale);
+    for (let v = 0; v < views; v++) regionToTensor(image, v === 0 ? region : perturbed(region, v - 1), size, range, input, i * views + v);
+  });
+  const outputs = (await model.run(input, faces.length * views)) as Partial<Record<'descriptor' | 'embedding', Float32Array>>;
   const all = outputs.descriptor ?? outputs.embedding ?? new Float32Array(0);
-  const dim = all.length / faces.length;
-  return faces.map((_, i) => l2Normalize(all.slice(i * dim, (i + 1) * dim)));
+  const dim = all.length / (faces.length * views);
+  const vector = (j: number) => l2Normalize(all.slice(j * dim, (j + 1) * dim));
+  return faces.map((_, i) => {
+    const embedding = vector(i * views);
+    let total = 0;
+    for (let v = 1; v < views; v++) total += cosine(embedding, vector(i * views + v));
+    return { embedding, stability: views > 1 ? total / (views - 1) : 1 };
+  });
 }
 
 /** Similarity of two normalised embeddings in [0, 1]: their cosine, negatives counted as 0. */
 export function similarity(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  for (let i = 0; i < a.length; i++) dot += a[i] * b[i];
-  return Math.min(1, Math.max(0, dot));
+  return Math.min(1, Math.max(0, cosine(a, b)));
 }

@@ -14,7 +14,9 @@ export async function runOnFaces<N extends ModelName>(
   regionScale: number,
 ): Promise<ModelOutputs<N>> {
   const [channels, size] = model.imageShape;
+  const range = model.entry.input.range;
+  if (!range) throw new Error(`${model.name} does not take images`);
   const input = new Float32Array(faces.length * channels * size * size);
-  faces.forEach((face, i) => regionToTensor(image, faceRegion(face, regionScale), size, model.entry.input.range, input, i, channels === 1));
+  faces.forEach((face, i) => regionToTensor(image, faceRegion(face, regionScale), size, range, input, i, channels === 1));
   return model.run(input, faces.length);
 }

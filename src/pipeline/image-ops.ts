@@ -91,15 +91,30 @@ export function cropToTensor(
   }
 }
 
-/** Writes a `width`x`height` crop through `m` as an interleaved 8-bit RGB image. */
+/**
+ * Writes a `width`x`height` crop through `m` as an interleaved 8-bit RGB image. Where the crop
+ * shrinks the image, each output pixel averages a grid of samples over its footprint, so the result
+ * does not alias: measurements on it then read the same at any source resolution.
+ */
 export function cropToImage(image: RgbImage, m: Affine, width: number, height: number): RgbImage {
   const data = new Uint8Array(width * height * 3);
+  const samples = Math.max(1, Math.min(8, Math.round(Math.sqrt(Math.abs(m.a * m.e - m.b * m.d)))));
+  const weight = 1 / (samples * samples);
+  const sum = [0, 0, 0];
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const sx = m.a * (x + 0.5) + m.b * (y + 0.5) + m.c;
-      const sy = m.d * (x + 0.5) + m.e * (y + 0.5) + m.f;
+      sum[0] = sum[1] = sum[2] = 0;
+      for (let j = 0; j < samples; j++) {
+        const v = y + (j + 0.5) / samples;
+        for (let i = 0; i < samples; i++) {
+          const u = x + (i + 0.5) / samples;
+          const sx = m.a * u + m.b * v + m.c;
+          const sy = m.d * u + m.e * v + m.f;
+          for (let ch = 0; ch < 3; ch++) sum[ch] += bilinear(image, sx, sy, ch);
+        }
+      }
       const o = (y * width + x) * 3;
-      for (let ch = 0; ch < 3; ch++) data[o + ch] = Math.round(bilinear(image, sx, sy, ch));
+      for (let ch = 0; ch < 3; ch++) data[o + ch] = Math.round(sum[ch] * weight);
     }
   }
   return { data, width, height };

@@ -44,10 +44,71 @@ export function laplacianVariance(plane: Float32Array, width: number, height: nu
   return sumSq / n - mean * mean;
 }
 
-/** Exposure, contrast, sharpness and evenness of light over the face. */
+/** The face's central band (eye line to mouth, between the outer eye corners) at native resolution, as luminance. */
+function nativeFaceBand(image: RgbImage, landmarks: Landmarks): { lum: Float32Array; width: number; height: number; x0: number; y0: number } {
+  const { mesh } = landmarks;
+  const xs = [mesh[MESH.rightEyeOuter].x, mesh[MESH.leftEyeOuter].x];
+  const ys = [mesh[MESH.rightEyeOuter].y, mesh[MESH.leftEyeOuter].y, mesh[MESH.upperLipInner].y];
+  const x0 = Math.max(0, Math.floor(Math.min(...xs)));
+  const x1 = Math.min(image.width, Math.ceil(Math.max(...xs)));
+  const y0 = Math.max(0, Math.floor(Math.min(...ys)));
+  const y1 = Math.min(image.height, Math.ceil(Math.max(...ys)));
+  const width = Math.max(0, x1 - x0);
+  const height = Math.max(0, y1 - y0);
+  const lum = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = ((y0 + y) * image.width + x0 + x) * 3;
+      lum[y * width + x] = 0.299 * image.data[i] + 0.587 * image.data[i + 1] + 0.114 * image.data[i + 2];
+    }
+  }
+  return { lum, width, height, x0, y0 };
+}
+
+/** Immerkær's noise estimate: the mean absolute response to a Laplacian-difference mask that cancels smooth structure. */
+export function noiseSigma(lum: Float32Array, width: number, height: number): number {
+  if (width < 3 || height < 3) return 0;
+  let total = 0;
+  for (let y = 1; y < height - 1; y++) {
+    for (let x = 1; x < width - 1; x++) {
+      const i = y * width + x;
+      const v =
+        lum[i - width - 1] - 2 * lum[i - width] + lum[i - width + 1] -
+        2 * lum[i - 1] + 4 * lum[i] - 2 * lum[i + 1] +
+        lum[i + width - 1] - 2 * lum[i + width] + lum[i + width + 1];
+      total += Math.abs(v);
+    }
+  }
+  return (Math.sqrt(Math.PI / 2) * total) / (6 * (width - 2) * (height - 2));
+}
+
+/** Mean step across 8x8 JPEG block boundaries (image-aligned) over the mean step inside blocks. */
+export function blockiness(band: { lum: Float32Array; width: number; height: number; x0: number; y0: number }): number {
+  const { lum, width, height, x0, y0 } = band;
+  let [edge, edgeCount, inner, innerCount] = [0, 0, 0, 0];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width - 1; x++) {
+      const step = Math.abs(lum[y * width + x + 1] - lum[y * width + x]);
+      if ((x0 + x + 1) % 8 === 0) [edge, edgeCount] = [edge + step, edgeCount + 1];
+      else [inner, innerCount] = [inner + step, innerCount + 1];
+    }
+  }
+  for (let y = 0; y < height - 1; y++) {
+    for (let x = 0; x < width; x++) {
+      const step = Math.abs(lum[(y + 1) * width + x] - lum[y * width + x]);
+      if ((y0 + y + 1) % 8 === 0) [edge, edgeCount] = [edge + step, edgeCount + 1];
+      else [inner, innerCount] = [inner + step, innerCount + 1];
+    }
+  }
+  if (edgeCount === 0 || innerCount === 0 || inner === 0) return 1;
+  return edge / edgeCount / (inner / innerCount);
+}
+
+/** Exposure, contrast, sharpness, noise, compression and evenness of light over the face. */
 export function measurePhotometry(image: RgbImage, landmarks: Landmarks): Photometry {
   const face = normalizedFace(image, landmarks);
   const lum = luminance(face);
+  const band = nativeFaceBand(image, landmarks);
   const sorted = Float32Array.from(lum).sort();
   let total = 0;
   let under = 0;
@@ -70,5 +131,7 @@ export function measurePhotometry(image: RgbImage, landmarks: Landmarks): Photom
     dynamicRange: (percentile(sorted, 99) - percentile(sorted, 1)) / 255,
     sharpness: laplacianVariance(lum, SIZE, SIZE),
     illuminationUniformity: Math.max(...sides) > 0 ? Math.min(...sides) / Math.max(...sides) : 1,
+    noise: noiseSigma(band.lum, band.width, band.height),
+    blockiness: blockiness(band),
   };
 }

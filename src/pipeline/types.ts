@@ -110,6 +110,10 @@ export interface Photometry {
   sharpness: number;
   /** Darker over brighter mean luminance of the face's two halves, 0..1 (1 = even). */
   illuminationUniformity: number;
+  /** Estimated standard deviation of pixel noise (0..255 scale) at the image's own resolution. */
+  noise: number;
+  /** Mean luminance step across 8-pixel block boundaries over the mean step elsewhere (~1 for natural images; JPEG blocking raises it). */
+  blockiness: number;
 }
 
 export const EXPRESSIONS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;

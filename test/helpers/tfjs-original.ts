@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CATALOG, type ModelName } from '../../src/models/catalog';
+import { CATALOG, type ConvertedModel } from '../../src/models/catalog';
 
 interface ModelJson {
   modelTopology: object;
@@ -18,7 +18,7 @@ function packageRoot(name: string): string {
 }
 
 /** The original TFJS graph model, loaded from the npm package on tfjs's pure-JS CPU backend. */
-export async function loadTfjsOriginal(name: ModelName): Promise<{ model: tf.GraphModel; outputNodes: string[] }> {
+export async function loadTfjsOriginal(name: ConvertedModel): Promise<{ model: tf.GraphModel; outputNodes: string[] }> {
   await tf.setBackend('cpu');
   const entry = CATALOG[name];
   const path = join(packageRoot(entry.package), entry.file);

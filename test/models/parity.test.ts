@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { PROJECT_ROOT } from '../../src/config';
-import { CATALOG, MODEL_NAMES, type ModelName } from '../../src/models/catalog';
+import { CATALOG, CONVERTED_MODELS, type ConvertedModel } from '../../src/models/catalog';
 import { permute } from '../../src/models/onnx-converter';
 import { loadModels } from '../../src/models/registry';
 import { facePath, facesAvailable, FACES_DIR } from '../helpers/faces';
@@ -40,8 +40,8 @@ function scaleToRange(bytes: Uint8Array, range: readonly [number, number]): Floa
   return Float32Array.from(bytes, (v) => low + (v / 255) * (high - low));
 }
 
-function noiseInput(name: ModelName, shape: number[]): Input {
-  const random = seededRandom(MODEL_NAMES.indexOf(name) + 1);
+function noiseInput(name: ConvertedModel, shape: number[]): Input {
+  const random = seededRandom(CONVERTED_MODELS.indexOf(name) + 1);
   const [low, high] = CATALOG[name].input.range;
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => low + random() * (high - low));
   return { label: 'seeded noise', data };
@@ -49,7 +49,7 @@ function noiseInput(name: ModelName, shape: number[]): Input {
 
 type PortraitView = 'face' | 'eye' | 'letterboxed';
 
-async function portraitInput(name: ModelName, view: PortraitView, height: number, width: number, channels: number): Promise<Input> {
+async function portraitInput(name: ConvertedModel, view: PortraitView, height: number, width: number, channels: number): Promise<Input> {
   let image = sharp(facePath(PORTRAIT.file));
   if (view === 'letterboxed') image = image.resize(width, height, { fit: 'contain', background: '#000' });
   else image = image.extract(PORTRAIT[view]).resize(width, height);
@@ -68,7 +68,7 @@ afterAll(() => {
 
 if (!facesAvailable) console.warn(`parity runs on seeded noise only: the real photos in ${FACES_DIR} are absent`);
 
-describe.each(MODEL_NAMES)('%s', (name) => {
+describe.each(CONVERTED_MODELS)('%s', (name) => {
   it('matches its TFJS original on every output', async () => {
     const registry = await loadModels({ dir: join(PROJECT_ROOT, 'models'), load: [name], intraOpThreads: 1, interOpThreads: 1 });
     const runner = registry.get(name);

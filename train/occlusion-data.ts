@@ -1,0 +1,111 @@
+/** Clean faces of the shared photo set and synthetic occlusions of them, as (features, coverage) samples. */
+import sharp from 'sharp';
+import { readFileSync } from 'node:fs';
+import type { ModelRegistry } from '../src/models/registry';
+import { type AnalysisOptions, locateFaces } from '../src/pipeline/analyze';
+import { decodeImage } from '../src/pipeline/decode';
+import { overlapOfSmaller } from '../src/pipeline/detect';
+import { OCCLUSION_REGIONS, type OcclusionRegion, occlusionFeatures } from '../src/pipeline/occlusion';
+import type { Landmarks, RgbImage } from '../src/pipeline/types';
+import { type FaceRecord, faceManifest, facePath, isCopy } from '../eval/dataset';
+import { applyOccluder, OCCLUDER_KINDS, type OccluderKind, occluderSvg, skinColour } from './occluders';
+
+export const TRAINING_SEED = 20261122;
+/** A region at least this share covered is occluded; under CLEAR_BELOW it is clear; between, unlabelled. */
+export const OCCLUDED_FROM = 0.5;
+export const CLEAR_BELOW = 0.1;
+
+export interface CleanFace {
+  file: string;
+  mirrored: boolean;
+  image: RgbImage;
+  face: Landmarks;
+}
+
+export interface Sample {
+  kind: OccluderKind | 'none';
+  file: string;
+  features: Float32Array;
+  coverage: Record<OcclusionRegion, number>;
+}
+
+/** FNV-1a, to split identities into training and evaluation sets the same way every time. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** 70% of identities (or of files, for unnamed people) train the model; the rest only evaluate it. */
+export function inTrainingSplit(record: FaceRecord): boolean {
+  return hash(record.identity ?? record.file) % 10 < 7;
+}
+
+/** One-face photos without occlusion, real people only, no duplicate copies. */
+export function cleanRecords(): FaceRecord[] {
+  return faceManifest().filter(
+    (r) => r.faces === 1 && !r.occlusion && !r.synthetic && !isCopy(r) && !r.tags.some((t) => ['cgi', 'cartoon', 'screen_recapture', 'profile'].includes(t)),
+  );
+}
+
+function noOcclusion(): Record<OcclusionRegion, number> {
+  return Object.fromEntries(OCCLUSION_REGIONS.map((r) => [r, 0])) as Record<OcclusionRegion, number>;
+}
+
+/** Photos are scaled down to this long side first: the features are measured in a normalised face frame, and it keeps sample-making fast. */
+const WORKING_SIDE = 640;
+
+/** Each record's photo and its mirror image, with the face located as the service does. */
+export async function cleanFaces(records: FaceRecord[], models: ModelRegistry, options: AnalysisOptions): Promise<CleanFace[]> {
+  const faces: CleanFace[] = [];
+  for (const record of records) {
+    const scaled = await sharp(readFileSync(facePath(record.file)))
+      .rotate()
+      .resize(WORKING_SIDE, WORKING_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .png()
+      .toBuffer();
+    const image = await decodeImage(scaled, options.limits);
+    const flipped = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).flop().raw().toBuffer();
+    for (const [mirrored, view] of [
+      [false, image],
+      [true, { ...image, data: flipped }],
+    ] as const) {
+      const [located] = await locateFaces(view, models, options.detection);
+      if (located) faces.push({ file: record.file, mirrored, image: view, face: located.landmarks });
+    }
+  }
+  return faces;
+}
+
+/**
+ * The clean sample of a face and `variants` occluded ones. An occluded photo goes through the
+ * real detector and landmarks; when the face is lost it yields no sample (counted in `lost`).
+ */
+export async function samplesOf(
+  clean: CleanFace,
+  variants: number,
+  random: () => number,
+  models: ModelRegistry,
+  options: AnalysisOptions,
+): Promise<{ samples: Sample[]; lost: number }> {
+  const samples: Sample[] = [{ kind: 'none', file: clean.file, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion() }];
+  const skin = skinColour(clean.image, clean.face);
+  const cleanBox = (() => {
+    const xs = clean.face.mesh.map((p) => p.x);
+    const ys = clean.face.mesh.map((p) => p.y);
+    return { x: Math.min(...xs), y: Math.min(...ys), width: Math.max(...xs) - Math.min(...xs), height: Math.max(...ys) - Math.min(...ys) };
+  })();
+  let lost = 0;
+  for (let v = 0; v < variants; v++) {
+    const kind = OCCLUDER_KINDS[(v + Math.floor(random() * OCCLUDER_KINDS.length)) % OCCLUDER_KINDS.length];
+    const occluded = await applyOccluder(clean.image, clean.face, occluderSvg(kind, clean.face, skin, random), Math.round(70 + random() * 25));
+    const image = await decodeImage(occluded.jpeg, options.limits);
+    const found = (await locateFaces(image, models, options.detection)).find((f) => overlapOfSmaller(f.box, cleanBox) > 0.5);
+    if (!found) {
+      lost++;
+      continue;
+    }
+    samples.push({ kind, file: clean.file, features: occlusionFeatures(image, found.landmarks), coverage: occluded.coverage });
+  }
+  return { samples, lost };
+}

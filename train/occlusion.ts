@@ -1,0 +1,99 @@
+/**
+ * `npm run train:occlusion`: trains the occlusion model from scratch and writes models/occlusion.onnx
+ * and its manifest entry. Reproducible: the same photo set and seed give the same model.
+ *
+ * Faces: the one-face, unoccluded, real photos of the shared set whose identity falls in the
+ * training split (70%, by a hash of the identity), each also mirrored. Each gets synthetic
+ * occluders (dark glasses, masks, scarves, skin-coloured hands, caps, textured patches) drawn at
+ * mesh-derived positions; the occluded photo goes through the real detector and landmarks, and its
+ * occlusion features are labelled with how much of each region the occluder covers (the clean
+ * mesh outlines the regions): at least half covered = occluded, under 10% = clear, between = unused.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { analysisOptions, loadConfig, PROJECT_ROOT } from '../src/config';
+import { type ManifestEntry, readManifest, sha256 } from '../src/models/manifest';
+import { ONNX_OPSET } from '../src/models/onnx-converter';
+import { loadModels } from '../src/models/registry';
+import { OCCLUSION_FEATURES, OCCLUSION_REGIONS } from '../src/pipeline/occlusion';
+import { seededRandom } from '../eval/random';
+import { fitLogistic, predict } from './logistic';
+import { logisticToOnnx } from './logistic-onnx';
+import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from './occlusion-data';
+
+const VARIANTS_PER_FACE = 24;
+const FIT = { epochs: 400, l2: 2e-3, rate: 0.02 };
+
+function label(coverage: number): number {
+  if (coverage >= OCCLUDED_FROM) return 1;
+  if (coverage < CLEAR_BELOW) return 0;
+  return Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const configured = analysisOptions(config);
+  const options = { ...configured, limits: { ...configured.limits, maxBytes: Infinity } };
+  const models = await loadModels({ ...config.models, load: ['blazeface', 'facemesh', 'iris'] });
+  const records = cleanRecords().filter(inTrainingSplit);
+  const faces = await cleanFaces(records, models, options);
+  console.log(`training faces: ${faces.length} (${records.length} photos and their mirror images)`);
+
+  const random = seededRandom(TRAINING_SEED);
+  const samples: Sample[] = [];
+  let lost = 0;
+  for (const [i, face] of faces.entries()) {
+    const made = await samplesOf(face, VARIANTS_PER_FACE, random, models, options);
+    samples.push(...made.samples);
+    lost += made.lost;
+    if ((i + 1) % 10 === 0) console.log(`  ${i + 1}/${faces.length} faces, ${samples.length} samples`);
+  }
+  await models.release();
+
+  const labels = samples.map((s) => OCCLUSION_REGIONS.map((r) => label(s.coverage[r])));
+  const reference = samples.filter((s) => s.kind === 'none').map((s) => s.features);
+  const model = fitLogistic(
+    samples.map((s) => s.features),
+    labels,
+    reference,
+    FIT,
+  );
+
+  console.log(`samples: ${samples.length} (${reference.length} clean); occluded photos whose face was lost: ${lost}`);
+  console.log('| region | occluded samples | clear samples | training recall @0.6 | training false flags @0.6 |');
+  console.log('|---|---:|---:|---:|---:|');
+  const scores = samples.map((s) => predict(model, s.features));
+  OCCLUSION_REGIONS.forEach((region, r) => {
+    const positives = labels.map((l, n) => [l[r], scores[n][r]]).filter(([y]) => y === 1);
+    const negatives = labels.map((l, n) => [l[r], scores[n][r]]).filter(([y]) => y === 0);
+    const recall = positives.filter(([, s]) => s >= 0.6).length / positives.length;
+    const falseFlags = negatives.filter(([, s]) => s >= 0.6).length / negatives.length;
+    console.log(`| ${region} | ${positives.length} | ${negatives.length} | ${(100 * recall).toFixed(1)}% | ${(100 * falseFlags).toFixed(1)}% |`);
+  });
+
+  const bytes = logisticToOnnx(model, { graph: 'occlusion', input: 'features', output: 'scores' });
+  const dir = join(PROJECT_ROOT, 'models');
+  writeFileSync(join(dir, 'occlusion.onnx'), bytes);
+  const manifestPath = join(dir, 'manifest.json');
+  const manifest = readManifest(manifestPath);
+  const version = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const entry: ManifestEntry = {
+    name: 'occlusion',
+    file: 'occlusion.onnx',
+    sha256: sha256(bytes),
+    opset: ONNX_OPSET,
+    source: { package: 'facegate', version, file: 'train/occlusion.ts', weights: [] },
+    input: { name: 'features', shape: [-1, OCCLUSION_FEATURES], meaning: 'occlusionFeatures() of src/pipeline/occlusion.ts: per region and cell, luminance, chroma and gradient energy relative to the face' },
+    outputs: [{ name: 'scores', shape: [-1, OCCLUSION_REGIONS.length], meaning: `probability that each region is covered, in the order ${OCCLUSION_REGIONS.join(', ')}` }],
+    origin: `logistic regression trained by train/occlusion.ts (seed ${TRAINING_SEED}) on synthetic occlusions of the shared photo set`,
+    licence: 'MIT (this project)',
+  };
+  manifest.models = [...manifest.models.filter((m) => m.name !== 'occlusion'), entry];
+  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  console.log(`wrote models/occlusion.onnx (${bytes.length} bytes, sha256 ${entry.sha256.slice(0, 16)})`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
