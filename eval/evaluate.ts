@@ -15,7 +15,7 @@ import type { Landmarks, RgbImage } from '../src/pipeline/types';
 import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy } from './dataset';
 import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
 import { seededRandom } from './random';
-import { OCCLUSION_REGIONS, type OcclusionRegion } from '../src/pipeline/occlusion';
+import { OCCLUSION_REGIONS, type OcclusionResult, occlusionResult } from '../src/pipeline/occlusion';
 import { OCCLUDER_KINDS } from '../train/occluders';
 import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from '../train/occlusion-data';
 
@@ -214,12 +214,9 @@ async function occlusionSection(all: Analysed[], models: ModelRegistry, options:
     samples.push(...made.samples);
     lost += made.lost;
   }
-  const scores = await Promise.all(
-    samples.map(async (s) => {
-      const { scores: out } = await models.get('occlusion').run(s.features, 1);
-      return Object.fromEntries(OCCLUSION_REGIONS.map((r, i) => [r, out[i]])) as Record<OcclusionRegion, number>;
-    }),
-  );
+  const results: OcclusionResult[] = [];
+  for (const s of samples) results.push(occlusionResult((await models.get('occlusion').run(s.features, 1)).scores));
+  const scores = results.map((r) => r.regions);
   say(
     `Synthetic occluders (${OCCLUDER_KINDS.join(', ')}) drawn on ${faces.length} faces (photos and mirror images) of identities held out of training, new random draws (seed ${EVALUATION_SEED}; training used ${TRAINING_SEED}); ${samples.length} samples, ${lost} more whose face the detector lost. A region counts as occluded when at least ${OCCLUDED_FROM * 100}% of it is covered, as clear under ${CLEAR_BELOW * 100}%. Threshold ${OCCLUDED_AT}.`,
   );
@@ -232,11 +229,24 @@ async function occlusionSection(all: Analysed[], models: ModelRegistry, options:
       return [region, occluded.length, pct(occluded.filter(([, x]) => x >= OCCLUDED_AT).length / occluded.length), clear.length, pct(clear.filter(([, x]) => x >= OCCLUDED_AT).length / clear.length)];
     }),
   );
-  const flagged = (o: Record<OcclusionRegion, number>) => OCCLUSION_REGIONS.some((r) => o[r] >= OCCLUDED_AT);
+  const flagged = (o: Record<string, number>) => OCCLUSION_REGIONS.some((r) => o[r] >= OCCLUDED_AT);
   const cleanFrontal = all.filter((a) => a.record.faces === 1 && !a.record.occlusion && a.record.tags.includes('frontal') && !a.record.synthetic && a.analysis.faces.length === 1);
   const heldOutFrontal = cleanFrontal.filter((a) => !inTrainingSplit(a.record));
   const share = (set: Analysed[]) => `${set.filter((a) => flagged(a.analysis.faces[0].occlusion)).length} of ${set.length} (${pct(set.filter((a) => flagged(a.analysis.faces[0].occlusion)).length / set.length)})`;
   say(`Clean frontal photos flagged occluded (any region at or above ${OCCLUDED_AT}): held-out identities ${share(heldOutFrontal)}; all ${share(cleanFrontal)} (the others' identities were seen in training).`);
+  say();
+  say(`Glasses (the model's eleventh output, at ${options.geometry.glassesFrom}), on the same held-out synthetic samples by occluder, and on real photos:`);
+  say();
+  table(
+    ['samples', 'count', 'glasses found'],
+    [...new Set(samples.map((s) => s.kind))].map((kind) => {
+      const set = results.filter((_, i) => samples[i].kind === kind);
+      return [kind, set.length, pct(set.filter((r) => r.glasses >= options.geometry.glassesFrom).length / set.length)];
+    }),
+  );
+  const wearers = all.filter((a) => a.analysis.faces.length === 1 && (a.record.tags.includes('eyeglasses') || (a.record.occlusion ?? []).includes('sunglasses')));
+  const bare = cleanFrontal.filter((a) => !a.record.tags.includes('eyeglasses'));
+  say(`Real photos of people with glasses: ${wearers.filter((a) => a.analysis.faces[0].geometry.glasses).length} of ${wearers.length} found (${wearers.map((a) => `${a.record.file} ${fixed(a.analysis.faces[0].geometry.glassesScore)}`).join(', ')}). Clean frontal photos without glasses said to wear them: ${bare.filter((a) => a.analysis.faces[0].geometry.glasses).length} of ${bare.length}.`);
   say();
   say('Real occluded photos, one by one (regions at or above the threshold):');
   say();

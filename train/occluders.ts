@@ -7,7 +7,9 @@ import sharp from 'sharp';
 import { insidePolygon, OCCLUSION_REGIONS, type OcclusionRegion, regionOutlines } from '../src/pipeline/occlusion';
 import type { Landmarks, Point, RgbImage } from '../src/pipeline/types';
 
-export const OCCLUDER_KINDS = ['sunglasses', 'mask', 'scarf', 'hand', 'cap', 'texture'] as const;
+export const OCCLUDER_KINDS = ['sunglasses', 'eyeglasses', 'mask', 'scarf', 'hand', 'cap', 'texture'] as const;
+/** Kinds that put glasses on the face (clear eyeglasses occlude nothing, dark ones cover the eyes). */
+export const GLASSES_KINDS: readonly OccluderKind[] = ['sunglasses', 'eyeglasses'];
 export type OccluderKind = (typeof OCCLUDER_KINDS)[number];
 
 type Random = () => number;
@@ -81,6 +83,19 @@ export function occluderSvg(kind: OccluderKind, face: Landmarks, skin: number[],
       const right = f.offset(f.at(159), 0, 0.08);
       const left = f.offset(f.at(386), 0, 0.08);
       return `<g opacity="${between(random, 0.88, 1).toFixed(2)}">${lens(right)}${lens(left)}<line x1="${right.x}" y1="${right.y}" x2="${left.x}" y2="${left.y}" stroke="${colour}" stroke-width="${f.ipd * 0.06}"/></g>`;
+    }
+    case 'eyeglasses': {
+      // Clear lenses: a frame outline, a bridge and temples to the ears.
+      const rx = f.ipd * between(random, 0.36, 0.5);
+      const ry = f.ipd * between(random, 0.24, 0.36);
+      const colour = rgb([between(random, 0, 120), between(random, 0, 90), between(random, 0, 90)]);
+      const width = f.ipd * between(random, 0.03, 0.08);
+      const right = f.offset(f.at(159), 0, 0.08);
+      const left = f.offset(f.at(386), 0, 0.08);
+      const lens = (c: Point) =>
+        `<ellipse cx="${c.x}" cy="${c.y}" rx="${rx}" ry="${ry}" transform="rotate(${deg} ${c.x} ${c.y})" fill="${colour}" fill-opacity="${between(random, 0, 0.15).toFixed(2)}" stroke="${colour}" stroke-width="${width}"/>`;
+      const temple = (from: Point, to: Point) => `<line x1="${from.x}" y1="${from.y}" x2="${to.x}" y2="${to.y}" stroke="${colour}" stroke-width="${width}"/>`;
+      return `${lens(right)}${lens(left)}${temple(f.offset(right, 0.3, -0.05), f.offset(left, -0.3, -0.05))}${temple(f.offset(right, -rx / f.ipd, 0), f.at(234))}${temple(f.offset(left, rx / f.ipd, 0), f.at(454))}`;
     }
     case 'mask':
     case 'scarf': {

@@ -8,7 +8,7 @@ import { overlapOfSmaller } from '../src/pipeline/detect';
 import { OCCLUSION_REGIONS, type OcclusionRegion, occlusionFeatures } from '../src/pipeline/occlusion';
 import type { Landmarks, RgbImage } from '../src/pipeline/types';
 import { type FaceRecord, faceManifest, facePath, isCopy } from '../eval/dataset';
-import { applyOccluder, OCCLUDER_KINDS, type OccluderKind, occluderSvg, skinColour } from './occluders';
+import { applyOccluder, GLASSES_KINDS, OCCLUDER_KINDS, type OccluderKind, occluderSvg, skinColour } from './occluders';
 
 export const TRAINING_SEED = 20261122;
 /** A region at least this share covered is occluded; under CLEAR_BELOW it is clear; between, unlabelled. */
@@ -17,6 +17,8 @@ export const CLEAR_BELOW = 0.1;
 
 export interface CleanFace {
   file: string;
+  /** The photo's labels say the person wears (clear) glasses. */
+  wearsGlasses: boolean;
   mirrored: boolean;
   image: RgbImage;
   face: Landmarks;
@@ -27,6 +29,7 @@ export interface Sample {
   file: string;
   features: Float32Array;
   coverage: Record<OcclusionRegion, number>;
+  glasses: boolean;
 }
 
 /** FNV-1a, to split identities into training and evaluation sets the same way every time. */
@@ -71,7 +74,7 @@ export async function cleanFaces(records: FaceRecord[], models: ModelRegistry, o
       [true, { ...image, data: flipped }],
     ] as const) {
       const [located] = await locateFaces(view, models, options.detection);
-      if (located) faces.push({ file: record.file, mirrored, image: view, face: located.landmarks });
+      if (located) faces.push({ file: record.file, wearsGlasses: record.tags.includes('eyeglasses'), mirrored, image: view, face: located.landmarks });
     }
   }
   return faces;
@@ -88,7 +91,9 @@ export async function samplesOf(
   models: ModelRegistry,
   options: AnalysisOptions,
 ): Promise<{ samples: Sample[]; lost: number }> {
-  const samples: Sample[] = [{ kind: 'none', file: clean.file, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion() }];
+  const samples: Sample[] = [
+    { kind: 'none', file: clean.file, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion(), glasses: clean.wearsGlasses },
+  ];
   const skin = skinColour(clean.image, clean.face);
   const cleanBox = (() => {
     const xs = clean.face.mesh.map((p) => p.x);
@@ -105,7 +110,13 @@ export async function samplesOf(
       lost++;
       continue;
     }
-    samples.push({ kind, file: clean.file, features: occlusionFeatures(image, found.landmarks), coverage: occluded.coverage });
+    samples.push({
+      kind,
+      file: clean.file,
+      features: occlusionFeatures(image, found.landmarks),
+      coverage: occluded.coverage,
+      glasses: clean.wearsGlasses || GLASSES_KINDS.includes(kind),
+    });
   }
   return { samples, lost };
 }

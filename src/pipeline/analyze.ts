@@ -100,7 +100,7 @@ export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, opt
   ]);
   const reports = await Promise.all(
     confirmed.map(async (c, i) => {
-      const geometry = measureGeometry(c.landmarks, image, moods[i].happy, options.geometry);
+      const geometry = measureGeometry(c.landmarks, image, { happy: moods[i].happy, glasses: occlusion[i].glasses }, options.geometry);
       const photometry = measurePhotometry(image, c.landmarks);
       return {
       detection: c.detection,
@@ -108,7 +108,7 @@ export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, opt
       geometry,
       photometry,
       expression: moods[i],
-      occlusion: occlusion[i],
+      occlusion: occlusion[i].regions,
       quality: assessQuality(embeddings[i].stability, photometry, geometry, options.quality),
       embedding: embeddings[i].embedding,
       embeddingModel: options.embedding.model,

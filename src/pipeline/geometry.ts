@@ -12,6 +12,14 @@ export interface GeometryOptions {
   eyeClosedBelow: number;
   /** Expression-model "happy" probability from which the face counts as smiling. */
   smileFrom: number;
+  /** Occlusion-model glasses probability from which the face counts as wearing glasses. */
+  glassesFrom: number;
+}
+
+/** What the models said that geometry reports: the expression model's "happy", the occlusion model's "glasses". */
+export interface FaceEvidence {
+  happy: number;
+  glasses: number;
 }
 
 /** Mirror-image landmark pairs (subject's right, subject's left) that span the face horizontally. */
@@ -83,8 +91,7 @@ function distance(a: Point, b: Point): number {
 export function measureGeometry(
   landmarks: Landmarks,
   image: { width: number; height: number },
-  /** The expression model's probability of "happy". */
-  happy: number,
+  evidence: FaceEvidence,
   options: GeometryOptions,
 ): Geometry {
   const { mesh, rightEye, leftEye } = landmarks;
@@ -115,8 +122,10 @@ export function measureGeometry(
     eyeClosedRight: openRight < options.eyeClosedBelow,
     eyeClosedLeft: openLeft < options.eyeClosedBelow,
     mouthOpenness: mouthWidth > 0 ? distance(mesh[MESH.upperLipInner], mesh[MESH.lowerLipInner]) / mouthWidth : 0,
-    smile: happy >= options.smileFrom,
-    smileScore: happy,
+    smile: evidence.happy >= options.smileFrom,
+    smileScore: evidence.happy,
+    glasses: evidence.glasses >= options.glassesFrom,
+    glassesScore: evidence.glasses,
     faceAreaRatio: (faceBox.width * faceBox.height) / (image.width * image.height),
     centerOffset: {
       x: (faceBox.x + faceBox.width / 2 - image.width / 2) / image.width,

@@ -16,16 +16,10 @@ export const MESH = {
   rightEyeInner: 133,
   leftEyeOuter: 263,
   leftEyeInner: 362,
-  noseTip: 1,
-  noseBridge: 168,
-  forehead: 10,
-  chin: 152,
   upperLipInner: 13,
   lowerLipInner: 14,
   mouthRight: 61,
   mouthLeft: 291,
-  rightCheekEdge: 234,
-  leftCheekEdge: 454,
 } as const;
 
 /** Iris-model eye points: 0..8 lower lid from outer to inner corner, 9..15 upper lid above points 1..7. */

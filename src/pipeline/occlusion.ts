@@ -121,15 +121,27 @@ export function regionOutlines(landmarks: Landmarks): Record<OcclusionRegion, Po
   ) as Record<OcclusionRegion, Point[]>;
 }
 
-/** A score in [0, 1] per region that it is covered, from the trained occlusion model. */
-export async function occlusionScores(
-  image: RgbImage,
-  faces: Landmarks[],
-  model: ModelRunner<'occlusion'>,
-): Promise<Record<OcclusionRegion, number>[]> {
+/** The occlusion model's outputs, in order: one per region, then whether the face wears glasses. */
+export const OCCLUSION_OUTPUTS = [...OCCLUSION_REGIONS, 'glasses'] as const;
+
+export interface OcclusionResult {
+  /** Probability that each region is covered. */
+  regions: Record<OcclusionRegion, number>;
+  /** Probability that the face wears glasses, clear or dark. */
+  glasses: number;
+}
+
+/** Reads one row of the model's output. */
+export function occlusionResult(scores: ArrayLike<number>, offset = 0): OcclusionResult {
+  const regions = Object.fromEntries(OCCLUSION_REGIONS.map((name, r) => [name, scores[offset + r]])) as Record<OcclusionRegion, number>;
+  return { regions, glasses: scores[offset + OCCLUSION_REGIONS.length] };
+}
+
+/** Region occlusion and glasses scores of each face, from the trained occlusion model. */
+export async function occlusionScores(image: RgbImage, faces: Landmarks[], model: ModelRunner<'occlusion'>): Promise<OcclusionResult[]> {
   if (faces.length === 0) return [];
   const input = new Float32Array(faces.length * OCCLUSION_FEATURES);
   faces.forEach((face, i) => input.set(occlusionFeatures(image, face), i * OCCLUSION_FEATURES));
   const { scores } = await model.run(input, faces.length);
-  return faces.map((_, i) => Object.fromEntries(OCCLUSION_REGIONS.map((name, r) => [name, scores[i * OCCLUSION_REGIONS.length + r]])) as Record<OcclusionRegion, number>);
+  return faces.map((_, i) => occlusionResult(scores, i * OCCLUSION_OUTPUTS.length));
 }

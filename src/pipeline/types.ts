@@ -88,6 +88,8 @@ export interface Geometry {
   mouthOpenness: number;
   smile: boolean;
   smileScore: number;
+  glasses: boolean;
+  glassesScore: number;
   /** Face (mesh bounding box) area over image area. */
   faceAreaRatio: number;
   /** Face centre minus image centre, as fractions of the image width and height. */

@@ -1,22 +1,12 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { analysisOptions, loadConfig } from '../../src/config';
-import { loadModels, type ModelRegistry } from '../../src/models/registry';
 import { analyze } from '../../src/pipeline/analyze';
 import { ImageError } from '../../src/pipeline/decode';
 import { similarity } from '../../src/pipeline/embed';
 import { describeWithFaces, facePath } from '../helpers/faces';
+import { useModels } from '../helpers/models';
 
-const config = loadConfig({ FACEGATE_THREADS: '2' });
-const options = analysisOptions(config);
-let models: ModelRegistry;
-
-beforeAll(async () => {
-  models = await loadModels(config.models);
-});
-afterAll(async () => {
-  await models.release();
-});
+const { config, options, models } = useModels();
 
 describe('analyze on synthetic images', () => {
   it('finds no face in a gradient or in noise', async () => {
@@ -24,12 +14,12 @@ describe('analyze on synthetic images', () => {
       .resize(640, 480)
       .jpeg()
       .toBuffer();
-    const result = await analyze(gradient, models, options);
+    const result = await analyze(gradient, models(), options);
     expect([result.width, result.height, result.format, result.faces]).toEqual([640, 480, 'jpeg', []]);
   });
 
   it('raises a typed error for bytes that are not an image', async () => {
-    await expect(analyze(Buffer.from('%PDF-1.7 not an image'), models, options)).rejects.toBeInstanceOf(ImageError);
+    await expect(analyze(Buffer.from('%PDF-1.7 not an image'), models(), options)).rejects.toBeInstanceOf(ImageError);
   });
 });
 
@@ -37,7 +27,7 @@ describeWithFaces('analyze on real photos', () => {
   const read = (file: string) => readFileSync(facePath(file));
 
   it('measures one frontal face: box, landmarks, pose, eyes, crop, embedding and liveness', async () => {
-    const result = await analyze(read('deepface_img29.jpg'), models, options);
+    const result = await analyze(read('deepface_img29.jpg'), models(), options);
     expect(result.faces).toHaveLength(1);
     const [face] = result.faces;
     const { faceBox, pupilRight, pupilLeft } = face.geometry;
@@ -63,8 +53,8 @@ describeWithFaces('analyze on real photos', () => {
   });
 
   it('negates yaw and roll when the photo is mirrored', async () => {
-    const original = await analyze(read('deepface_img61.jpg'), models, options);
-    const mirrored = await analyze(await sharp(read('deepface_img61.jpg')).flop().jpeg({ quality: 95 }).toBuffer(), models, options);
+    const original = await analyze(read('deepface_img61.jpg'), models(), options);
+    const mirrored = await analyze(await sharp(read('deepface_img61.jpg')).flop().jpeg({ quality: 95 }).toBuffer(), models(), options);
     const [a, b] = [original.faces[0].geometry, mirrored.faces[0].geometry];
     expect(Math.abs(a.yaw)).toBeGreaterThan(8);
     expect(Math.abs(a.yaw + b.yaw)).toBeLessThanOrEqual(3);
@@ -73,7 +63,7 @@ describeWithFaces('analyze on real photos', () => {
   });
 
   it('scores the same person above two different people', async () => {
-    const [a1, a2, b] = await Promise.all(['deepface_img29.jpg', 'deepface_img32.jpg', 'deepface_img1.jpg'].map((f) => analyze(read(f), models, options)));
+    const [a1, a2, b] = await Promise.all(['deepface_img29.jpg', 'deepface_img32.jpg', 'deepface_img1.jpg'].map((f) => analyze(read(f), models(), options)));
     const same = similarity(a1.faces[0].embedding, a2.faces[0].embedding);
     const different = similarity(a1.faces[0].embedding, b.faces[0].embedding);
     expect(same).toBeGreaterThan(different + 0.1);
@@ -89,18 +79,18 @@ describeWithFaces('analyze on real photos', () => {
       ])
       .jpeg()
       .toBuffer();
-    const result = await analyze(pair, models, options);
+    const result = await analyze(pair, models(), options);
     expect(result.faces).toHaveLength(2);
     const [first, second] = result.faces.map((f) => f.geometry.faceBox);
     expect(first.width * first.height).toBeGreaterThan(second.width * second.height);
     expect(first.x).toBeLessThan(400);
     expect(second.x).toBeGreaterThan(450);
-    expect((await analyze(read('inspireface_view.jpg'), models, options)).faces).toEqual([]);
+    expect((await analyze(read('inspireface_view.jpg'), models(), options)).faces).toEqual([]);
   });
 
   it('applies EXIF orientation before detecting', async () => {
     const sideways = await sharp(read('deepface_img29.jpg')).rotate(90).withMetadata({ orientation: 8 }).jpeg().toBuffer();
-    const result = await analyze(sideways, models, options);
+    const result = await analyze(sideways, models(), options);
     expect([result.width, result.height]).toEqual([600, 800]);
     expect(result.faces).toHaveLength(1);
     expect(result.faces[0].geometry.rollLabel).toBe('level');

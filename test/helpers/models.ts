@@ -1,0 +1,23 @@
+import { analysisOptions, loadConfig } from '../../src/config';
+import { loadModels, type ModelRegistry } from '../../src/models/registry';
+
+/** The default configuration's models, loaded once for the test file and released after it. */
+export function useModels() {
+  const config = loadConfig({});
+  const options = analysisOptions(config);
+  let registry: ModelRegistry | undefined;
+  beforeAll(async () => {
+    registry = await loadModels(config.models);
+  });
+  afterAll(async () => {
+    await registry?.release();
+  });
+  return {
+    config,
+    options,
+    models: (): ModelRegistry => {
+      if (!registry) throw new Error('models are loaded in beforeAll');
+      return registry;
+    },
+  };
+}
