@@ -5,6 +5,7 @@ import type { ModelRegistry } from '../src/models/registry';
 import { type AnalysisOptions, locateFaces } from '../src/pipeline/analyze';
 import { decodeImage } from '../src/pipeline/decode';
 import { overlapOfSmaller } from '../src/pipeline/detect';
+import { meshBox } from '../src/pipeline/landmarks';
 import { OCCLUSION_REGIONS, type OcclusionRegion, occlusionFeatures } from '../src/pipeline/occlusion';
 import type { Landmarks, RgbImage } from '../src/pipeline/types';
 import { type FaceRecord, faceManifest, facePath, isCopy } from '../eval/dataset';
@@ -95,11 +96,7 @@ export async function samplesOf(
     { kind: 'none', file: clean.file, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion(), glasses: clean.wearsGlasses },
   ];
   const skin = skinColour(clean.image, clean.face);
-  const cleanBox = (() => {
-    const xs = clean.face.mesh.map((p) => p.x);
-    const ys = clean.face.mesh.map((p) => p.y);
-    return { x: Math.min(...xs), y: Math.min(...ys), width: Math.max(...xs) - Math.min(...xs), height: Math.max(...ys) - Math.min(...ys) };
-  })();
+  const cleanBox = meshBox(clean.face.mesh);
   let lost = 0;
   for (let v = 0; v < variants; v++) {
     const kind = OCCLUDER_KINDS[(v + Math.floor(random() * OCCLUDER_KINDS.length)) % OCCLUDER_KINDS.length];

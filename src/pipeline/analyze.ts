@@ -5,7 +5,7 @@ import { type DetectOptions, detectFaces, overlapOfSmaller } from './detect';
 import { type EmbedOptions, type EmbeddingModel, embedFaces } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
-import { locateLandmarks } from './landmarks';
+import { locateLandmarks, meshBox } from './landmarks';
 import { type LivenessScores, livenessScores } from './liveness';
 import { type OcclusionRegion, occlusionScores } from './occlusion';
 import { measurePhotometry } from './photometry';
@@ -54,14 +54,6 @@ export interface FaceAnalysis {
   faces: FaceReport[];
 }
 
-function meshBox(landmarks: Landmarks): Box {
-  const xs = landmarks.mesh.map((p) => p.x);
-  const ys = landmarks.mesh.map((p) => p.y);
-  const x = Math.min(...xs);
-  const y = Math.min(...ys);
-  return { x, y, width: Math.max(...xs) - x, height: Math.max(...ys) - y };
-}
-
 export interface LocatedFace {
   detection: Detection;
   landmarks: Landmarks;
@@ -72,7 +64,7 @@ export interface LocatedFace {
 /** Keeps detections FaceMesh confirms, once each (a face seen in two views converges to one mesh). */
 function confirmedFaces(detections: Detection[], landmarks: Landmarks[], options: AnalysisOptions['detection']): LocatedFace[] {
   const candidates = detections
-    .map((detection, i) => ({ detection, landmarks: landmarks[i], box: meshBox(landmarks[i]) }))
+    .map((detection, i) => ({ detection, landmarks: landmarks[i], box: meshBox(landmarks[i].mesh) }))
     .filter((c) => c.landmarks.meshScore >= options.minMeshScore)
     .sort((p, q) => q.landmarks.meshScore * q.detection.confidence - p.landmarks.meshScore * p.detection.confidence);
   const kept: typeof candidates = [];
@@ -103,17 +95,17 @@ export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, opt
       const geometry = measureGeometry(c.landmarks, image, { happy: moods[i].happy, glasses: occlusion[i].glasses }, options.geometry);
       const photometry = measurePhotometry(image, c.landmarks);
       return {
-      detection: c.detection,
-      landmarks: c.landmarks,
-      geometry,
-      photometry,
-      expression: moods[i],
-      occlusion: occlusion[i].regions,
-      quality: assessQuality(embeddings[i].stability, photometry, geometry, options.quality),
-      embedding: embeddings[i].embedding,
-      embeddingModel: options.embedding.model,
-      liveness: liveness[i],
-      crop: await encodeJpeg(alignedFace(image, c.landmarks, options.crop), options.crop.jpegQuality),
+        detection: c.detection,
+        landmarks: c.landmarks,
+        geometry,
+        photometry,
+        expression: moods[i],
+        occlusion: occlusion[i].regions,
+        quality: assessQuality(embeddings[i].stability, photometry, geometry, options.quality),
+        embedding: embeddings[i].embedding,
+        embeddingModel: options.embedding.model,
+        liveness: liveness[i],
+        crop: await encodeJpeg(alignedFace(image, c.landmarks, options.crop), options.crop.jpegQuality),
       };
     }),
   );

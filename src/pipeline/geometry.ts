@@ -1,5 +1,5 @@
-import { eyeOpenness, MESH } from './landmarks';
-import type { Box, Geometry, Landmarks, PitchLabel, Point, Point3, RollLabel, YawLabel } from './types';
+import { eyeOpenness, MESH, meshBox } from './landmarks';
+import type { Geometry, Landmarks, PitchLabel, Point, Point3, RollLabel, YawLabel } from './types';
 
 export interface GeometryOptions {
   /** |angle| in degrees up to which yaw reads "forward", pitch "level" and roll "level". */
@@ -75,12 +75,6 @@ function label<T extends string>(value: number, limit: number, positive: T, nega
   if (value > limit) return positive;
   if (value < -limit) return negative;
   return neutral;
-}
-
-function meshBox(mesh: Point3[]): Box {
-  let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const p of mesh) [minX, minY, maxX, maxY] = [Math.min(minX, p.x), Math.min(minY, p.y), Math.max(maxX, p.x), Math.max(maxY, p.y)];
-  return { x: minX, y: minY, width: maxX - minX, height: maxY - minY };
 }
 
 function distance(a: Point, b: Point): number {

@@ -1,7 +1,7 @@
 import type { ModelRunner } from '../models/registry';
 import { type Affine, applyAffine, cropToTensor, squareCrop } from './image-ops';
 import { MESH_MIRROR } from './mesh-mirror';
-import type { Detection, EyeLandmarks, Landmarks, Point, Point3, RgbImage } from './types';
+import type { Box, Detection, EyeLandmarks, Landmarks, Point, Point3, RgbImage } from './types';
 
 const MESH_INPUT = 192;
 const IRIS_INPUT = 64;
@@ -50,6 +50,13 @@ function roiFromDetection(detection: Detection): Roi {
     side: Math.max(box.width, box.height) * MESH_ROI_SCALE,
     angle: angleOf(keypoints.rightEye, keypoints.leftEye),
   };
+}
+
+/** The mesh's axis-aligned bounding box in image pixels. */
+export function meshBox(mesh: Point3[]): Box {
+  let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const p of mesh) [minX, minY, maxX, maxY] = [Math.min(minX, p.x), Math.min(minY, p.y), Math.max(maxX, p.x), Math.max(maxY, p.y)];
+  return { x: minX, y: minY, width: maxX - minX, height: maxY - minY };
 }
 
 /** The square spanning the mesh, measured along the eye line, enlarged `scale` times. */
