@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * The face models FaceGate converts from TFJS to ONNX, where they come from and what their
  * tensors mean. `npm run models:convert` turns this catalog into models/*.onnx and models/manifest.json.
@@ -143,3 +146,11 @@ export const CATALOG = {
 
 /** Names of the ONNX outputs of model `N`. */
 export type OutputName<N extends ModelName> = N extends ConvertedModel ? (typeof CATALOG)[N]['outputs'][number]['name'] : 'scores';
+
+/** The installed package's folder (the Human packages do not export their package.json). */
+export function packageRoot(name: string): string {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
+  }
+  throw new Error(`package ${name} is not installed; npm ci installs it as a devDependency`);
+}

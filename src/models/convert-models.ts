@@ -6,20 +6,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { CATALOG, CONVERTED_MODELS, type ConvertedModel } from './catalog';
+import { CATALOG, CONVERTED_MODELS, type ConvertedModel, packageRoot } from './catalog';
 import { type ManifestEntry, type ModelManifest, readManifest, sha256 } from './manifest';
 import { ONNX_OPSET, convertTfjsGraph } from './onnx-converter';
 import { readTfjsGraph } from './tfjs-graph';
 
 const CONVERTER = 'facegate-tfjs-converter 1';
-
-/** The installed package's folder (the Human packages do not export their package.json). */
-function packageRoot(name: string): string {
-  for (const dir of require.resolve.paths(name) ?? []) {
-    if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
-  }
-  throw new Error(`package ${name} is not installed; npm ci installs it as a devDependency`);
-}
 
 /** Runs the converted model once on zeros to learn its output shapes. */
 async function outputShapes(bytes: Uint8Array, inputShape: number[]): Promise<Record<string, number[]>> {
@@ -85,9 +77,10 @@ async function main(): Promise<void> {
     manifest.models.push(entry);
     console.log(`${name.padEnd(13)} ${entry.file.padEnd(18)} ${entry.sha256.slice(0, 16)}  ${entry.outputs.map((o) => `${o.name}[${o.shape.join(',')}]`).join(' ')}`);
   }
+  const converted = manifest.models.length;
   manifest.models.push(...kept);
   writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log(`wrote ${manifest.models.length} models and manifest.json to ${outDir}`);
+  console.log(`converted ${converted} models; manifest.json in ${outDir} lists ${manifest.models.length}`);
 }
 
 main().catch((error: unknown) => {

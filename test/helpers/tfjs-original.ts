@@ -1,20 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CATALOG, type ConvertedModel } from '../../src/models/catalog';
+import { CATALOG, type ConvertedModel, packageRoot } from '../../src/models/catalog';
 
 interface ModelJson {
   modelTopology: object;
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
   signature?: object;
   userDefinedMetadata?: { [key: string]: object };
-}
-
-function packageRoot(name: string): string {
-  for (const dir of require.resolve.paths(name) ?? []) {
-    if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
-  }
-  throw new Error(`package ${name} is not installed`);
 }
 
 /** The original TFJS graph model, loaded from the npm package on tfjs's pure-JS CPU backend. */
