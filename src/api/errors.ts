@@ -13,7 +13,6 @@ export class HttpError extends Error {
 
 interface BodyParserError {
   type?: string;
-  status?: number;
 }
 
 /** Maps body-parser failures to client errors; anything else is an internal fault. */

@@ -80,30 +80,24 @@ export function detectionViews(width: number, height: number, minFaceSize: numbe
   return views;
 }
 
-/** The view resized to the detector input, values scaled to [-1, 1], NCHW; outside the image is black. */
+/**
+ * The view resized to the detector input, values scaled to [-1, 1], NCHW; outside the image is
+ * black. The visible part is shrunk first and only then padded, so no view-sized buffer is made.
+ */
 async function viewTensor(image: RgbImage, view: View): Promise<Float32Array> {
-  const left = Math.round(view.x);
-  const top = Math.round(view.y);
-  const side = Math.round(view.side);
-  const extract = {
-    left: Math.max(0, left),
-    top: Math.max(0, top),
-    width: Math.min(image.width, left + side) - Math.max(0, left),
-    height: Math.min(image.height, top + side) - Math.max(0, top),
-  };
-  const padded = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .extract(extract)
-    .extend({
-      left: extract.left - left,
-      top: extract.top - top,
-      right: left + side - (extract.left + extract.width),
-      bottom: top + side - (extract.top + extract.height),
-      background: '#000000',
-    })
-    .raw()
-    .toBuffer();
-  const { data } = await sharp(padded, { raw: { width: side, height: side, channels: 3 } })
-    .resize(INPUT, INPUT, { kernel: 'linear' })
+  const scale = INPUT / view.side;
+  const left = Math.max(0, Math.round(view.x));
+  const top = Math.max(0, Math.round(view.y));
+  const right = Math.min(image.width, Math.round(view.x + view.side));
+  const bottom = Math.min(image.height, Math.round(view.y + view.side));
+  const width = Math.min(INPUT, Math.max(1, Math.round((right - left) * scale)));
+  const height = Math.min(INPUT, Math.max(1, Math.round((bottom - top) * scale)));
+  const padLeft = Math.min(INPUT - width, Math.max(0, Math.round((left - view.x) * scale)));
+  const padTop = Math.min(INPUT - height, Math.max(0, Math.round((top - view.y) * scale)));
+  const { data } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .extract({ left, top, width: right - left, height: bottom - top })
+    .resize(width, height, { kernel: 'linear', fit: 'fill' })
+    .extend({ left: padLeft, top: padTop, right: INPUT - width - padLeft, bottom: INPUT - height - padTop, background: '#000000' })
     .raw()
     .toBuffer({ resolveWithObject: true });
   const plane = INPUT * INPUT;
