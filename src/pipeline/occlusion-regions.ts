@@ -1,4 +1,5 @@
 import { MESH_MIRROR } from './mesh-mirror';
+import type { Landmarks, Point } from './types';
 
 export const OCCLUSION_REGIONS = [
   'cheek_left',
@@ -38,3 +39,20 @@ export const REGION_POLYGONS: Record<OcclusionRegion, readonly number[]> = {
   mouth: [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146],
   chin: [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172],
 };
+
+/** Point-in-polygon test (even-odd rule). */
+export function insidePolygon(point: Point, polygon: Point[]): boolean {
+  let inside = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [a, b] = [polygon[i], polygon[j]];
+    if (a.y > point.y !== b.y > point.y && point.x < ((b.x - a.x) * (point.y - a.y)) / (b.y - a.y) + a.x) inside = !inside;
+  }
+  return inside;
+}
+
+/** The outline of each region in image pixels. */
+export function regionOutlines(landmarks: Landmarks): Record<OcclusionRegion, Point[]> {
+  return Object.fromEntries(
+    OCCLUSION_REGIONS.map((name) => [name, REGION_POLYGONS[name].map((i) => ({ x: landmarks.mesh[i].x, y: landmarks.mesh[i].y }))]),
+  ) as Record<OcclusionRegion, Point[]>;
+}

@@ -5,7 +5,7 @@ import { OCCLUSION_REGIONS, type OcclusionRegion, REGION_POLYGONS } from './occl
 import { regionMap } from './crop';
 import type { Landmarks, Point, RgbImage } from './types';
 
-export { OCCLUSION_REGIONS, type OcclusionRegion } from './occlusion-regions';
+export { insidePolygon, OCCLUSION_REGIONS, type OcclusionRegion, regionOutlines } from './occlusion-regions';
 
 /** The face is measured in a roll-aligned square of this many pixels spanning 1.1x the mesh. */
 const FRAME = 128;
@@ -102,23 +102,6 @@ export function occlusionFeatures(image: RgbImage, landmarks: Landmarks): Float3
     }
   }
   return features;
-}
-
-/** Point-in-polygon test (even-odd rule). */
-export function insidePolygon(point: Point, polygon: Point[]): boolean {
-  let inside = false;
-  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
-    const [a, b] = [polygon[i], polygon[j]];
-    if (a.y > point.y !== b.y > point.y && point.x < ((b.x - a.x) * (point.y - a.y)) / (b.y - a.y) + a.x) inside = !inside;
-  }
-  return inside;
-}
-
-/** The outline of each region in image pixels. */
-export function regionOutlines(landmarks: Landmarks): Record<OcclusionRegion, Point[]> {
-  return Object.fromEntries(
-    OCCLUSION_REGIONS.map((name) => [name, REGION_POLYGONS[name].map((i) => ({ x: landmarks.mesh[i].x, y: landmarks.mesh[i].y }))]),
-  ) as Record<OcclusionRegion, Point[]>;
 }
 
 /** The occlusion model's outputs, in order: one per region, then whether the face wears glasses. */
