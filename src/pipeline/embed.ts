@@ -62,7 +62,8 @@ export async function embedFaces<N extends EmbeddingModel>(
   if (faces.length === 0) return [];
   const views = 1 + Math.min(options.perturbations, MAX_PERTURBATIONS);
   const [channels, size] = model.imageShape;
-  const range = model.entry.input.range ?? [0, 255];
+  const range = model.entry.input.range;
+  if (!range) throw new Error(`${model.name} does not take images`);
   const input = new Float32Array(faces.length * views * channels * size * size);
   faces.forEach((face, i) => {
     const region = faceRegion(face, options.regionScale);
