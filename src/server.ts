@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import { createApp } from './api/app';
+import { loadApiDocument } from './api/openapi';
 import { loadConfig } from './config';
+import { createKeyring } from './config/api-keys';
 import { createLogger } from './log';
 import { loadModels } from './models/registry';
 import { Store } from './store';
@@ -11,10 +13,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config.log.level);
   const started = Date.now();
   const store = Store.open(config.store);
+  const keyring = createKeyring(config.auth, config.store.dataDir);
+  if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');
+  if (keyring.admin.length === 0) logger.warn('no admin key configured: admin-only routes refuse every request');
+  const api = loadApiDocument();
   const models = await loadModels(config.models);
   logger.info({ models: models.loaded, ms: Date.now() - started }, 'models loaded');
 
-  const app = createApp({ config, models, store, logger });
+  const app = createApp({ config, models, store, keyring, api, logger });
   const server: Server = app.listen(config.server.port, config.server.host, () => {
     logger.info({ address: server.address() }, 'listening');
   });

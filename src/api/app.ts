@@ -2,27 +2,26 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import type { Config } from '../config';
+import { analysisOptions, type Config } from '../config';
+import type { Keyring } from '../config/api-keys';
 import type { ModelRegistry } from '../models/registry';
 import type { Store } from '../store';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health';
+import { nodefluxRoutes } from './nodeflux';
+import { type ApiDocument, documentationRoutes } from './openapi';
+import { qitechRoutes } from './qitech';
 
 export interface AppDeps {
   config: Config;
   models: ModelRegistry;
   store: Store;
+  keyring: Keyring;
+  api: ApiDocument;
   logger: Logger;
 }
 
-/** Room for JSON syntax and other fields around one base64 image. */
-const JSON_OVERHEAD_BYTES = 64 * 1024;
-
-/** The JSON body limit that fits one image of `maxImageBytes` encoded in base64. */
-export function jsonBodyLimit(maxImageBytes: number): number {
-  return Math.ceil(maxImageBytes / 3) * 4 + JSON_OVERHEAD_BYTES;
-}
-
+/** Each API family parses its own bodies (its size limit) and answers errors in its own shape. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -37,8 +36,11 @@ export function createApp(deps: AppDeps): Express {
       },
     }),
   );
-  app.use(express.json({ limit: jsonBodyLimit(deps.config.limits.maxImageBytes) }));
+  const options = analysisOptions(deps.config);
   app.use(healthRoutes(deps.models, deps.config.models.load, deps.store));
+  app.use(documentationRoutes(deps.api));
+  app.use(nodefluxRoutes({ ...deps, options }));
+  app.use(qitechRoutes({ ...deps, options }));
   app.use(notFound);
   app.use(errorHandler);
   return app;

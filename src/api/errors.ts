@@ -15,8 +15,8 @@ interface BodyParserError {
   type?: string;
 }
 
-/** Maps body-parser failures to client errors; anything else is an internal fault. */
-function classify(error: unknown): HttpError | undefined {
+/** Maps body-parser failures to client errors; anything else (undefined) is an internal fault. */
+export function classify(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
   const type = (error as BodyParserError | undefined)?.type;
   if (type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', 'The request body is not valid JSON.');

@@ -2,6 +2,8 @@ import Ajv from 'ajv';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ModelName } from '../models/catalog';
+import type { FiqaThresholds } from '../gate/fiqa';
+import type { PhotoRules } from '../gate/photo-rules';
 import type { AnalysisOptions } from '../pipeline/analyze';
 
 export interface Config {
@@ -9,8 +11,21 @@ export interface Config {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   store: { dataDir: string; busyTimeoutMs: number };
   models: { dir: string; load: ModelName[]; intraOpThreads: number; interOpThreads: number };
-  limits: { maxImageBytes: number; maxImagePixels: number };
+  limits: { maxImageBytes: number; maxImagePixels: number; maxImagesPerRequest: number };
+  auth: AuthConfig;
+  gate: { fiqa: FiqaThresholds; photo: PhotoRules };
   pipeline: Omit<AnalysisOptions, 'limits'>;
+}
+
+export type ApiFamily = 'nodeflux' | 'qitech';
+
+export interface AuthConfig {
+  /** Plain keys until `createKeyring` has taken them; empty afterwards. */
+  apiKeys: string[];
+  adminKeys: string[];
+  /** Name of the generated key's file in the data folder. */
+  keyFile: string;
+  required: Record<ApiFamily, boolean>;
 }
 
 export class ConfigError extends Error {}
@@ -23,6 +38,12 @@ export const ENV_OVERRIDES: Record<string, string> = {
   FACEGATE_DATA_DIR: '/store/dataDir',
   FACEGATE_MODELS_DIR: '/models/dir',
   FACEGATE_THREADS: '/models/intraOpThreads',
+};
+
+/** Environment variables holding comma-separated lists, added to the list at the pointer. */
+export const ENV_LISTS: Record<string, string> = {
+  FACEGATE_API_KEYS: '/auth/apiKeys',
+  FACEGATE_ADMIN_KEYS: '/auth/adminKeys',
 };
 
 /** The folder holding package.json, from src/config or dist/src/config alike. */
@@ -54,14 +75,15 @@ function merge(base: Json, override: Json): Json {
   return result;
 }
 
-function setPointer(target: Json, pointer: string, value: string): void {
+function setPointer(target: Json, pointer: string, value: (current: Json | undefined) => Json): void {
   const keys = pointer.split('/').slice(1);
   let node = target;
   for (const key of keys.slice(0, -1)) {
     if (!isObject(node)) return;
     node = node[key];
   }
-  if (isObject(node)) node[keys[keys.length - 1]] = value;
+  const last = keys[keys.length - 1];
+  if (isObject(node)) node[last] = value(node[last]);
 }
 
 /**
@@ -76,7 +98,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [variable, pointer] of Object.entries(ENV_OVERRIDES)) {
     const value = env[variable];
     if (value === undefined) continue;
-    setPointer(raw, pointer, value);
+    setPointer(raw, pointer, () => value);
+    sources.set(pointer, variable);
+  }
+  for (const [variable, pointer] of Object.entries(ENV_LISTS)) {
+    const items = (env[variable] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+    if (items.length === 0) continue;
+    setPointer(raw, pointer, (current) => [...(Array.isArray(current) ? current : []), ...items]);
     sources.set(pointer, variable);
   }
 
@@ -86,7 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!validate(raw)) {
     const problems = (validate.errors ?? []).map((e) => {
       const path = e.instancePath || '/';
-      const from = sources.get(e.instancePath);
+      const from = [...sources].find(([pointer]) => e.instancePath === pointer || e.instancePath.startsWith(`${pointer}/`))?.[1];
       const detail = e.keyword === 'additionalProperties' ? `has unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"` : e.message;
       return `${path}${from ? ` (from ${from})` : ''} ${detail}`;
     });

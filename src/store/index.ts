@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ImageRepository } from './images';
 import { MIGRATIONS } from './migrations';
 
 export interface StoreOptions {
@@ -13,9 +14,11 @@ export const DATABASE_FILE = 'facegate.db';
 /** The SQLite database in the data folder: WAL journal, foreign keys on, migrated on open. */
 export class Store {
   readonly db: Database.Database;
+  readonly images: ImageRepository;
 
   private constructor(db: Database.Database) {
     this.db = db;
+    this.images = new ImageRepository(db);
   }
 
   static open(options: StoreOptions): Store {

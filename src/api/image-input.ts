@@ -1,0 +1,26 @@
+import { type DecodeLimits, ImageError, sniffFormat } from '../pipeline/decode';
+import { decodeBase64 } from './base64';
+import { HttpError } from './errors';
+
+/**
+ * The bytes of a base64 image, checked before any decoding: valid base64, not empty, within the
+ * byte limit (413), JPEG or PNG by its first bytes. `label` names the image in messages.
+ */
+export function imageBytes(text: string, limits: DecodeLimits, label = 'The image'): Buffer {
+  const bytes = decodeBase64(text);
+  if (!bytes) throw new HttpError(400, 'invalid_image', `${label} is not valid base64.`);
+  if (bytes.length === 0) throw new HttpError(400, 'invalid_image', `${label} is empty.`);
+  if (bytes.length > limits.maxBytes) throw new HttpError(413, 'image_too_large', `${label} is larger than ${limits.maxBytes} bytes.`);
+  if (!sniffFormat(bytes)) throw new HttpError(400, 'invalid_image', `${label} is neither JPEG nor PNG.`);
+  return bytes;
+}
+
+/** Runs `work`, turning the pipeline's image errors into client errors about `label`. */
+export async function asClientError<T>(label: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof ImageError)) throw error;
+    throw new HttpError(error.code === 'too_large' ? 413 : 400, 'invalid_image', `${label}: ${error.message}`);
+  }
+}

@@ -1,0 +1,115 @@
+import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config';
+import type { Keyring } from '../config/api-keys';
+import { type FiqaThresholds, type FiqaVerdict, fiqaVerdict } from '../gate/fiqa';
+import type { ModelRegistry } from '../models/registry';
+import { type AnalysisOptions, analyze } from '../pipeline/analyze';
+import { requireKey } from './auth';
+import { jsonBodyLimit } from './base64';
+import { classify, HttpError } from './errors';
+import { asClientError, imageBytes } from './image-input';
+import { type ApiDocument, describeErrors } from './openapi';
+
+interface FiqaRequest {
+  images: string[];
+  additional_params?: {
+    face_detection?: { threshold: number };
+    face_occlusion?: { threshold: number };
+    face_iqa?: { threshold: number };
+  };
+}
+
+const OUTCOME_SENTENCES: Record<FiqaVerdict['outcome'], string> = {
+  accepted: 'Your Image accepted.',
+  face_count: 'Face not detected or Multiple faces detected.',
+  occluded: 'Face is Occluded.',
+  low_quality: 'Image quality not match.',
+};
+
+/** The UTC time to the millisecond, then 64 random hex digits, as Nodeflux's job ids. */
+export function jobId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:TZ.]/g, '');
+  return `${stamp}${randomBytes(32).toString('hex')}`;
+}
+
+function message(verdicts: FiqaVerdict[]): string {
+  if (verdicts.length === 1) {
+    const [{ outcome }] = verdicts;
+    return outcome === 'accepted' ? OUTCOME_SENTENCES.accepted : `Your Image not accepted. ${OUTCOME_SENTENCES[outcome]}`;
+  }
+  const rejected = verdicts.flatMap((v, i) => (v.outcome === 'accepted' ? [] : [`image ${i + 1} (${OUTCOME_SENTENCES[v.outcome]})`]));
+  if (rejected.length === 0) return `All ${verdicts.length} images accepted.`;
+  return `${rejected.length} of ${verdicts.length} images not accepted: ${rejected.join(', ')}`;
+}
+
+function resultOf(verdict: FiqaVerdict) {
+  return {
+    accepted: verdict.outcome === 'accepted',
+    face_iqa: verdict.iqa ? { accepted: verdict.iqa.accepted, iqa_score: Math.round(verdict.iqa.score * 10000) / 10000 } : {},
+    face_occlusion: verdict.occlusion ? { occluded: verdict.occlusion.occluded, occluded_features: verdict.occlusion.regions } : {},
+  };
+}
+
+function thresholdsOf(body: FiqaRequest, defaults: FiqaThresholds): FiqaThresholds {
+  const params = body.additional_params ?? {};
+  return {
+    detection: params.face_detection?.threshold ?? defaults.detection,
+    occlusion: params.face_occlusion?.threshold ?? defaults.occlusion,
+    iqa: params.face_iqa?.threshold ?? defaults.iqa,
+  };
+}
+
+/** Nodeflux's error shape for every failure, with the job id; internal faults are logged with it. */
+const fiqaErrors: ErrorRequestHandler = (error, req, res, _next) => {
+  const id = res.locals.jobId as string;
+  const known = classify(error);
+  if (!known) req.log.error({ err: error, jobId: id }, 'FIQA job failed');
+  res.status(known?.status ?? 500).json({ job: { id, result: null }, message: known?.message ?? 'The service failed to handle this request.', ok: false });
+};
+
+export interface NodefluxDeps {
+  config: Config;
+  models: ModelRegistry;
+  keyring: Keyring;
+  api: ApiDocument;
+  options: AnalysisOptions;
+}
+
+/** `POST /NFFS-FIQA/v1/predict`: detection → occlusion → quality per image, in Nodeflux's shapes. */
+export function nodefluxRoutes({ config, models, keyring, api, options }: NodefluxDeps): Router {
+  const router = Router();
+  const validate = api.validator('FiqaRequest');
+  const maxImages = config.limits.maxImagesPerRequest;
+  const bodyLimit = jsonBodyLimit(config.limits.maxImageBytes, maxImages);
+
+  const startJob: RequestHandler = (_req, res, next) => {
+    res.locals.jobId = jobId();
+    next();
+  };
+  const predict: RequestHandler = async (req, res) => {
+    const body = req.body as unknown;
+    if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
+    const request = body as FiqaRequest;
+    if (request.images.length > maxImages) {
+      throw new HttpError(400, 'invalid_request', `Invalid request: at most ${maxImages} images per request, got ${request.images.length}.`);
+    }
+    const images = request.images.map((text, i) => imageBytes(text, options.limits, `images[${i}]`));
+    const thresholds = thresholdsOf(request, config.gate.fiqa);
+    const detection = { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, thresholds.detection) };
+    const verdicts: FiqaVerdict[] = [];
+    for (const [i, bytes] of images.entries()) {
+      const analysis = await asClientError(`images[${i}]`, () => analyze(bytes, models, { ...options, detection }));
+      verdicts.push(fiqaVerdict(analysis, thresholds));
+    }
+    res.json({
+      job: { id: res.locals.jobId as string, result: { analytic_type: 'FACE IQA PIPELINE', result: verdicts.map(resultOf), status: 'success' } },
+      message: message(verdicts),
+      ok: true,
+    });
+  };
+
+  const guard: RequestHandler[] = config.auth.required.nodeflux ? [requireKey(keyring, 'user')] : [];
+  router.post('/NFFS-FIQA/v1/predict', startJob, ...guard, express.json({ limit: bodyLimit }), predict, fiqaErrors);
+  return router;
+}

@@ -1,0 +1,126 @@
+import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config';
+import type { Keyring } from '../config/api-keys';
+import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
+import type { ModelRegistry } from '../models/registry';
+import { type AnalysisOptions, analyze } from '../pipeline/analyze';
+import type { Store } from '../store';
+import type { ImageMetadata } from '../store/images';
+import { requireKey } from './auth';
+import { jsonBodyLimit } from './base64';
+import { classify, HttpError } from './errors';
+import { asClientError, imageBytes } from './image-input';
+import { type ApiDocument, describeErrors } from './openapi';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** QI Tech's titles for errors that are not quality verdicts. */
+const TITLES: Record<string, string> = {
+  invalid_json: 'invalid_request',
+  invalid_request: 'invalid_request',
+  unsupported_encoding: 'invalid_request',
+  invalid_image: 'invalid_image',
+  image_too_large: 'invalid_image',
+  payload_too_large: 'invalid_image',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  not_found: 'not_found',
+};
+
+/** `{title, description}` for every failure; QI Tech answers invalid data, an oversized image included, with 400. */
+const qitechErrors: ErrorRequestHandler = (error, req, res, _next) => {
+  const known = classify(error);
+  if (!known) {
+    req.log.error({ err: error }, 'face_recognition request failed');
+    res.status(500).json({ title: 'internal_error', description: 'The service failed to handle this request.' });
+    return;
+  }
+  res.status(known.status === 413 ? 400 : known.status).json({ title: TITLES[known.code] ?? 'invalid_request', description: known.message });
+};
+
+const toSeconds = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function metadataBody(image: Pick<ImageMetadata, 'key' | 'fileSize' | 'width' | 'height' | 'createdAt'>) {
+  return { image_key: image.key, file_size: image.fileSize, width_px: image.width, height_px: image.height, created_at: image.createdAt };
+}
+
+export interface QiTechDeps {
+  config: Config;
+  models: ModelRegistry;
+  store: Store;
+  keyring: Keyring;
+  api: ApiDocument;
+  options: AnalysisOptions;
+}
+
+/** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
+export function qitechRoutes({ config, models, store, keyring, api, options }: QiTechDeps): Router {
+  const router = Router();
+  const validate = api.validator('ImageUploadRequest');
+  const rules = config.gate.photo;
+  const detection = { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, rules.detection) };
+
+  const upload: RequestHandler = async (req, res) => {
+    const body = req.body as unknown;
+    if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
+    const bytes = imageBytes((body as { image: string }).image, options.limits);
+    const analysis = await asClientError('The image', () => analyze(bytes, models, { ...options, detection }));
+    const verdict = photoVerdict(analysis, rules);
+    const face = verdict.face;
+    if (!verdict.accepted || !face) {
+      const status = verdict.status ?? 'no_faces';
+      res.status(400).json({
+        title: 'image_quality',
+        description: `This image was not approved in quality assessment. ${STATUS_DESCRIPTIONS[status]}`,
+        image_status: status,
+        reasons: verdict.failures,
+      });
+      return;
+    }
+    const image = {
+      key: randomUUID(),
+      contentType: `image/${analysis.format}`,
+      fileSize: bytes.length,
+      width: analysis.width,
+      height: analysis.height,
+      createdAt: toSeconds(new Date()),
+    };
+    const summary = { confidence: face.detection.confidence, box: face.geometry.faceBox, quality: face.quality.score, occlusion: face.occlusion };
+    store.images.insert({ ...image, original: bytes, cropped: face.crop, analysis: JSON.stringify(summary) });
+    res.status(201).json(metadataBody(image));
+  };
+
+  const stored: RequestHandler = (req, res, next) => {
+    const key = String(req.params.image_key);
+    if (!UUID.test(key)) throw new HttpError(400, 'invalid_request', 'image_key must be a UUID.');
+    const metadata = store.images.metadata(key.toLowerCase());
+    if (!metadata) throw new HttpError(404, 'not_found', 'No image is stored under this key.');
+    res.locals.image = metadata;
+    next();
+  };
+  const sendBytes = (res: express.Response, type: string, bytes: Buffer | undefined, missing: string) => {
+    if (!bytes) throw new HttpError(404, 'not_found', missing);
+    res.set('Cache-Control', 'no-store').type(type).send(bytes);
+  };
+
+  const metadata: RequestHandler = (_req, res) => {
+    res.set('Cache-Control', 'no-store').json(metadataBody(res.locals.image as ImageMetadata));
+  };
+  const file: RequestHandler = (_req, res) => {
+    const image = res.locals.image as ImageMetadata;
+    sendBytes(res, image.contentType, store.images.original(image.key), 'No image is stored under this key.');
+  };
+  const croppedFile: RequestHandler = (_req, res) => {
+    const image = res.locals.image as ImageMetadata;
+    const crop = store.images.croppedOfUsed(image.key);
+    sendBytes(res, 'image/jpeg', crop, 'The cropped file exists once the image has been used for an enrollment or a validation.');
+  };
+
+  const guard: RequestHandler[] = config.auth.required.qitech ? [requireKey(keyring, 'user')] : [];
+  router.post('/face_recognition/image', ...guard, express.json({ limit: jsonBodyLimit(config.limits.maxImageBytes) }), upload, qitechErrors);
+  router.get('/face_recognition/image/:image_key', ...guard, stored, metadata, qitechErrors);
+  router.get('/face_recognition/image/:image_key/file', ...guard, stored, file, qitechErrors);
+  router.get('/face_recognition/image/:image_key/cropped_file', ...guard, stored, croppedFile, qitechErrors);
+  return router;
+}

@@ -1,0 +1,71 @@
+import type Database from 'better-sqlite3';
+
+export interface ImageMetadata {
+  key: string;
+  contentType: string;
+  fileSize: number;
+  width: number;
+  height: number;
+  /** ISO 8601, UTC. */
+  createdAt: string;
+  /** When the image was first used for an enrollment or a validation; null until then. */
+  usedAt: string | null;
+}
+
+export interface NewImage extends Omit<ImageMetadata, 'usedAt'> {
+  original: Buffer;
+  /** The aligned face crop, JPEG. */
+  cropped: Buffer;
+  /** The gate's findings, JSON. */
+  analysis: string;
+}
+
+interface MetadataRow {
+  key: string;
+  content_type: string;
+  file_size: number;
+  width_px: number;
+  height_px: number;
+  created_at: string;
+  used_at: string | null;
+}
+
+const METADATA = 'key, content_type, file_size, width_px, height_px, created_at, used_at';
+
+/** Stored images by key: the original bytes, their face crop and metadata. */
+export class ImageRepository {
+  constructor(private readonly db: Database.Database) {}
+
+  insert(image: NewImage): void {
+    this.db
+      .prepare(
+        `INSERT INTO images (key, content_type, file_size, width_px, height_px, original, cropped, analysis, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(image.key, image.contentType, image.fileSize, image.width, image.height, image.original, image.cropped, image.analysis, image.createdAt);
+  }
+
+  metadata(key: string): ImageMetadata | undefined {
+    const row = this.db.prepare(`SELECT ${METADATA} FROM images WHERE key = ?`).get(key) as MetadataRow | undefined;
+    if (!row) return undefined;
+    return {
+      key: row.key,
+      contentType: row.content_type,
+      fileSize: row.file_size,
+      width: row.width_px,
+      height: row.height_px,
+      createdAt: row.created_at,
+      usedAt: row.used_at,
+    };
+  }
+
+  original(key: string): Buffer | undefined {
+    return (this.db.prepare('SELECT original FROM images WHERE key = ?').get(key) as { original: Buffer } | undefined)?.original;
+  }
+
+  /** The face crop, once the image has been used; undefined before that or when there is none. */
+  croppedOfUsed(key: string): Buffer | undefined {
+    const row = this.db.prepare('SELECT cropped FROM images WHERE key = ? AND used_at IS NOT NULL').get(key) as { cropped: Buffer | null } | undefined;
+    return row?.cropped ?? undefined;
+  }
+}
