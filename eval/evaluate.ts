@@ -210,7 +210,7 @@ async function occlusionSection(all: Analysed[], models: ModelRegistry, options:
   const samples: Sample[] = [];
   let lost = 0;
   for (const face of faces) {
-    const made = await samplesOf(face, 24, random, models, options);
+    const made = await samplesOf(face, 24, 6, random, models, options);
     samples.push(...made.samples);
     lost += made.lost;
   }

@@ -26,7 +26,8 @@ export interface CleanFace {
 }
 
 export interface Sample {
-  kind: OccluderKind | 'none';
+  /** 'none': the clean photo itself; 'photometric': the clean photo blurred, re-exposed, noisier or recompressed. */
+  kind: OccluderKind | 'none' | 'photometric';
   file: string;
   features: Float32Array;
   coverage: Record<OcclusionRegion, number>;
@@ -82,12 +83,42 @@ export async function cleanFaces(records: FaceRecord[], models: ModelRegistry, o
 }
 
 /**
- * The clean sample of a face and `variants` occluded ones. An occluded photo goes through the
- * real detector and landmarks; when the face is lost it yields no sample (counted in `lost`).
+ * The clean photo degraded the way real uploads are, nothing covering the face: scaled down and
+ * back, blurred, darker or brighter, noisier, recompressed. These teach the model that poor
+ * pictures are not occlusion (that is the quality score's concern).
+ */
+async function photometricVariant(image: RgbImage, random: () => number): Promise<Buffer> {
+  const raw = { width: image.width, height: image.height, channels: 3 as const };
+  const scale = 0.3 + 0.7 * random();
+  let data = await sharp(image.data, { raw })
+    .resize(Math.max(32, Math.round(image.width * scale)))
+    .resize(image.width, image.height)
+    .raw()
+    .toBuffer();
+  if (random() < 0.5) data = await sharp(data, { raw }).blur(0.3 + 2.7 * random()).raw().toBuffer();
+  const gain = 0.4 + 1.8 * random();
+  const sigma = random() < 0.5 ? 12 * random() : 0;
+  const noisy = Uint8Array.from(data, (v) => {
+    const gaussian = Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+    return Math.min(255, Math.max(0, Math.round(v * gain + sigma * gaussian)));
+  });
+  return sharp(noisy, { raw }).jpeg({ quality: Math.round(25 + 70 * random()) }).toBuffer();
+}
+
+/** The face in `image` that is the clean face (the photo may hold others), or undefined when lost. */
+async function sameFace(image: RgbImage, cleanBox: ReturnType<typeof meshBox>, models: ModelRegistry, options: AnalysisOptions): Promise<Landmarks | undefined> {
+  return (await locateFaces(image, models, options.detection)).find((f) => overlapOfSmaller(f.box, cleanBox) > 0.5)?.landmarks;
+}
+
+/**
+ * The clean sample of a face, `variants` occluded ones and `degradations` photometric ones. Each
+ * made photo goes through the real detector and landmarks; when the face is lost it yields no
+ * sample (counted in `lost`).
  */
 export async function samplesOf(
   clean: CleanFace,
   variants: number,
+  degradations: number,
   random: () => number,
   models: ModelRegistry,
   options: AnalysisOptions,
@@ -102,7 +133,7 @@ export async function samplesOf(
     const kind = OCCLUDER_KINDS[(v + Math.floor(random() * OCCLUDER_KINDS.length)) % OCCLUDER_KINDS.length];
     const occluded = await applyOccluder(clean.image, clean.face, occluderSvg(kind, clean.face, skin, random), Math.round(70 + random() * 25));
     const image = await decodeImage(occluded.jpeg, options.limits);
-    const found = (await locateFaces(image, models, options.detection)).find((f) => overlapOfSmaller(f.box, cleanBox) > 0.5);
+    const found = await sameFace(image, cleanBox, models, options);
     if (!found) {
       lost++;
       continue;
@@ -110,10 +141,19 @@ export async function samplesOf(
     samples.push({
       kind,
       file: clean.file,
-      features: occlusionFeatures(image, found.landmarks),
+      features: occlusionFeatures(image, found),
       coverage: occluded.coverage,
       glasses: clean.wearsGlasses || GLASSES_KINDS.includes(kind),
     });
+  }
+  for (let v = 0; v < degradations; v++) {
+    const image = await decodeImage(await photometricVariant(clean.image, random), options.limits);
+    const found = await sameFace(image, cleanBox, models, options);
+    if (!found) {
+      lost++;
+      continue;
+    }
+    samples.push({ kind: 'photometric', file: clean.file, features: occlusionFeatures(image, found), coverage: noOcclusion(), glasses: clean.wearsGlasses });
   }
   return { samples, lost };
 }

@@ -22,6 +22,7 @@ import { logisticToOnnx } from './logistic-onnx';
 import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from './occlusion-data';
 
 const VARIANTS_PER_FACE = 24;
+const DEGRADATIONS_PER_FACE = 6;
 // L2 strength chosen among 0.002, 0.02, 0.1, 0.3, 0.6 and 1.2 by recall and false flags on the held-out identities (docs/occlusion.md).
 const FIT = { epochs: 400, l2: 0.6, rate: 0.02 };
 
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   let lost = 0;
   for (const [i, face] of faces.entries()) {
-    const made = await samplesOf(face, VARIANTS_PER_FACE, random, models, options);
+    const made = await samplesOf(face, VARIANTS_PER_FACE, DEGRADATIONS_PER_FACE, random, models, options);
     samples.push(...made.samples);
     lost += made.lost;
     if ((i + 1) % 10 === 0) console.log(`  ${i + 1}/${faces.length} faces, ${samples.length} samples`);
