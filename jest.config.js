@@ -3,7 +3,7 @@ module.exports = {
   testEnvironment: '<rootDir>/test/helpers/node-environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': 'ts-jest' },
+  transform: { '^.+\\.ts$': '<rootDir>/test/helpers/transform.js' },
   testTimeout: 120000,
   // onnxruntime and tfjs each want both cores; running test files one at a time keeps timings sane.
   maxWorkers: 1,
