@@ -31,3 +31,10 @@ export function facePath(file: string): string {
 export function isCopy(record: FaceRecord): boolean {
   return record.tags.some((t) => t === 'derived' || t === 'mirrored' || t === 'reencoded');
 }
+
+const NOT_PORTRAIT = new Set(['small_face', 'low_res', 'cgi', 'cartoon', 'screen_recapture', 'derived', 'mirrored', 'reencoded']);
+
+/** Real one-face frontal photos with nothing over the face, at portrait size: the photos a gate should let through. */
+export function isCleanFrontal(record: FaceRecord): boolean {
+  return record.faces === 1 && !record.occlusion && !record.synthetic && record.tags.includes('frontal') && !record.tags.some((t) => NOT_PORTRAIT.has(t));
+}

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../src/config';
@@ -44,6 +44,22 @@ describe('server process', () => {
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { models: { loaded: string[] } }).models.loaded).toEqual(loadConfig({}).models.load);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+  });
+
+  it('generates an API key at first start into a 0600 file, logs the path but never the key, and accepts it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'facegate-keyfile-'));
+    const run = startServer({ FACEGATE_DATA_DIR: dataDir });
+    const port = await listeningPort(run);
+    const keyFile = join(dataDir, 'api-key');
+    const key = readFileSync(keyFile, 'utf8').trim();
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(run.stdout()).toContain(keyFile);
+    expect(run.stdout() + run.stderr()).not.toContain(key);
+    const url = `http://127.0.0.1:${port}/face_recognition/image/00000000-0000-4000-8000-000000000000`;
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { Authorization: key } })).status).toBe(404);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
   });

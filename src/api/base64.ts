@@ -22,6 +22,7 @@ const JSON_OVERHEAD_BYTES = 64 * 1024;
 
 /** A JSON body limit that fits `images` images of `maxImageBytes` each, encoded in base64. */
 export function jsonBodyLimit(maxImageBytes: number, images = 1): number {
-  const lineBreaks = Math.ceil(maxImageBytes / 57) * 2;
+  // A MIME line break every 76 characters, escaped in JSON as four characters (\r\n).
+  const lineBreaks = Math.ceil(maxImageBytes / 57) * 4;
   return images * (Math.ceil(maxImageBytes / 3) * 4 + lineBreaks + JSON_OVERHEAD_BYTES);
 }

@@ -59,6 +59,11 @@ export class ImageRepository {
     };
   }
 
+  /** Records the first use of the image for an enrollment or a validation, which releases its crop. */
+  markUsed(key: string, at: string): void {
+    this.db.prepare('UPDATE images SET used_at = COALESCE(used_at, ?) WHERE key = ?').run(at, key);
+  }
+
   original(key: string): Buffer | undefined {
     return (this.db.prepare('SELECT original FROM images WHERE key = ?').get(key) as { original: Buffer } | undefined)?.original;
   }

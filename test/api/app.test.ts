@@ -5,14 +5,18 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { pinoHttp } from 'pino-http';
 import request from 'supertest';
-import { createApp, jsonBodyLimit } from '../../src/api/app';
+import { createApp } from '../../src/api/app';
 import { errorHandler, HttpError, notFound } from '../../src/api/errors';
+import { loadApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
+import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
 import { Store } from '../../src/store';
 
 const logger = pino({ level: 'silent' });
-const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-app-')), FACEGATE_THREADS: '1' });
+const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-app-')), FACEGATE_THREADS: '1', FACEGATE_API_KEYS: 'app-test-key-0123456789' });
+const keyring = createKeyring(config.auth, config.store.dataDir);
+const api = loadApiDocument();
 let models: ModelRegistry;
 
 beforeAll(async () => {
@@ -23,7 +27,7 @@ afterAll(async () => {
 });
 
 function appWith(store = Store.open(config.store)) {
-  return createApp({ config, models, store, logger });
+  return createApp({ config, models, store, keyring, api, logger });
 }
 
 describe('createApp', () => {
@@ -49,20 +53,17 @@ describe('createApp', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 
-  it('answers unknown routes, bad JSON and oversized bodies with JSON errors', async () => {
-    const app = appWith();
-    await request(app).get('/nowhere').expect(404, { error: 'not_found', message: 'No route for GET /nowhere.' });
-    const bad = await request(app).post('/health').set('content-type', 'application/json').send('{"images": [').expect(400);
-    expect(bad.body).toEqual({ error: 'invalid_json', message: 'The request body is not valid JSON.' });
-    const huge = 'A'.repeat(jsonBodyLimit(config.limits.maxImageBytes) + 1);
-    const tooLarge = await request(app).post('/health').set('content-type', 'application/json').send(`{"image":"${huge}"}`).expect(413);
-    expect(tooLarge.body.error).toBe('payload_too_large');
+  it('answers unknown routes with a JSON 404', async () => {
+    await request(appWith()).get('/nowhere').expect(404, { error: 'not_found', message: 'No route for GET /nowhere.' });
   });
 
-  it('accepts a JSON body holding a whole maximum-size image in base64', async () => {
-    const image = Buffer.alloc(config.limits.maxImageBytes, 7).toString('base64');
-    // The body is parsed (no 413), then the route is unknown.
-    await request(appWith()).post('/nowhere').send({ image }).expect(404);
+  it('serves /openapi.yaml and /docs without a key', async () => {
+    const app = appWith();
+    const document = await request(app).get('/openapi.yaml').expect(200);
+    expect(document.headers['content-type']).toContain('application/yaml');
+    expect(document.text).toContain('/NFFS-FIQA/v1/predict');
+    const docs = await request(app).get('/docs/').expect(200);
+    expect(docs.text).toContain('swagger-ui');
   });
 });
 

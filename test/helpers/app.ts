@@ -1,0 +1,46 @@
+import type { Express } from 'express';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { createApp } from '../../src/api/app';
+import { loadApiDocument } from '../../src/api/openapi';
+import { type Config, loadConfig } from '../../src/config';
+import { createKeyring } from '../../src/config/api-keys';
+import { loadModels, type ModelRegistry } from '../../src/models/registry';
+import { Store } from '../../src/store';
+
+export const USER_KEY = 'user-key-for-tests-0123456789';
+export const ADMIN_KEY = 'admin-key-for-tests-0123456789';
+
+export interface TestApp {
+  config: Config;
+  store: Store;
+  models: ModelRegistry;
+  app: Express;
+}
+
+/**
+ * The real app on the real models, with a fresh SQLite file in a temporary folder and the test
+ * keys; `adjust` may change the configuration first. Models load once per test file.
+ */
+export function useApp(adjust: (config: Config) => void = () => undefined): () => TestApp {
+  let built: TestApp | undefined;
+  beforeAll(async () => {
+    const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-test-')), FACEGATE_API_KEYS: USER_KEY, FACEGATE_ADMIN_KEYS: ADMIN_KEY });
+    adjust(config);
+    const models = await loadModels(config.models);
+    const store = Store.open(config.store);
+    const keyring = createKeyring(config.auth, config.store.dataDir);
+    const app = createApp({ config, models, store, keyring, api: loadApiDocument(), logger: pino({ level: 'silent' }) });
+    built = { config, store, models, app };
+  });
+  afterAll(async () => {
+    built?.store.close();
+    await built?.models.release();
+  });
+  return () => {
+    if (!built) throw new Error('the app is built in beforeAll');
+    return built;
+  };
+}
