@@ -1,6 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
 import sharp from 'sharp';
 import request from 'supertest';
+import { createApp } from '../../src/api/app';
+import { loadApiDocument } from '../../src/api/openapi';
+import { loadConfig } from '../../src/config';
+import { createKeyring } from '../../src/config/api-keys';
+import { loadModels } from '../../src/models/registry';
+import { Store } from '../../src/store';
 import { blurred, scaledTo, sideBySide } from '../../eval/transforms';
 import { USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
@@ -129,5 +138,22 @@ describeWithFaces('POST /NFFS-FIQA/v1/predict on real faces', () => {
     expect(lenientIqa.body.job.result.result[0]).toMatchObject({ accepted: true, face_iqa: { accepted: true } });
     const strictOcclusion = await predict({ images: [portrait], additional_params: { face_occlusion: { threshold: 0 } } }).expect(200);
     expect(strictOcclusion.body.job.result.result[0].face_occlusion.occluded).toBe(true);
+  });
+});
+
+describe('POST /NFFS-FIQA/v1/predict when the analysis fails inside', () => {
+  it('answers 500 in the Nodeflux shape and logs the fault with the job id', async () => {
+    const lines: string[] = [];
+    const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-fault-')), FACEGATE_API_KEYS: USER_KEY });
+    const models = await loadModels({ ...config.models, load: ['blazeface'] });
+    const store = Store.open(config.store);
+    const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
+    const app = createApp({ config, models, store, keyring: createKeyring(config.auth, config.store.dataDir), api: loadApiDocument(), logger });
+    // A released session makes the detector's run fail, as a crashed runtime would.
+    await models.release();
+    const res = await request(app).post(ROUTE).set('Authorization', USER_KEY).send({ images: [b64(await faceFreeJpeg())] });
+    expectError(res, 500, /^The service failed to handle this request\.$/);
+    expect(lines.join('')).toContain(res.body.job.id);
+    store.close();
   });
 });

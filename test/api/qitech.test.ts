@@ -4,6 +4,8 @@ import request from 'supertest';
 import { blurred, closeUp, cutAtEdge, exposed, rotated, scaledTo, shrunkIntoCorner, sideBySide } from '../../eval/transforms';
 import { analyze } from '../../src/pipeline/analyze';
 import { analysisOptions } from '../../src/config';
+import { createApp } from '../../src/api/app';
+import { Store } from '../../src/store';
 import { jsonBodyLimit } from '../../src/api/base64';
 import { USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
@@ -75,6 +77,17 @@ describe('POST /face_recognition/image without real faces', () => {
       expect((await get(path).expect(404)).body).toEqual({ title: 'not_found', description: 'No image is stored under this key.' });
     }
     expect((await get(`${ROUTE}/not-a-key`).expect(400)).body).toEqual({ title: 'invalid_request', description: 'image_key must be a UUID.' });
+  });
+});
+
+describe('QI Tech routes when the database fails', () => {
+  it('answer 500 internal_error without saying why', async () => {
+    const closed = Store.open(testApp().config.store);
+    closed.close();
+    const broken = createApp({ ...testApp().deps, store: closed });
+    const res = await request(broken).get(`${ROUTE}/00000000-0000-4000-8000-000000000000`).set('Authorization', USER_KEY).expect(500);
+    expect(res.body).toEqual({ title: 'internal_error', description: 'The service failed to handle this request.' });
+    expect(res.text).not.toMatch(/database|sqlite/i);
   });
 });
 

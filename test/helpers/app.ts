@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createApp } from '../../src/api/app';
+import { type AppDeps, createApp } from '../../src/api/app';
 import { loadApiDocument } from '../../src/api/openapi';
 import { type Config, loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
@@ -18,6 +18,8 @@ export interface TestApp {
   store: Store;
   models: ModelRegistry;
   app: Express;
+  /** What the app was built from, to build variants of it. */
+  deps: AppDeps;
 }
 
 /**
@@ -32,8 +34,8 @@ export function useApp(adjust: (config: Config) => void = () => undefined): () =
     const models = await loadModels(config.models);
     const store = Store.open(config.store);
     const keyring = createKeyring(config.auth, config.store.dataDir);
-    const app = createApp({ config, models, store, keyring, api: loadApiDocument(), logger: pino({ level: 'silent' }) });
-    built = { config, store, models, app };
+    const deps = { config, models, store, keyring, api: loadApiDocument(), logger: pino({ level: 'silent' }) };
+    built = { config, store, models, app: createApp(deps), deps };
   });
   afterAll(async () => {
     built?.store.close();
