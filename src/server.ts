@@ -6,13 +6,19 @@ import { createKeyring } from './config/api-keys';
 import { createLogger } from './log';
 import { loadModels } from './models/registry';
 import { Store } from './store';
+import { Sealer } from './store/sealer';
 
 /** Starts FaceGate: config, database, models, then the HTTP listener. Any failure stops the process. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.log.level);
   const started = Date.now();
-  const store = Store.open(config.store);
+  // The encryption key comes from the environment only and is removed from it at once, so that no
+  // child process (ffmpeg) inherits it; it is never written anywhere.
+  const encryptionKey = process.env.FACEGATE_ENCRYPTION_KEY;
+  delete process.env.FACEGATE_ENCRYPTION_KEY;
+  const store = Store.open(config.store, encryptionKey ? Sealer.fromKeyText(encryptionKey) : Sealer.plain());
+  if (encryptionKey) logger.info('images and templates are encrypted at rest');
   const keyring = createKeyring(config.auth, config.store.dataDir);
   if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');
   if (keyring.admin.length === 0) logger.warn('no admin key configured: admin-only routes refuse every request');

@@ -6,6 +6,7 @@ import { analysisOptions, type Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import type { ModelRegistry } from '../models/registry';
 import type { Store } from '../store';
+import { enrollRoutes } from './enroll';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health';
 import { nodefluxRoutes } from './nodeflux';
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(documentationRoutes(deps.api));
   app.use(nodefluxRoutes({ ...deps, options }));
   app.use(qitechRoutes({ ...deps, options }));
+  app.use(enrollRoutes({ ...deps, options }));
   app.use(notFound);
   app.use(errorHandler);
   return app;

@@ -14,10 +14,37 @@ export interface Config {
   limits: { maxImageBytes: number; maxImagePixels: number; maxImagesPerRequest: number };
   auth: AuthConfig;
   gate: { fiqa: FiqaThresholds; photo: PhotoRules };
+  recognition: RecognitionConfig;
+  liveness: LivenessConfig;
+  video: VideoConfig;
   pipeline: Omit<AnalysisOptions, 'limits'>;
 }
 
-export type ApiFamily = 'nodeflux' | 'qitech';
+export type ApiFamily = 'nodeflux' | 'qitech' | 'enroll';
+
+export interface RecognitionConfig {
+  threshold: number;
+  duplicateSearch: boolean;
+  duplicateThreshold: number;
+  minIpd: number;
+  dominantFace: number;
+}
+
+export interface LivenessConfig {
+  videos: boolean;
+  stills: boolean;
+  minAntispoof: number;
+  minLiveness: number;
+}
+
+export interface VideoConfig {
+  maxBytes: number;
+  framesPerSecond: number;
+  maxFrames: number;
+  bestFrames: number;
+  maxSide: number;
+  timeoutMs: number;
+}
 
 export interface AuthConfig {
   /** Plain keys until `createKeyring` has taken them; empty afterwards. */

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { Sealer } from './sealer';
 
 export interface ImageMetadata {
   key: string;
@@ -32,17 +33,33 @@ interface MetadataRow {
 
 const METADATA = 'key, content_type, file_size, width_px, height_px, created_at, used_at';
 
-/** Stored images by key: the original bytes, their face crop and metadata. */
+/** Stored images by key: the original bytes, their face crop (both sealed at rest) and metadata. */
 export class ImageRepository {
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sealer: Sealer,
+  ) {}
 
-  insert(image: NewImage): void {
+  /** Stores an image, owned by `userId` and already used when given (an enrollment's own photo). */
+  insert(image: NewImage, owner?: { userId: number; usedAt: string }): void {
     this.db
       .prepare(
-        `INSERT INTO images (key, content_type, file_size, width_px, height_px, original, cropped, analysis, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO images (key, user_id, content_type, file_size, width_px, height_px, original, cropped, analysis, created_at, used_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(image.key, image.contentType, image.fileSize, image.width, image.height, image.original, image.cropped, image.analysis, image.createdAt);
+      .run(
+        image.key,
+        owner?.userId ?? null,
+        image.contentType,
+        image.fileSize,
+        image.width,
+        image.height,
+        this.sealer.seal(image.original),
+        this.sealer.seal(image.cropped),
+        image.analysis,
+        image.createdAt,
+        owner?.usedAt ?? null,
+      );
   }
 
   metadata(key: string): ImageMetadata | undefined {
@@ -65,12 +82,13 @@ export class ImageRepository {
   }
 
   original(key: string): Buffer | undefined {
-    return (this.db.prepare('SELECT original FROM images WHERE key = ?').get(key) as { original: Buffer } | undefined)?.original;
+    const row = this.db.prepare('SELECT original FROM images WHERE key = ?').get(key) as { original: Buffer } | undefined;
+    return row && this.sealer.open(row.original);
   }
 
   /** The face crop, once the image has been used; undefined before that or when there is none. */
   croppedOfUsed(key: string): Buffer | undefined {
     const row = this.db.prepare('SELECT cropped FROM images WHERE key = ? AND used_at IS NOT NULL').get(key) as { cropped: Buffer | null } | undefined;
-    return row?.cropped ?? undefined;
+    return row?.cropped ? this.sealer.open(row.cropped) : undefined;
   }
 }

@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageRepository } from './images';
 import { MIGRATIONS } from './migrations';
+import { Sealer } from './sealer';
+import { UserRepository } from './users';
 
 export interface StoreOptions {
   dataDir: string;
@@ -15,20 +17,23 @@ export const DATABASE_FILE = 'facegate.db';
 export class Store {
   readonly db: Database.Database;
   readonly images: ImageRepository;
+  readonly users: UserRepository;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, sealer: Sealer) {
     this.db = db;
-    this.images = new ImageRepository(db);
+    this.images = new ImageRepository(db, sealer);
+    this.users = new UserRepository(db, sealer, this.images);
   }
 
-  static open(options: StoreOptions): Store {
+  /** Opens (and migrates) the database; with a `sealer` that encrypts, images and templates are encrypted at rest. */
+  static open(options: StoreOptions, sealer: Sealer = Sealer.plain()): Store {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const db = new Database(join(options.dataDir, DATABASE_FILE));
     db.pragma('journal_mode = WAL');
     db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
-    const store = new Store(db);
+    const store = new Store(db, sealer);
     store.migrate();
     return store;
   }

@@ -1,0 +1,289 @@
+import { type ErrorRequestHandler, type Request, type RequestHandler, Router } from 'express';
+import multer from 'multer';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config';
+import type { Keyring } from '../config/api-keys';
+import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs } from '../gate/recognition';
+import type { ModelRegistry } from '../models/registry';
+import { type AnalysisOptions, analyze, type FaceAnalysis } from '../pipeline/analyze';
+import { ImageError, sniffFormat } from '../pipeline/decode';
+import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
+import type { Store } from '../store';
+import { EnrollmentConflict } from '../store/users';
+import { requireKey } from './auth';
+import { classify, HttpError } from './errors';
+
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** HTTP status of each enrollment or authentication reason (README and openapi.yaml list them). */
+export const REASON_STATUS: Record<string, number> = {
+  ENROLLED_AS_USER: 200,
+  AUTHENTIFICATION_SUCCESS: 200,
+  FACE_MISMATCH: 200,
+  LIVENESS_FAILED: 200,
+  MISSING_USERNAME: 400,
+  EMPTY_USERNAME: 400,
+  INVALID_USERNAME: 400,
+  INVALID_REQUEST: 400,
+  MISSING_CIN_FILE: 400,
+  EMPTY_CIN_FILE: 400,
+  MISSING_AUTH_VIDEO: 400,
+  EMPTY_AUTH_VIDEO: 400,
+  INVALID_IMAGE: 400,
+  INVALID_MEDIA: 400,
+  INVALID_IMAGE_KEY: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  UNKNOWN_USER: 404,
+  UNKNOWN_IMAGE_KEY: 404,
+  DUPLICATE_USERNAME: 409,
+  FACE_ALREADY_ENROLLED: 409,
+  IMAGE_KEY_TAKEN: 409,
+  FILE_TOO_LARGE: 413,
+  NO_FACE_DETECTED: 422,
+  MULTIPLE_FACES_DETECTED: 422,
+  FACE_OCCLUDED: 422,
+  LOW_IMAGE_QUALITY: 422,
+  INTERNAL_ERROR: 500,
+};
+
+/** A rejection with its reference reason; `score` goes into authentication answers. */
+class Rejection extends Error {
+  constructor(
+    readonly reason: string,
+    readonly score: number | null = null,
+  ) {
+    super(reason);
+  }
+}
+
+const enrollAnswer = (reason: string) =>
+  reason === 'ENROLLED_AS_USER'
+    ? { trained: 'success', EnrollStatus: 'APPROVED', DecisionReason: reason }
+    : { trained: 'failed', EnrollStatus: 'REJECTED', DecisionReason: reason };
+const authAnswer = (reason: string, score: number | null) => ({
+  score,
+  Decision: reason === 'AUTHENTIFICATION_SUCCESS' ? 'APPROVED' : 'REJECTED',
+  DecisionReason: reason,
+});
+
+/** The reason for a failure outside the flow itself: keys, multipart problems, internal faults. */
+function reasonOf(error: unknown, missingFile: string): { reason: string; status: number } {
+  if (error instanceof Rejection) return { reason: error.reason, status: REASON_STATUS[error.reason] };
+  if (error instanceof multer.MulterError) {
+    if (error.code === 'LIMIT_FILE_SIZE') return { reason: 'FILE_TOO_LARGE', status: 413 };
+    if (error.code === 'LIMIT_UNEXPECTED_FILE') return { reason: missingFile, status: 400 };
+    return { reason: 'INVALID_REQUEST', status: 400 };
+  }
+  const known = classify(error);
+  if (known?.status === 401) return { reason: 'UNAUTHORIZED', status: 401 };
+  if (known?.status === 403) return { reason: 'FORBIDDEN', status: 403 };
+  if (known) return { reason: 'INVALID_REQUEST', status: known.status };
+  return { reason: 'INTERNAL_ERROR', status: 500 };
+}
+
+function username(req: Request): string {
+  const raw = req.query.username ?? (req.body as Record<string, unknown> | undefined)?.username;
+  if (raw === undefined) throw new Rejection('MISSING_USERNAME');
+  if (typeof raw !== 'string') throw new Rejection('INVALID_USERNAME');
+  const name = raw.trim();
+  if (name === '') throw new Rejection('EMPTY_USERNAME');
+  if (!USERNAME.test(name)) throw new Rejection('INVALID_USERNAME');
+  return name;
+}
+
+function imageKey(req: Request): string | undefined {
+  const raw = req.query.image_key ?? (req.body as Record<string, unknown> | undefined)?.image_key;
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !UUID.test(raw.trim())) throw new Rejection('INVALID_IMAGE_KEY');
+  return raw.trim().toLowerCase();
+}
+
+const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export interface EnrollDeps {
+  config: Config;
+  models: ModelRegistry;
+  store: Store;
+  keyring: Keyring;
+  options: AnalysisOptions;
+}
+
+/** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
+export function enrollRoutes({ config, models, store, keyring, options }: EnrollDeps): Router {
+  const router = Router();
+  const { recognition, gate } = config;
+  const embeddingModel = options.embedding.model;
+  const modelVersion = (() => {
+    const entry = models.get(embeddingModel).entry;
+    return `${entry.source.package}@${entry.source.version}#${entry.sha256.slice(0, 12)}`;
+  })();
+  const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
+  const detection = { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, choice.detection) };
+  const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
+    try {
+      return await analyze(bytes, models, { ...options, detection });
+    } catch (error) {
+      if (error instanceof ImageError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : label);
+      throw error;
+    }
+  };
+  const storedImage = (key: string): Buffer => {
+    const bytes = store.images.original(key);
+    if (!bytes) throw new Rejection('UNKNOWN_IMAGE_KEY');
+    return bytes;
+  };
+
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: Math.max(config.limits.maxImageBytes, config.video.maxBytes), files: 1, fields: 8 } });
+  const guard: RequestHandler[] = config.auth.required.enroll ? [requireKey(keyring, 'user')] : [];
+
+  const enroll: RequestHandler = async (req, res) => {
+    const name = username(req);
+    const key = imageKey(req);
+    const file = req.file;
+    if (file && key) throw new Rejection('INVALID_REQUEST');
+    if (!file && !key) throw new Rejection('MISSING_CIN_FILE');
+    if (file && file.size === 0) throw new Rejection('EMPTY_CIN_FILE');
+    if (file && file.size > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
+    if (store.users.exists(name)) throw new Rejection('DUPLICATE_USERNAME');
+    const bytes = file ? file.buffer : storedImage(key as string);
+    if (!sniffFormat(bytes)) throw new Rejection('INVALID_IMAGE');
+    const analysis = await analyseImage(bytes, 'INVALID_IMAGE');
+    const verdict = enrollableFace(analysis, {
+      ...choice,
+      occlusion: gate.fiqa.occlusion,
+      iqa: gate.fiqa.iqa,
+      minIpd: recognition.minIpd,
+      liveness: config.liveness.stills ? config.liveness : undefined,
+    });
+    if (!verdict.ok) throw new Rejection(verdict.problem);
+    const face = verdict.value;
+    const createdAt = now();
+    const image = file
+      ? {
+          upload: {
+            key: randomUUID(),
+            contentType: `image/${analysis.format}`,
+            fileSize: bytes.length,
+            width: analysis.width,
+            height: analysis.height,
+            createdAt,
+            original: bytes,
+            cropped: face.crop,
+            analysis: JSON.stringify({ confidence: face.detection.confidence, box: face.geometry.faceBox, quality: face.quality.score }),
+          },
+        }
+      : { key: key as string };
+    const duplicateOf = () => (recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(embeddingModel), recognition.duplicateThreshold) : undefined);
+    try {
+      store.users.enroll({ username: name, createdAt, image, template: { model: embeddingModel, modelVersion, embedding: face.embedding } }, duplicateOf);
+    } catch (error) {
+      if (error instanceof EnrollmentConflict) {
+        if (error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ username: name, enrolledAs: error.otherUser }, 'face already enrolled');
+        throw new Rejection(error.reason);
+      }
+      throw error;
+    }
+    res.status(200).json(enrollAnswer('ENROLLED_AS_USER'));
+  };
+
+  const authenticate: RequestHandler = async (req, res) => {
+    const name = username(req);
+    const key = imageKey(req);
+    const file = req.file;
+    if (file && key) throw new Rejection('INVALID_REQUEST');
+    if (!file && !key) throw new Rejection('MISSING_AUTH_VIDEO');
+    if (file && file.size === 0) throw new Rejection('EMPTY_AUTH_VIDEO');
+    const templates = store.users.templatesOf(name, embeddingModel);
+    if (!store.users.exists(name)) throw new Rejection('UNKNOWN_USER');
+    const bytes = file ? file.buffer : storedImage(key as string);
+    let frames: FaceAnalysis[];
+    let isVideo = false;
+    if (sniffFormat(bytes)) {
+      if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
+      frames = [await analyseImage(bytes, 'INVALID_MEDIA')];
+    } else if (sniffVideo(bytes)) {
+      isVideo = true;
+      let stills: Buffer[];
+      try {
+        stills = await videoFrames(bytes, config.video);
+      } catch (error) {
+        if (error instanceof VideoError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : 'INVALID_MEDIA');
+        throw error;
+      }
+      frames = [];
+      for (const still of stills) frames.push(await analyseImage(still, 'INVALID_MEDIA'));
+    } else {
+      throw new Rejection('INVALID_MEDIA');
+    }
+    const probe = probeOf(frames, choice, config.video.bestFrames);
+    if (!probe.ok) throw new Rejection(probe.problem);
+    if (key) store.images.markUsed(key, now());
+    const checkLiveness = isVideo ? config.liveness.videos : config.liveness.stills;
+    if (checkLiveness && !livenessPasses(probe.value.liveness, config.liveness)) throw new Rejection('LIVENESS_FAILED');
+    const score = Math.round(matchScore(probe.value.embedding, templates) * 10000) / 10000;
+    if (score < recognition.threshold) throw new Rejection('FACE_MISMATCH', score);
+    res.status(200).json(authAnswer('AUTHENTIFICATION_SUCCESS', score));
+  };
+
+  const enrollErrors: ErrorRequestHandler = (error, req, res, _next) => {
+    const { reason, status } = reasonOf(error, 'MISSING_CIN_FILE');
+    if (status === 500) req.log.error({ err: error }, 'enroll failed');
+    res.status(status).json(enrollAnswer(reason));
+  };
+  const authErrors: ErrorRequestHandler = (error, req, res, _next) => {
+    const { reason, status } = reasonOf(error, 'MISSING_AUTH_VIDEO');
+    if (status === 500) req.log.error({ err: error }, 'authentication failed');
+    res.status(status).json(authAnswer(reason, error instanceof Rejection ? error.score : null));
+  };
+
+  router.post('/api/enroll', ...guard, upload.single('cin_file'), enroll, enrollErrors);
+  for (const path of ['/api/authentificate', '/api/authenticate']) {
+    router.post(path, ...guard, upload.single('auth_video'), authenticate, authErrors);
+  }
+
+  const resetErrors: ErrorRequestHandler = (error, req, res, _next) => {
+    const known = classify(error);
+    if (known) {
+      res.status(known.status).json({ code: known.status, msg: `ERROR_DETECTED : ${known.message}` });
+      return;
+    }
+    req.log.error({ err: error }, 'reset failed');
+    res.status(500).json({ code: 500, msg: 'ERROR_DETECTED : the database could not be reset; nothing was deleted' });
+  };
+  const reset: RequestHandler = (_req, res) => {
+    store.users.reset();
+    res.json({ code: 200, msg: 'DONE' });
+  };
+  router.post('/api/reset', requireKey(keyring, 'admin'), reset, resetErrors);
+
+  const userErrors: ErrorRequestHandler = (error, req, res, _next) => {
+    const known = classify(error) ?? (error instanceof Rejection ? new HttpError(REASON_STATUS[error.reason], error.reason, error.reason) : undefined);
+    if (!known) req.log.error({ err: error }, 'user route failed');
+    res.status(known?.status ?? 500).json({ code: known?.status ?? 500, msg: known ? known.code.toUpperCase() : 'INTERNAL_ERROR' });
+  };
+  const userName: RequestHandler = (req, res, next) => {
+    const name = String(req.params.username);
+    if (!USERNAME.test(name)) throw new Rejection('INVALID_USERNAME');
+    res.locals.username = name;
+    next();
+  };
+  const userMetadata: RequestHandler = (_req, res) => {
+    const user = store.users.metadata(res.locals.username as string);
+    if (!user) throw new Rejection('UNKNOWN_USER');
+    res.set('Cache-Control', 'no-store').json({
+      username: user.username,
+      created_at: user.createdAt,
+      templates: user.templates.map((t) => ({ model: t.model, model_version: t.modelVersion, created_at: t.createdAt })),
+      image_keys: user.imageKeys,
+    });
+  };
+  const deleteUser: RequestHandler = (_req, res) => {
+    if (!store.users.delete(res.locals.username as string)) throw new Rejection('UNKNOWN_USER');
+    res.json({ code: 200, msg: 'DELETED' });
+  };
+  router.get('/api/users/:username', ...guard, userName, userMetadata, userErrors);
+  router.delete('/api/users/:username', ...guard, userName, deleteUser, userErrors);
+  return router;
+}

@@ -1,0 +1,137 @@
+import type Database from 'better-sqlite3';
+import type { NewImage } from './images';
+import type { ImageRepository } from './images';
+import type { Sealer } from './sealer';
+
+export interface TemplateRecord {
+  model: string;
+  modelVersion: string;
+  embedding: Float32Array;
+}
+
+export interface NewEnrollment {
+  username: string;
+  createdAt: string;
+  template: TemplateRecord;
+  /** The photo enrolled: a new upload, or the key of an image already stored. */
+  image: { upload: NewImage } | { key: string };
+}
+
+export interface UserMetadata {
+  username: string;
+  createdAt: string;
+  templates: { model: string; modelVersion: string; createdAt: string }[];
+  imageKeys: string[];
+}
+
+/** Raised inside an enrollment transaction; nothing of the enrollment is written. */
+export class EnrollmentConflict extends Error {
+  constructor(
+    readonly reason: 'DUPLICATE_USERNAME' | 'FACE_ALREADY_ENROLLED' | 'UNKNOWN_IMAGE_KEY' | 'IMAGE_KEY_TAKEN',
+    readonly otherUser?: string,
+  ) {
+    super(reason);
+  }
+}
+
+const toBlob = (embedding: Float32Array): Buffer => Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength);
+const fromBlob = (blob: Buffer): Float32Array => {
+  const copy = Buffer.from(blob);
+  return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
+};
+
+/** Enrolled people: a user row, their face templates (sealed at rest) and their images. */
+export class UserRepository {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sealer: Sealer,
+    private readonly images: ImageRepository,
+  ) {}
+
+  private userId(username: string): number | undefined {
+    return (this.db.prepare('SELECT id FROM users WHERE username = ?').get(username) as { id: number } | undefined)?.id;
+  }
+
+  exists(username: string): boolean {
+    return this.userId(username) !== undefined;
+  }
+
+  /** Every template of `model`, with its owner, for a 1:N search. */
+  templates(model: string): { username: string; embedding: Float32Array }[] {
+    const rows = this.db
+      .prepare('SELECT u.username, t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE t.model = ?')
+      .all(model) as { username: string; embedding: Buffer }[];
+    return rows.map((r) => ({ username: r.username, embedding: fromBlob(this.sealer.open(r.embedding)) }));
+  }
+
+  templatesOf(username: string, model: string): Float32Array[] {
+    const rows = this.db
+      .prepare('SELECT t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.username = ? AND t.model = ?')
+      .all(username, model) as { embedding: Buffer }[];
+    return rows.map((r) => fromBlob(this.sealer.open(r.embedding)));
+  }
+
+  /**
+   * Stores user, template and image in one transaction. `duplicateOf`, run inside it, names an
+   * enrolled user with the same face (then nothing is written): checking and writing together
+   * means two simultaneous enrollments of one face cannot both pass.
+   */
+  enroll(enrollment: NewEnrollment, duplicateOf: () => string | undefined): void {
+    this.db.transaction(() => {
+      if (this.exists(enrollment.username)) throw new EnrollmentConflict('DUPLICATE_USERNAME');
+      if ('key' in enrollment.image) {
+        const row = this.db.prepare('SELECT user_id FROM images WHERE key = ?').get(enrollment.image.key) as { user_id: number | null } | undefined;
+        if (!row) throw new EnrollmentConflict('UNKNOWN_IMAGE_KEY');
+        if (row.user_id !== null) throw new EnrollmentConflict('IMAGE_KEY_TAKEN');
+      }
+      const other = duplicateOf();
+      if (other !== undefined) throw new EnrollmentConflict('FACE_ALREADY_ENROLLED', other);
+      const { lastInsertRowid } = this.db.prepare('INSERT INTO users (username, created_at) VALUES (?, ?)').run(enrollment.username, enrollment.createdAt);
+      const userId = Number(lastInsertRowid);
+      let imageKey: string;
+      if ('upload' in enrollment.image) {
+        imageKey = enrollment.image.upload.key;
+        this.images.insert(enrollment.image.upload, { userId, usedAt: enrollment.createdAt });
+      } else {
+        imageKey = enrollment.image.key;
+        this.db.prepare('UPDATE images SET user_id = ?, used_at = COALESCE(used_at, ?) WHERE key = ?').run(userId, enrollment.createdAt, imageKey);
+      }
+      const { model, modelVersion, embedding } = enrollment.template;
+      this.db
+        .prepare('INSERT INTO templates (user_id, image_key, model, model_version, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(userId, imageKey, model, modelVersion, this.sealer.seal(toBlob(embedding)), enrollment.createdAt);
+    })();
+  }
+
+  metadata(username: string): UserMetadata | undefined {
+    const user = this.db.prepare('SELECT id, username, created_at FROM users WHERE username = ?').get(username) as
+      | { id: number; username: string; created_at: string }
+      | undefined;
+    if (!user) return undefined;
+    const templates = this.db.prepare('SELECT model, model_version, created_at FROM templates WHERE user_id = ? ORDER BY id').all(user.id) as {
+      model: string;
+      model_version: string;
+      created_at: string;
+    }[];
+    const images = this.db.prepare('SELECT key FROM images WHERE user_id = ? ORDER BY created_at').all(user.id) as { key: string }[];
+    return {
+      username: user.username,
+      createdAt: user.created_at,
+      templates: templates.map((t) => ({ model: t.model, modelVersion: t.model_version, createdAt: t.created_at })),
+      imageKeys: images.map((i) => i.key),
+    };
+  }
+
+  /** Erases one person: user, templates and images (the schema cascades). False when unknown. */
+  delete(username: string): boolean {
+    return this.db.prepare('DELETE FROM users WHERE username = ?').run(username).changes > 0;
+  }
+
+  /** Erases every user, template and image in one transaction, then gives the space back to the file system. */
+  reset(): void {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM templates; DELETE FROM images; DELETE FROM users;');
+    })();
+    this.db.exec('VACUUM');
+  }
+}
