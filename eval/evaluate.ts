@@ -3,7 +3,7 @@
  * pipeline on the shared photo set (../shared/data/faces, labelled in manifest.json) and prints the
  * tables as Markdown; --only runs the named sections.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { analysisOptions, loadConfig } from '../src/config';
 import { loadModels, type ModelRegistry } from '../src/models/registry';
@@ -12,6 +12,7 @@ import { decodeImage } from '../src/pipeline/decode';
 import { type EmbeddingModel, embedFaces, similarity } from '../src/pipeline/embed';
 import { headPose } from '../src/pipeline/geometry';
 import type { Landmarks, RgbImage } from '../src/pipeline/types';
+import { markdownReport, runScript } from './markdown';
 import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy } from './dataset';
 import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
 import { seededRandom } from './random';
@@ -25,17 +26,10 @@ interface Analysed {
   analysis: FaceAnalysis;
 }
 
-const out: string[] = [];
-const say = (line = '') => out.push(line);
+const { say, table, finish } = markdownReport();
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const fixed = (x: number, d = 2) => x.toFixed(d);
 
-function table(header: string[], rows: (string | number)[][]): void {
-  say(`| ${header.join(' | ')} |`);
-  say(`|${header.map(() => '---').join('|')}|`);
-  for (const row of rows) say(`| ${row.join(' | ')} |`);
-  say();
-}
 
 async function mirrored(bytes: Buffer): Promise<Buffer> {
   return sharp(bytes).rotate().flop().png().toBuffer();
@@ -410,13 +404,7 @@ async function main(): Promise<void> {
   }
   await models.release();
 
-  const text = out.join('\n');
-  const target = process.argv.indexOf('--out');
-  if (target >= 0) writeFileSync(process.argv[target + 1], text);
-  console.log(text);
+  finish();
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+runScript(main);

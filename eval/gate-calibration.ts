@@ -3,26 +3,20 @@
  * default thresholds (config `gate`), measured on the shared photo set and on defects made from
  * its clean frontal portraits. Prints Markdown.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { analysisOptions, loadConfig } from '../src/config';
 import { facesAbove } from '../src/gate/faces';
 import { fiqaVerdict } from '../src/gate/fiqa';
 import { IMAGE_STATUSES, type PhotoRules, photoVerdict } from '../src/gate/photo-rules';
 import { loadModels } from '../src/models/registry';
 import { analyze, type FaceAnalysis } from '../src/pipeline/analyze';
+import { markdownReport, runScript } from './markdown';
 import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCleanFrontal } from './dataset';
 import { blurred, closeUp, cutAtEdge, exposed, rotated, scaledTo, shrunkIntoCorner, sideBySide } from './transforms';
 
-const out: string[] = [];
-const say = (line = '') => out.push(line);
+const { say, table, finish } = markdownReport();
 const pct = (part: number, whole: number) => (whole === 0 ? '–' : `${((100 * part) / whole).toFixed(0)}%`);
 
-function table(header: string[], rows: (string | number)[][]): void {
-  say(`| ${header.join(' | ')} |`);
-  say(`|${header.map(() => '---').join('|')}|`);
-  for (const row of rows) say(`| ${row.join(' | ')} |`);
-  say();
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -199,13 +193,7 @@ async function main(): Promise<void> {
   );
 
   await models.release();
-  const text = out.join('\n');
-  const target = process.argv.indexOf('--out');
-  if (target >= 0) writeFileSync(process.argv[target + 1], text);
-  console.log(text);
+  finish();
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.stack : error);
-  process.exit(1);
-});
+runScript(main);

@@ -8,6 +8,7 @@ import { analysisOptions, loadConfig, PROJECT_ROOT } from '../src/config';
 import { loadModels } from '../src/models/registry';
 import { analyze } from '../src/pipeline/analyze';
 import { FACES_DIR, facePath, facesAvailable } from './dataset';
+import { runScript } from './markdown';
 import { blurred, closeUp, cutAtEdge, exposed, rotated, scaledTo, shrunkIntoCorner, sideBySide } from './transforms';
 
 async function main(): Promise<void> {
@@ -45,7 +46,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${Object.keys(examples).length} photos to ${folder}`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+runScript(main);

@@ -5,24 +5,18 @@
  * the service computes them, and what the liveness models say about real, recaptured and
  * synthetic faces. Prints Markdown.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { analysisOptions, loadConfig } from '../src/config';
 import { loadModels } from '../src/models/registry';
 import { analyze, type FaceReport } from '../src/pipeline/analyze';
 import { similarity } from '../src/pipeline/embed';
+import { markdownReport, runScript } from './markdown';
 import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy } from './dataset';
 import { equalErrorRate, falseAcceptRate, falseRejectRate } from './metrics';
 
-const out: string[] = [];
-const say = (line = '') => out.push(line);
+const { say, table, finish } = markdownReport();
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-function table(header: string[], rows: (string | number)[][]): void {
-  say(`| ${header.join(' | ')} |`);
-  say(`|${header.map(() => '---').join('|')}|`);
-  for (const row of rows) say(`| ${row.join(' | ')} |`);
-  say();
-}
 
 async function main(): Promise<void> {
   if (!facesAvailable) throw new Error(`the photo set is absent: ${FACES_DIR}`);
@@ -74,7 +68,7 @@ async function main(): Promise<void> {
   const fails = (f: FaceReport) => f.liveness.antispoof < liveness.minAntispoof || f.liveness.liveness < liveness.minLiveness;
   const share = (set: typeof real, rejected: (f: FaceReport) => boolean) => `${set.filter((f) => rejected(f.face)).length}/${set.length} (${pct(set.filter((f) => rejected(f.face)).length / set.length)})`;
   const rows = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((t) => [
-    t,
+    t === liveness.minAntispoof && t === liveness.minLiveness ? `**${t}** (default)` : t,
     share(real, (f) => f.liveness.antispoof < t),
     share(attacks, (f) => f.liveness.antispoof < t),
     share(real, (f) => f.liveness.liveness < t),
@@ -93,13 +87,7 @@ async function main(): Promise<void> {
   say(`At the defaults ${stopped} of ${attacks.length} non-real faces are rejected, against ${real.filter((f) => fails(f.face)).length} of ${real.length} real ones.`);
   say();
 
-  const text = out.join('\n');
-  const target = process.argv.indexOf('--out');
-  if (target >= 0) writeFileSync(process.argv[target + 1], text);
-  console.log(text);
+  finish();
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.stack : error);
-  process.exit(1);
-});
+runScript(main);

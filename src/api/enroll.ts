@@ -135,19 +135,24 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
     return bytes;
   };
 
+  /** The request's photo or video: the uploaded file, or the stored image that image_key names. */
+  const mediaOf = (req: Request, missing: string, empty: string): { bytes: Buffer; key?: string } => {
+    const key = imageKey(req);
+    if (req.file && key) throw new Rejection('INVALID_REQUEST');
+    if (key) return { bytes: storedImage(key), key };
+    if (!req.file) throw new Rejection(missing);
+    if (req.file.size === 0) throw new Rejection(empty);
+    return { bytes: req.file.buffer };
+  };
+
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: Math.max(config.limits.maxImageBytes, config.video.maxBytes), files: 1, fields: 8 } });
   const guard: RequestHandler[] = config.auth.required.enroll ? [requireKey(keyring, 'user')] : [];
 
   const enroll: RequestHandler = async (req, res) => {
     const name = username(req);
-    const key = imageKey(req);
-    const file = req.file;
-    if (file && key) throw new Rejection('INVALID_REQUEST');
-    if (!file && !key) throw new Rejection('MISSING_CIN_FILE');
-    if (file && file.size === 0) throw new Rejection('EMPTY_CIN_FILE');
-    if (file && file.size > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
+    const { bytes, key } = mediaOf(req, 'MISSING_CIN_FILE', 'EMPTY_CIN_FILE');
+    if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
     if (store.users.exists(name)) throw new Rejection('DUPLICATE_USERNAME');
-    const bytes = file ? file.buffer : storedImage(key as string);
     if (!sniffFormat(bytes)) throw new Rejection('INVALID_IMAGE');
     const analysis = await analyseImage(bytes, 'INVALID_IMAGE');
     const verdict = enrollableFace(analysis, {
@@ -160,7 +165,7 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
     if (!verdict.ok) throw new Rejection(verdict.problem);
     const face = verdict.value;
     const createdAt = now();
-    const image = file
+    const image = !key
       ? {
           upload: {
             key: randomUUID(),
@@ -174,7 +179,7 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
             analysis: JSON.stringify({ confidence: face.detection.confidence, box: face.geometry.faceBox, quality: face.quality.score }),
           },
         }
-      : { key: key as string };
+      : { key };
     const duplicateOf = () => (recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(embeddingModel), recognition.duplicateThreshold) : undefined);
     try {
       store.users.enroll({ username: name, createdAt, image, template: { model: embeddingModel, modelVersion, embedding: face.embedding } }, duplicateOf);
@@ -190,14 +195,9 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
 
   const authenticate: RequestHandler = async (req, res) => {
     const name = username(req);
-    const key = imageKey(req);
-    const file = req.file;
-    if (file && key) throw new Rejection('INVALID_REQUEST');
-    if (!file && !key) throw new Rejection('MISSING_AUTH_VIDEO');
-    if (file && file.size === 0) throw new Rejection('EMPTY_AUTH_VIDEO');
-    const templates = store.users.templatesOf(name, embeddingModel);
+    const { bytes, key } = mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO');
     if (!store.users.exists(name)) throw new Rejection('UNKNOWN_USER');
-    const bytes = file ? file.buffer : storedImage(key as string);
+    const templates = store.users.templatesOf(name, embeddingModel);
     let frames: FaceAnalysis[];
     let isVideo = false;
     if (sniffFormat(bytes)) {
@@ -250,7 +250,7 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
       return;
     }
     req.log.error({ err: error }, 'reset failed');
-    res.status(500).json({ code: 500, msg: 'ERROR_DETECTED : the database could not be reset; nothing was deleted' });
+    res.status(500).json({ code: 500, msg: 'ERROR_DETECTED : the database could not be reset' });
   };
   const reset: RequestHandler = (_req, res) => {
     store.users.reset();

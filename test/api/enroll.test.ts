@@ -82,6 +82,15 @@ describe('enroll and authenticate: requests without real faces', () => {
   });
 });
 
+describe('reset when the database fails', () => {
+  it('answers 500 ERROR_DETECTED and leaves the cause in the log, not in the answer', async () => {
+    const closed = Store.open(testApp().config.store);
+    closed.close();
+    const res = await request(createApp({ ...testApp().deps, store: closed })).post('/api/reset').set('Authorization', ADMIN_KEY).expect(500);
+    expect(res.body).toEqual({ code: 500, msg: 'ERROR_DETECTED : the database could not be reset' });
+  });
+});
+
 describeWithFaces('enroll and authenticate on real faces', () => {
   const photo = (file: string) => scaledTo(readFileSync(facePath(file)), 1024);
   const reset = () => request(testApp().app).post('/api/reset').set('Authorization', ADMIN_KEY).expect(200);
