@@ -4,6 +4,8 @@ import sharp from 'sharp';
 import request from 'supertest';
 import { scaledTo } from '../../eval/transforms';
 import { createApp } from '../../src/api/app';
+import { analysisOptions } from '../../src/config';
+import { analyze } from '../../src/pipeline/analyze';
 import { Store } from '../../src/store';
 import { Sealer } from '../../src/store/sealer';
 import { ADMIN_KEY, USER_KEY, useApp } from '../helpers/app';
@@ -139,6 +141,8 @@ describeWithFaces('enroll and authenticate on real faces', () => {
       .composite([{ input: portrait, left: 40, top: 120 }, { input: ghost, left: 700, top: 380 }])
       .jpeg()
       .toBuffer();
+    const found = await analyze(card, testApp().models, analysisOptions(testApp().config));
+    expect(found.faces.map((f) => f.detection.confidence >= testApp().config.gate.fiqa.detection)).toEqual([true, true]);
     expect((await enroll('?username=holder', { bytes: card }).expect(200)).body).toEqual(APPROVED);
     expect((await authenticate('?username=holder', { bytes: await photo('facenet_paul_rudd_1.jpg') }).expect(200)).body.Decision).toBe('APPROVED');
   });
