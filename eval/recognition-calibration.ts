@@ -61,6 +61,13 @@ async function main(): Promise<void> {
   say(`The highest impostor similarities: ${sortedImpostor.slice(0, 5).map((s) => s.toFixed(3)).join(', ')}. With ${impostor.length} impostor pairs, a false accept rate under ${pct(1 / impostor.length)} cannot be measured here.`);
   say();
 
+  const far = falseAcceptRate(impostor, recognition.threshold);
+  const frr = falseRejectRate(genuine, recognition.threshold);
+  const duplicateFar = falseAcceptRate(impostor, recognition.duplicateThreshold);
+  const falseDuplicate = (enrolled: number) => pct(1 - (1 - Math.max(duplicateFar, 1 / impostor.length)) ** enrolled);
+  say(`Authentication uses ${recognition.threshold}: ${pct(far)} false accepts for ${pct(frr)} false rejects on these pairs, the lowest threshold of the table with false accepts under 1%. The duplicate search at enrollment uses ${recognition.duplicateThreshold}, higher, because it compares a new face with every enrolled one: with a per-pair false accept rate p, N enrolled people give about 1 - (1 - p)^N odds of a false FACE_ALREADY_ENROLLED. At ${recognition.duplicateThreshold} (p at most ${pct(Math.max(duplicateFar, 1 / impostor.length))} here) that is ${falseDuplicate(10)} for 10 people and ${falseDuplicate(100)} for 100: raise the threshold, or turn the search off (\`recognition.duplicateSearch\`), as the register grows.`);
+  say();
+
   say('## Liveness');
   say();
   const real = faces.filter((f) => !f.record.synthetic && !f.record.tags.some((t) => ['cgi', 'cartoon', 'screen_recapture'].includes(t)));
