@@ -115,10 +115,10 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
   const router = Router();
   const { recognition, gate } = config;
   const embeddingModel = options.embedding.model;
-  const modelVersion = (() => {
+  const modelVersion = () => {
     const entry = models.get(embeddingModel).entry;
     return `${entry.source.package}@${entry.source.version}#${entry.sha256.slice(0, 12)}`;
-  })();
+  };
   const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
   const detection = { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, choice.detection) };
   const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
@@ -182,7 +182,7 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
       : { key };
     const duplicateOf = () => (recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(embeddingModel), recognition.duplicateThreshold) : undefined);
     try {
-      store.users.enroll({ username: name, createdAt, image, template: { model: embeddingModel, modelVersion, embedding: face.embedding } }, duplicateOf);
+      store.users.enroll({ username: name, createdAt, image, template: { model: embeddingModel, modelVersion: modelVersion(), embedding: face.embedding } }, duplicateOf);
     } catch (error) {
       if (error instanceof EnrollmentConflict) {
         if (error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ username: name, enrolledAs: error.otherUser }, 'face already enrolled');
