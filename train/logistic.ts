@@ -38,13 +38,13 @@ export function predict(model: LogisticModel, x: Float32Array): Float32Array {
 
 /**
  * Fits one logistic output per label column. `labels[n][o]` is 1, 0, or NaN (ignored).
- * Positives and negatives of each output weigh the same in the loss.
+ * Positives of each output weigh `positiveShare` of the loss, negatives the rest (default: equal).
  */
 export function fitLogistic(
   inputs: Float32Array[],
   labels: number[][],
   reference: Float32Array[],
-  options: { epochs: number; l2: number; rate: number },
+  options: { epochs: number; l2: number; rate: number; positiveShare?: number },
 ): LogisticModel {
   const d = inputs[0].length;
   const mean = new Float32Array(d);
@@ -63,7 +63,8 @@ export function fitLogistic(
     const positives = rows.filter(([, y]) => y === 1).length;
     const negatives = rows.length - positives;
     if (positives === 0 || negatives === 0) continue;
-    const weightOf = (y: number) => (y === 1 ? 0.5 / positives : 0.5 / negatives);
+    const share = options.positiveShare ?? 0.5;
+    const weightOf = (y: number) => (y === 1 ? share / positives : (1 - share) / negatives);
     const w = new Float64Array(p);
     let b = 0;
     const [m, v] = [new Float64Array(p + 1), new Float64Array(p + 1)];
