@@ -17,8 +17,9 @@ async function main(): Promise<void> {
   // child process (ffmpeg) inherits it; it is never written anywhere.
   const encryptionKey = process.env.FACEGATE_ENCRYPTION_KEY;
   delete process.env.FACEGATE_ENCRYPTION_KEY;
-  const store = Store.open(config.store, encryptionKey ? Sealer.fromKeyText(encryptionKey) : Sealer.plain());
-  if (encryptionKey) logger.info('images and templates are encrypted at rest');
+  const sealer = encryptionKey ? Sealer.fromKeyText(encryptionKey) : Sealer.plain();
+  const store = Store.open(config.store, sealer);
+  if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
   const keyring = createKeyring(config.auth, config.store.dataDir);
   if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');
   if (keyring.admin.length === 0) logger.warn('no admin key configured: admin-only routes refuse every request');

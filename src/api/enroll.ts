@@ -1,6 +1,5 @@
 import { type ErrorRequestHandler, type Request, type RequestHandler, Router } from 'express';
 import multer from 'multer';
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs } from '../gate/recognition';
@@ -12,9 +11,9 @@ import type { Store } from '../store';
 import { EnrollmentConflict } from '../store/users';
 import { requireKey } from './auth';
 import { classify, HttpError } from './errors';
+import { detectingFrom, IMAGE_KEY, isoSeconds, newImage } from './image-input';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** HTTP status of each enrollment or authentication reason (README and openapi.yaml list them). */
 export const REASON_STATUS: Record<string, number> = {
@@ -96,11 +95,9 @@ function username(req: Request): string {
 function imageKey(req: Request): string | undefined {
   const raw = req.query.image_key ?? (req.body as Record<string, unknown> | undefined)?.image_key;
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !UUID.test(raw.trim())) throw new Rejection('INVALID_IMAGE_KEY');
+  if (typeof raw !== 'string' || !IMAGE_KEY.test(raw.trim())) throw new Rejection('INVALID_IMAGE_KEY');
   return raw.trim().toLowerCase();
 }
-
-const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export interface EnrollDeps {
   config: Config;
@@ -120,10 +117,10 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
     return `${entry.source.package}@${entry.source.version}#${entry.sha256.slice(0, 12)}`;
   };
   const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
-  const detection = { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, choice.detection) };
+  const analysisOptions = detectingFrom(options, choice.detection);
   const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
     try {
-      return await analyze(bytes, models, { ...options, detection });
+      return await analyze(bytes, models, analysisOptions);
     } catch (error) {
       if (error instanceof ImageError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : label);
       throw error;
@@ -164,22 +161,8 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
     });
     if (!verdict.ok) throw new Rejection(verdict.problem);
     const face = verdict.value;
-    const createdAt = now();
-    const image = !key
-      ? {
-          upload: {
-            key: randomUUID(),
-            contentType: `image/${analysis.format}`,
-            fileSize: bytes.length,
-            width: analysis.width,
-            height: analysis.height,
-            createdAt,
-            original: bytes,
-            cropped: face.crop,
-            analysis: JSON.stringify({ confidence: face.detection.confidence, box: face.geometry.faceBox, quality: face.quality.score }),
-          },
-        }
-      : { key };
+    const createdAt = isoSeconds();
+    const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
     const duplicateOf = () => (recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(embeddingModel), recognition.duplicateThreshold) : undefined);
     try {
       store.users.enroll({ username: name, createdAt, image, template: { model: embeddingModel, modelVersion: modelVersion(), embedding: face.embedding } }, duplicateOf);
@@ -219,7 +202,7 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
     }
     const probe = probeOf(frames, choice, config.video.bestFrames);
     if (!probe.ok) throw new Rejection(probe.problem);
-    if (key) store.images.markUsed(key, now());
+    if (key) store.images.markUsed(key, isoSeconds());
     const checkLiveness = isVideo ? config.liveness.videos : config.liveness.stills;
     if (checkLiveness && !livenessPasses(probe.value.liveness, config.liveness)) throw new Rejection('LIVENESS_FAILED');
     const score = Math.round(matchScore(probe.value.embedding, templates) * 10000) / 10000;

@@ -8,7 +8,7 @@ import { type AnalysisOptions, analyze } from '../pipeline/analyze';
 import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
-import { asClientError, imageBytes } from './image-input';
+import { asClientError, detectingFrom, imageBytes } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
 interface FiqaRequest {
@@ -96,10 +96,10 @@ export function nodefluxRoutes({ config, models, keyring, api, options }: Nodefl
     }
     const images = request.images.map((text, i) => imageBytes(text, options.limits, `images[${i}]`));
     const thresholds = thresholdsOf(request, config.gate.fiqa);
-    const detection = { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, thresholds.detection) };
+    const analysisOptions = detectingFrom(options, thresholds.detection);
     const verdicts: FiqaVerdict[] = [];
     for (const [i, bytes] of images.entries()) {
-      const analysis = await asClientError(`images[${i}]`, () => analyze(bytes, models, { ...options, detection }));
+      const analysis = await asClientError(`images[${i}]`, () => analyze(bytes, models, analysisOptions));
       verdicts.push(fiqaVerdict(analysis, thresholds));
     }
     res.json({

@@ -1,5 +1,4 @@
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
@@ -10,10 +9,8 @@ import type { ImageMetadata } from '../store/images';
 import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
-import { asClientError, imageBytes } from './image-input';
+import { asClientError, detectingFrom, IMAGE_KEY, imageBytes, isoSeconds, newImage } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** QI Tech's titles for errors that are not quality verdicts. */
 const TITLES: Record<string, string> = {
@@ -39,8 +36,6 @@ const qitechErrors: ErrorRequestHandler = (error, req, res, _next) => {
   res.status(known.status === 413 ? 400 : known.status).json({ title: TITLES[known.code] ?? 'invalid_request', description: known.message });
 };
 
-const toSeconds = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 function metadataBody(image: Pick<ImageMetadata, 'key' | 'fileSize' | 'width' | 'height' | 'createdAt'>) {
   return { image_key: image.key, file_size: image.fileSize, width_px: image.width, height_px: image.height, created_at: image.createdAt };
 }
@@ -59,13 +54,13 @@ export function qitechRoutes({ config, models, store, keyring, api, options }: Q
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
   const rules = config.gate.photo;
-  const detection = { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, rules.detection) };
+  const analysisOptions = detectingFrom(options, rules.detection);
 
   const upload: RequestHandler = async (req, res) => {
     const body = req.body as unknown;
     if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
     const bytes = imageBytes((body as { image: string }).image, options.limits);
-    const analysis = await asClientError('The image', () => analyze(bytes, models, { ...options, detection }));
+    const analysis = await asClientError('The image', () => analyze(bytes, models, analysisOptions));
     const verdict = photoVerdict(analysis, rules);
     const face = verdict.face;
     if (!verdict.accepted || !face) {
@@ -78,22 +73,14 @@ export function qitechRoutes({ config, models, store, keyring, api, options }: Q
       });
       return;
     }
-    const image = {
-      key: randomUUID(),
-      contentType: `image/${analysis.format}`,
-      fileSize: bytes.length,
-      width: analysis.width,
-      height: analysis.height,
-      createdAt: toSeconds(new Date()),
-    };
-    const summary = { confidence: face.detection.confidence, box: face.geometry.faceBox, quality: face.quality.score, occlusion: face.occlusion };
-    store.images.insert({ ...image, original: bytes, cropped: face.crop, analysis: JSON.stringify(summary) });
+    const image = newImage(bytes, analysis, face, isoSeconds());
+    store.images.insert(image);
     res.status(201).json(metadataBody(image));
   };
 
   const stored: RequestHandler = (req, res, next) => {
     const key = String(req.params.image_key);
-    if (!UUID.test(key)) throw new HttpError(400, 'invalid_request', 'image_key must be a UUID.');
+    if (!IMAGE_KEY.test(key)) throw new HttpError(400, 'invalid_request', 'image_key must be a UUID.');
     const metadata = store.images.metadata(key.toLowerCase());
     if (!metadata) throw new HttpError(404, 'not_found', 'No image is stored under this key.');
     res.locals.image = metadata;
