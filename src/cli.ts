@@ -1,10 +1,19 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { SingleBar } from 'cli-progress';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, relative } from 'node:path';
 import { analysisOptions, loadConfig } from './config';
 import { loadModels } from './models/registry';
 import { analyze, type FaceAnalysis } from './pipeline/analyze';
-import { ImageError } from './pipeline/decode';
+import { ImageError, sniffFormat } from './pipeline/decode';
+import { profileOutliers } from './scan/outliers';
+import { AnalysisPool } from './scan/pool';
+import type { Profile } from './scan/profile';
+import { scanReport } from './scan/report';
 
-const USAGE = 'usage: facegate analyze <image...> [--crop out.jpg]';
+const USAGE = `usage:
+  facegate analyze <image...> [--crop out.jpg]
+  facegate scan <folder> --out report.html [--workers N] [--contamination 0.05]`;
 
 /** Numbers rounded to 4 decimals, embeddings as plain arrays, crops left out (see --crop). */
 function printable(file: string, analysis: FaceAnalysis): unknown {
@@ -50,9 +59,84 @@ async function analyzeCommand(args: string[]): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
+/** The value after `--name`, or undefined when the flag is absent. */
+function flag(args: string[], name: string): string | undefined {
+  const at = args.indexOf(`--${name}`);
+  if (at < 0) return undefined;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value\n${USAGE}`);
+  args.splice(at, 2);
+  return value;
+}
+
+function filesUnder(folder: string): string[] {
+  return readdirSync(folder, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/** Profiles every image under a folder on all cores, with a progress bar, and writes the HTML report. */
+async function scanCommand(args: string[]): Promise<number> {
+  const out = flag(args, 'out');
+  const workers = Number(flag(args, 'workers') ?? availableParallelism());
+  const contamination = Number(flag(args, 'contamination') ?? loadConfig().scan.contamination);
+  const [folder, ...extra] = args;
+  if (!folder || !out || extra.length > 0) throw new Error(USAGE);
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${folder} is not a folder`);
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new Error('--workers must be a whole number from 1');
+  if (!(contamination > 0 && contamination <= 0.5)) throw new Error('--contamination must be above 0 and at most 0.5');
+
+  const config = loadConfig();
+  const pool = new AnalysisPool(
+    { models: { ...config.models, intraOpThreads: 1 }, analysis: analysisOptions(config), thumbnailSize: config.scan.thumbnailSize },
+    workers,
+    config.scan.idleWorkerMs,
+  );
+  const files = filesUnder(folder);
+  const bar = new SingleBar({
+    format: 'scanning [{bar}] {value}/{total} files | {percentage}% | ETA {eta_formatted}',
+    stream: process.stderr,
+    noTTYOutput: true,
+    notTTYSchedule: 5000,
+  });
+  bar.start(files.length, 0);
+  const profiled: { profile: Profile; thumbnail: Buffer }[] = [];
+  const failures: { file: string; error: string }[] = [];
+  const skipped: string[] = [];
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < files.length; i = next++) {
+      const name = relative(folder, files[i]);
+      const bytes = readFileSync(files[i]);
+      if (!sniffFormat(bytes)) skipped.push(name);
+      else await pool.profile(name, bytes).then((r) => profiled.push(r), (error: Error) => failures.push({ file: name, error: error.message }));
+      bar.increment();
+    }
+  };
+  const started = new Date();
+  await Promise.all(Array.from({ length: workers }, lane)).finally(() => pool.close());
+  bar.stop();
+
+  const byName = (p: { profile: Profile }, q: { profile: Profile }) => String(p.profile.file).localeCompare(String(q.profile.file));
+  profiled.sort(byName);
+  const profiles = profiled.map((r) => r.profile);
+  const outliers = profileOutliers(profiles, contamination);
+  const thumbnails = new Map(outliers.outliers.map((o) => [String(profiles[o.index].file), profiled[o.index].thumbnail]));
+  const finishedAt = new Date().toISOString();
+  writeFileSync(out, await scanReport({ collection: folder, createdAt: started.toISOString(), finishedAt, profiles, failures, outliers, contamination, thumbnails }));
+  const seconds = (Date.now() - started.getTime()) / 1000;
+  console.log(
+    `${profiles.length} images profiled, ${failures.length} failed, ${skipped.length} other files skipped, ` +
+      `${outliers.outliers.length} outliers, in ${seconds.toFixed(1)} s: report ${out}`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === 'analyze') return analyzeCommand(args);
+  if (command === 'scan') return scanCommand(args);
   throw new Error(USAGE);
 }
 

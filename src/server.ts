@@ -5,6 +5,7 @@ import { loadConfig } from './config';
 import { createKeyring } from './config/api-keys';
 import { createLogger } from './log';
 import { loadModels } from './models/registry';
+import { createScanner } from './scan/scanner';
 import { Store } from './store';
 import { Sealer } from './store/sealer';
 
@@ -27,7 +28,10 @@ async function main(): Promise<void> {
   const models = await loadModels(config.models);
   logger.info({ models: models.loaded, ms: Date.now() - started }, 'models loaded');
 
-  const app = createApp({ config, models, store, keyring, api, logger });
+  const scanner = createScanner(config, store.scans, logger);
+  const resumed = scanner.resume();
+  if (resumed > 0) logger.info({ tasks: resumed }, 'resuming unfinished scans');
+  const app = createApp({ config, models, store, keyring, api, logger, scanner });
   const server: Server = app.listen(config.server.port, config.server.host, () => {
     logger.info({ address: server.address() }, 'listening');
   });
@@ -41,7 +45,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), config.server.shutdownGraceMs).unref();
     server.close(() => {
       clearTimeout(force);
-      void models.release().finally(() => {
+      void Promise.all([scanner.close(), models.release()]).finally(() => {
         store.close();
         process.exit(0);
       });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type AuthConfig, loadConfig } from '../src/config';
 import { createKeyring, keyMatches } from '../src/config/api-keys';
 
-const auth = (apiKeys: string[] = [], adminKeys: string[] = []): AuthConfig => ({ apiKeys, adminKeys, keyFile: 'api-key', required: { nodeflux: true, qitech: true, enroll: true } });
+const auth = (apiKeys: string[] = [], adminKeys: string[] = []): AuthConfig => ({ apiKeys, adminKeys, keyFile: 'api-key', required: { nodeflux: true, qitech: true, enroll: true, scan: true } });
 const tempDir = () => mkdtempSync(join(tmpdir(), 'facegate-keys-'));
 
 describe('API keys', () => {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DATABASE_FILE, Store } from '../src/store';
@@ -17,8 +17,23 @@ describe('Store', () => {
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
     const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['images', 'tasks', 'templates', 'users']);
+    expect(tables).toEqual(['images', 'scan_files', 'tasks', 'templates', 'users']);
     expect(store.isWritable()).toBe(true);
+    store.close();
+  });
+
+  it('migrates a version-1 database to batch scans, keeping its tasks', () => {
+    const dataDir = tempDir();
+    mkdirSync(dataDir, { recursive: true });
+    const old = new Database(join(dataDir, DATABASE_FILE));
+    old.exec(MIGRATIONS[0]);
+    old.pragma('user_version = 1');
+    old.prepare(`INSERT INTO tasks (id, collection, status, total, created_at, updated_at) VALUES ('t1', 'c1', 'done', 2, '2026-01-01', '2026-01-01')`).run();
+    old.close();
+    const store = Store.open({ dataDir, busyTimeoutMs: 1000 });
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    expect(store.scans.task('t1')).toMatchObject({ collection: 'c1', status: 'done', total: 2, failure: null, startedAt: null });
+    expect(store.scans.profiles('t1')).toEqual([]);
     store.close();
   });
 

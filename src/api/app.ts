@@ -5,7 +5,9 @@ import { pinoHttp } from 'pino-http';
 import { analysisOptions, type Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import type { ModelRegistry } from '../models/registry';
+import type { Scanner } from '../scan/scanner';
 import type { Store } from '../store';
+import { scanRoutes } from './bqat';
 import { enrollRoutes } from './enroll';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health';
@@ -20,6 +22,7 @@ export interface AppDeps {
   keyring: Keyring;
   api: ApiDocument;
   logger: Logger;
+  scanner: Scanner;
 }
 
 /** Each API family parses its own bodies (its size limit) and answers errors in its own shape. */
@@ -43,6 +46,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(nodefluxRoutes({ ...deps, options }));
   app.use(qitechRoutes({ ...deps, options }));
   app.use(enrollRoutes({ ...deps, options }));
+  app.use(scanRoutes(deps));
   app.use(notFound);
   app.use(errorHandler);
   return app;

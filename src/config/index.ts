@@ -17,10 +17,11 @@ export interface Config {
   recognition: RecognitionConfig;
   liveness: LivenessConfig;
   video: VideoConfig;
+  scan: ScanConfig;
   pipeline: Omit<AnalysisOptions, 'limits'>;
 }
 
-export type ApiFamily = 'nodeflux' | 'qitech' | 'enroll';
+export type ApiFamily = 'nodeflux' | 'qitech' | 'enroll' | 'scan';
 
 export interface RecognitionConfig {
   threshold: number;
@@ -44,6 +45,24 @@ export interface VideoConfig {
   bestFrames: number;
   maxSide: number;
   timeoutMs: number;
+}
+
+export interface ScanConfig {
+  /** Analysis worker threads, each with its own model sessions. */
+  workers: number;
+  /** onnxruntime intra-op threads of each worker. */
+  threadsPerWorker: number;
+  /** An idle worker is stopped after this long, freeing its models' memory. */
+  idleWorkerMs: number;
+  maxFiles: number;
+  maxUploadBytes: number;
+  maxArchiveBytes: number;
+  maxExtractedBytes: number;
+  maxCompressionRatio: number;
+  /** A file still unfinished after this many attempts (the service stopped during each) is marked failed. */
+  maxAttempts: number;
+  thumbnailSize: number;
+  contamination: number;
 }
 
 export interface AuthConfig {

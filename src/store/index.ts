@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageRepository } from './images';
 import { MIGRATIONS } from './migrations';
+import { ScanRepository } from './scans';
 import { Sealer } from './sealer';
 import { UserRepository } from './users';
 
@@ -18,11 +19,13 @@ export class Store {
   readonly db: Database.Database;
   readonly images: ImageRepository;
   readonly users: UserRepository;
+  readonly scans: ScanRepository;
 
   private constructor(db: Database.Database, sealer: Sealer) {
     this.db = db;
     this.images = new ImageRepository(db, sealer);
     this.users = new UserRepository(db, sealer, this.images);
+    this.scans = new ScanRepository(db, sealer);
   }
 
   /** Opens (and migrates) the database; with a `sealer` that encrypts, images and templates are encrypted at rest. */

@@ -48,4 +48,26 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX tasks_collection ON tasks(collection);
   `,
+  // Batch scans: the uploaded files of each task, kept until profiled so an interrupted task can resume.
+  `
+  ALTER TABLE tasks DROP COLUMN errors;
+  ALTER TABLE tasks ADD COLUMN failure TEXT;
+  ALTER TABLE tasks ADD COLUMN started_at TEXT;
+  ALTER TABLE tasks ADD COLUMN started_processed INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tasks ADD COLUMN finished_at TEXT;
+
+  CREATE TABLE scan_files (
+    task_id    TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    content    BLOB,
+    status     TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed')),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    profile    TEXT,
+    thumbnail  BLOB,
+    error      TEXT,
+    PRIMARY KEY (task_id, position)
+  );
+  CREATE INDEX scan_files_status ON scan_files(task_id, status);
+  `,
 ];

@@ -11,6 +11,7 @@ import { loadApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
+import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 
 const logger = pino({ level: 'silent' });
@@ -27,7 +28,7 @@ afterAll(async () => {
 });
 
 function appWith(store = Store.open(config.store)) {
-  return createApp({ config, models, store, keyring, api, logger });
+  return createApp({ config, models, store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
 }
 
 describe('createApp', () => {

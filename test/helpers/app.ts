@@ -8,6 +8,7 @@ import { loadApiDocument } from '../../src/api/openapi';
 import { type Config, loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
+import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 
 export const USER_KEY = 'user-key-for-tests-0123456789';
@@ -34,10 +35,12 @@ export function useApp(adjust: (config: Config) => void = () => undefined): () =
     const models = await loadModels(config.models);
     const store = Store.open(config.store);
     const keyring = createKeyring(config.auth, config.store.dataDir);
-    const deps = { config, models, store, keyring, api: loadApiDocument(), logger: pino({ level: 'silent' }) };
+    const logger = pino({ level: 'silent' });
+    const deps = { config, models, store, keyring, api: loadApiDocument(), logger, scanner: createScanner(config, store.scans, logger) };
     built = { config, store, models, app: createApp(deps), deps };
   });
   afterAll(async () => {
+    await built?.deps.scanner.close();
     built?.store.close();
     await built?.models.release();
   });

@@ -1,4 +1,6 @@
-import type { FaceAnalysis } from '../pipeline/analyze';
+import sharp from 'sharp';
+import type { ModelRegistry } from '../models/registry';
+import { analyze, type AnalysisOptions, type FaceAnalysis } from '../pipeline/analyze';
 import { OCCLUSION_REGIONS } from '../pipeline/occlusion';
 
 const capitalised = (label: string) => label.charAt(0).toUpperCase() + label.slice(1);
@@ -16,6 +18,9 @@ export const EXTRA_FIELDS = [
   'face_count', 'iqa_score', 'face_ratio', 'sharpness', 'brightness', 'under_exposed', 'over_exposed', 'dynamic_range',
   'illumination_uniformity', 'noise', 'antispoof', 'liveness', ...OCCLUSION_REGIONS.map((r) => `occlusion_${r}`),
 ] as const;
+
+/** Every profile column, in order: BQAT's, then FaceGate's. */
+export const PROFILE_COLUMNS: readonly string[] = ['file', 'image_height', 'image_width', ...BQAT_FACE_FIELDS, ...EXTRA_FIELDS];
 
 export type ProfileValue = number | string | boolean | null;
 export type Profile = Record<string, ProfileValue>;
@@ -70,4 +75,28 @@ export function bqatProfile(file: string, analysis: FaceAnalysis): Profile {
     liveness: face.liveness.liveness,
     ...Object.fromEntries(OCCLUSION_REGIONS.map((r) => [`occlusion_${r}`, face.occlusion[r]])),
   };
+}
+
+export interface ProfiledImage {
+  profile: Profile;
+  /** The whole image, upright, fitted in a `thumbnailSize` square, JPEG. */
+  thumbnail: Buffer;
+}
+
+/** Analyses one image of a batch into its profile and thumbnail; an unreadable image throws. */
+export async function profileImage(
+  file: string,
+  bytes: Uint8Array,
+  models: ModelRegistry,
+  options: AnalysisOptions,
+  thumbnailSize: number,
+): Promise<ProfiledImage> {
+  const analysis = await analyze(bytes, models, options);
+  const thumbnail = await sharp(bytes)
+    .rotate()
+    .resize(thumbnailSize, thumbnailSize, { fit: 'inside', withoutEnlargement: true })
+    .flatten({ background: '#ffffff' })
+    .jpeg({ quality: 75 })
+    .toBuffer();
+  return { profile: bqatProfile(file, analysis), thumbnail };
 }

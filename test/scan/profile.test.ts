@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { BQAT_FACE_FIELDS, bqatProfile, EXTRA_FIELDS } from '../../src/api/bqat-profile';
+import { BQAT_FACE_FIELDS, bqatProfile, EXTRA_FIELDS } from '../../src/scan/profile';
 import { analyze } from '../../src/pipeline/analyze';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';

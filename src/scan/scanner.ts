@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { analysisOptions, type Config } from '../config';
+import type { ScanRepository, ScanTask, UploadedFile } from '../store/scans';
+import { AnalysisPool, PoolError } from './pool';
+
+export interface TaskProgress {
+  /** Share done, 0–100. */
+  percent: number;
+  /** Seconds left at the pace of the current run; null until it has a pace, and once finished. */
+  etaSeconds: number | null;
+}
+
+/** How far a task is, and when it should end at the pace its current run has kept so far. */
+export function progressOf(task: ScanTask, now: Date): TaskProgress {
+  const percent = task.total === 0 ? 100 : (100 * task.processed) / task.total;
+  const doneThisRun = task.processed - task.startedProcessed;
+  if (task.status !== 'running' || !task.startedAt || doneThisRun <= 0) return { percent, etaSeconds: null };
+  const elapsed = (now.getTime() - Date.parse(task.startedAt)) / 1000;
+  return { percent, etaSeconds: ((task.total - task.processed) * elapsed) / doneThisRun };
+}
+
+/**
+ * Runs batch scans in the background, one task after the other, each with as many images in flight
+ * as the pool has workers. Every result is written as it comes, so a restart loses at most the
+ * images in flight, which `resume` analyses again.
+ */
+export class Scanner {
+  private readonly queue: string[] = [];
+  private running: Promise<void> | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly scans: ScanRepository,
+    private readonly pool: AnalysisPool,
+    private readonly logger: Logger,
+    private readonly maxAttempts: number,
+  ) {}
+
+  /** Stores the files as a new collection and queues its scan; returns the pending task. */
+  submit(files: UploadedFile[]): ScanTask {
+    const id = randomUUID();
+    this.scans.create({ id, collection: randomUUID(), createdAt: new Date().toISOString() }, files);
+    this.enqueue(id);
+    return this.scans.task(id) as ScanTask;
+  }
+
+  /** Queues the tasks an earlier process left pending or running; returns how many. */
+  resume(): number {
+    const unfinished = this.scans.unfinished();
+    for (const task of unfinished) this.enqueue(task.id);
+    return unfinished.length;
+  }
+
+  /** Resolves once every queued task has ended. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Stops taking images; those in flight are left pending for the next start. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.pool.close();
+    await this.idle();
+  }
+
+  private enqueue(taskId: string): void {
+    this.queue.push(taskId);
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (let taskId = this.queue.shift(); taskId && !this.closing; taskId = this.queue.shift()) {
+      try {
+        await this.run(taskId);
+      } catch (error) {
+        if (this.closing) return;
+        this.logger.error({ err: error, task: taskId }, 'scan task failed');
+        this.scans.fail(taskId, (error as Error).message, new Date().toISOString());
+      }
+    }
+  }
+
+  private async run(taskId: string): Promise<void> {
+    if (!this.scans.task(taskId)) return;
+    this.scans.start(taskId, new Date().toISOString());
+    const positions = this.scans.pendingPositions(taskId);
+    const lane = async () => {
+      for (let position = positions.shift(); position !== undefined && !this.closing; position = positions.shift()) {
+        await this.scanFile(taskId, position);
+      }
+    };
+    await Promise.all(Array.from({ length: this.pool.size }, lane));
+    if (!this.closing && this.scans.task(taskId)) this.scans.finish(taskId, new Date().toISOString());
+  }
+
+  private async scanFile(taskId: string, position: number): Promise<void> {
+    const file = this.scans.claim(taskId, position);
+    if (!file) return;
+    if (file.attempts > this.maxAttempts) {
+      const error = `the analysis did not finish in ${this.maxAttempts} attempts: the service stopped during each`;
+      this.scans.recordFailure(taskId, position, error, new Date().toISOString());
+      return;
+    }
+    try {
+      const { profile, thumbnail } = await this.pool.profile(file.name, file.bytes);
+      this.scans.recordProfile(taskId, position, profile, thumbnail, new Date().toISOString());
+    } catch (error) {
+      if (error instanceof PoolError && (error.kind === 'closed' || error.kind === 'models')) throw error;
+      this.scans.recordFailure(taskId, position, (error as Error).message, new Date().toISOString());
+    }
+  }
+}
+
+/** The service's scanner: `config.scan.workers` analysis threads over the store's scans. */
+export function createScanner(config: Config, scans: ScanRepository, logger: Logger): Scanner {
+  const pool = new AnalysisPool(
+    { models: { ...config.models, intraOpThreads: config.scan.threadsPerWorker }, analysis: analysisOptions(config), thumbnailSize: config.scan.thumbnailSize },
+    config.scan.workers,
+    config.scan.idleWorkerMs,
+  );
+  return new Scanner(scans, pool, logger, config.scan.maxAttempts);
+}

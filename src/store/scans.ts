@@ -1,0 +1,194 @@
+import type Database from 'better-sqlite3';
+import type { Sealer } from './sealer';
+
+export type TaskStatus = 'pending' | 'running' | 'done' | 'failed';
+
+export interface ScanTask {
+  id: string;
+  collection: string;
+  status: TaskStatus;
+  total: number;
+  /** Files profiled or failed so far. */
+  processed: number;
+  /** Why the whole task failed; null unless its status is failed. */
+  failure: string | null;
+  /** ISO 8601, UTC. */
+  createdAt: string;
+  updatedAt: string;
+  /** When the task last started running (again, after a restart). */
+  startedAt: string | null;
+  /** `processed` at `startedAt`, to measure the pace of the current run. */
+  startedProcessed: number;
+  finishedAt: string | null;
+}
+
+export type StoredProfile = Record<string, number | string | boolean | null>;
+
+export interface UploadedFile {
+  name: string;
+  bytes: Buffer;
+}
+
+export interface ClaimedFile extends UploadedFile {
+  position: number;
+  /** How many times the file was handed to the analysis, this time included. */
+  attempts: number;
+}
+
+export interface FileError {
+  file: string;
+  error: string;
+}
+
+export interface ProfiledFile {
+  position: number;
+  name: string;
+  profile: StoredProfile;
+}
+
+interface TaskRow {
+  id: string;
+  collection: string;
+  status: TaskStatus;
+  total: number;
+  processed: number;
+  failure: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  started_processed: number;
+  finished_at: string | null;
+}
+
+const taskOf = (row: TaskRow): ScanTask => ({
+  id: row.id,
+  collection: row.collection,
+  status: row.status,
+  total: row.total,
+  processed: row.processed,
+  failure: row.failure,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  startedAt: row.started_at,
+  startedProcessed: row.started_processed,
+  finishedAt: row.finished_at,
+});
+
+/**
+ * Batch-scan tasks and their files. An uploaded file's bytes (sealed at rest) stay until the file
+ * is profiled or has failed, so a task interrupted by a restart can pick up where it was.
+ */
+export class ScanRepository {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sealer: Sealer,
+  ) {}
+
+  /** Stores a new pending task with all its files, in one transaction. */
+  create(task: { id: string; collection: string; createdAt: string }, files: UploadedFile[]): void {
+    const insertFile = this.db.prepare('INSERT INTO scan_files (task_id, position, name, content) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      this.db
+        .prepare(`INSERT INTO tasks (id, collection, status, total, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)`)
+        .run(task.id, task.collection, files.length, task.createdAt, task.createdAt);
+      files.forEach((file, position) => insertFile.run(task.id, position, file.name, this.sealer.seal(file.bytes)));
+    })();
+  }
+
+  task(id: string): ScanTask | undefined {
+    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+    return row && taskOf(row);
+  }
+
+  /** The task that scanned `collection` (one task per uploaded collection). */
+  taskOfCollection(collection: string): ScanTask | undefined {
+    const row = this.db.prepare('SELECT * FROM tasks WHERE collection = ? ORDER BY created_at DESC LIMIT 1').get(collection) as TaskRow | undefined;
+    return row && taskOf(row);
+  }
+
+  /** Tasks still pending or left running by an earlier process, oldest first. */
+  unfinished(): ScanTask[] {
+    const rows = this.db.prepare(`SELECT * FROM tasks WHERE status IN ('pending', 'running') ORDER BY created_at, rowid`).all() as TaskRow[];
+    return rows.map(taskOf);
+  }
+
+  start(id: string, at: string): void {
+    this.db
+      .prepare(`UPDATE tasks SET status = 'running', started_at = ?, started_processed = processed, updated_at = ? WHERE id = ?`)
+      .run(at, at, id);
+  }
+
+  finish(id: string, at: string): void {
+    this.db.prepare(`UPDATE tasks SET status = 'done', finished_at = ?, updated_at = ? WHERE id = ?`).run(at, at, id);
+  }
+
+  fail(id: string, failure: string, at: string): void {
+    this.db.prepare(`UPDATE tasks SET status = 'failed', failure = ?, finished_at = ?, updated_at = ? WHERE id = ?`).run(failure, at, at, id);
+  }
+
+  pendingPositions(taskId: string): number[] {
+    const rows = this.db.prepare(`SELECT position FROM scan_files WHERE task_id = ? AND status = 'pending' ORDER BY position`).all(taskId) as {
+      position: number;
+    }[];
+    return rows.map((r) => r.position);
+  }
+
+  /** Reads a pending file for analysis and counts the attempt; undefined when it is gone or no longer pending. */
+  claim(taskId: string, position: number): ClaimedFile | undefined {
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare(`SELECT name, content, attempts FROM scan_files WHERE task_id = ? AND position = ? AND status = 'pending'`)
+        .get(taskId, position) as { name: string; content: Buffer; attempts: number } | undefined;
+      if (!row) return undefined;
+      this.db.prepare('UPDATE scan_files SET attempts = attempts + 1 WHERE task_id = ? AND position = ?').run(taskId, position);
+      return { position, name: row.name, bytes: this.sealer.open(row.content), attempts: row.attempts + 1 };
+    })();
+  }
+
+  recordProfile(taskId: string, position: number, profile: StoredProfile, thumbnail: Buffer | null, at: string): void {
+    this.settle(taskId, position, at, `status = 'done', profile = ?, thumbnail = ?`, JSON.stringify(profile), thumbnail && this.sealer.seal(thumbnail));
+  }
+
+  recordFailure(taskId: string, position: number, error: string, at: string): void {
+    this.settle(taskId, position, at, `status = 'failed', error = ?`, error);
+  }
+
+  private settle(taskId: string, position: number, at: string, assignments: string, ...values: unknown[]): void {
+    this.db.transaction(() => {
+      const changed = this.db
+        .prepare(`UPDATE scan_files SET ${assignments}, content = NULL WHERE task_id = ? AND position = ? AND status = 'pending'`)
+        .run(...values, taskId, position).changes;
+      if (changed > 0) this.db.prepare('UPDATE tasks SET processed = processed + 1, updated_at = ? WHERE id = ?').run(at, taskId);
+    })();
+  }
+
+  errors(taskId: string): FileError[] {
+    return this.db
+      .prepare(`SELECT name AS file, error FROM scan_files WHERE task_id = ? AND status = 'failed' ORDER BY position`)
+      .all(taskId) as FileError[];
+  }
+
+  profileCount(taskId: string): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM scan_files WHERE task_id = ? AND status = 'done'`).get(taskId) as { n: number }).n;
+  }
+
+  /** Profiled files in upload order, `limit` of them after the first `skip`. */
+  profiles(taskId: string, skip = 0, limit = -1): ProfiledFile[] {
+    const rows = this.db
+      .prepare(`SELECT position, name, profile FROM scan_files WHERE task_id = ? AND status = 'done' ORDER BY position LIMIT ? OFFSET ?`)
+      .all(taskId, limit, skip) as { position: number; name: string; profile: string }[];
+    return rows.map((r) => ({ position: r.position, name: r.name, profile: JSON.parse(r.profile) as StoredProfile }));
+  }
+
+  thumbnail(taskId: string, position: number): Buffer | undefined {
+    const row = this.db.prepare('SELECT thumbnail FROM scan_files WHERE task_id = ? AND position = ?').get(taskId, position) as
+      | { thumbnail: Buffer | null }
+      | undefined;
+    return row?.thumbnail ? this.sealer.open(row.thumbnail) : undefined;
+  }
+
+  /** Deletes the collection's tasks with their files and results; false when there was none. */
+  deleteCollection(collection: string): boolean {
+    return this.db.prepare('DELETE FROM tasks WHERE collection = ?').run(collection).changes > 0;
+  }
+}
