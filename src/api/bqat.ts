@@ -95,7 +95,7 @@ export function scanRoutes({ config, store, keyring, scanner }: ScanDeps): Route
   const limits = { ...config.scan, maxImageBytes: config.limits.maxImageBytes };
   const upload = multer({
     storage: cappedMemoryStorage(config.scan.maxUploadBytes),
-    limits: { fileSize: Math.max(config.scan.maxArchiveBytes, config.limits.maxImageBytes), files: config.scan.maxFiles, fields: 16 },
+    limits: { fileSize: config.scan.maxUploadBytes, files: config.scan.maxFiles, fields: 16 },
   });
   const guard: RequestHandler[] = config.auth.required.scan ? [requireKey(keyring, 'user')] : [];
 

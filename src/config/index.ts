@@ -55,8 +55,8 @@ export interface ScanConfig {
   /** An idle worker is stopped after this long, freeing its models' memory. */
   idleWorkerMs: number;
   maxFiles: number;
+  /** All files of one upload together; also the cap on one archive. */
   maxUploadBytes: number;
-  maxArchiveBytes: number;
   maxExtractedBytes: number;
   maxCompressionRatio: number;
   /** A file still unfinished after this many attempts (the service stopped during each) is marked failed. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
+import { createApp } from '../../src/api/app';
 import { BQAT_FACE_FIELDS, PROFILE_COLUMNS } from '../../src/scan/profile';
 import { REPORT_SECTIONS } from '../../src/scan/report';
 import { USER_KEY, useApp } from '../helpers/app';
@@ -81,6 +82,16 @@ describe('POST /scan/uploaded refuses bad uploads', () => {
     const big = Buffer.concat([await faceFreeJpeg(), Buffer.alloc(appOf().config.limits.maxImageBytes)]);
     const res = await upload([{ name: 'big.jpg', data: big }]).expect(413);
     expect(res.body).toEqual({ error: 'image_too_large', detail: expect.stringContaining("'big.jpg'") });
+  });
+
+  it('cuts off an upload whose files together pass the upload limit, with 413', async () => {
+    const { deps, config } = appOf();
+    const image = await faceFreeJpeg();
+    const small = createApp({ ...deps, config: { ...config, scan: { ...config.scan, maxUploadBytes: Math.round(image.length * 1.5) } } });
+    const res = await request(small).post('/scan/uploaded').set('Authorization', USER_KEY).attach('files', image, 'a.jpg').attach('files', image, 'b.jpg').expect(413);
+    expect(res.body.error).toBe('upload_too_large');
+    await request(small).post('/scan/uploaded').set('Authorization', USER_KEY).attach('files', image, 'a.jpg').expect(202);
+    await deps.scanner.idle();
   });
 
   it('answers 400 for a malformed id and 404 for unknown ones', async () => {
