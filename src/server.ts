@@ -35,6 +35,8 @@ async function main(): Promise<void> {
   const server: Server = app.listen(config.server.port, config.server.host, () => {
     logger.info({ address: server.address() }, 'listening');
   });
+  server.requestTimeout = config.server.requestTimeoutMs;
+  server.headersTimeout = Math.min(server.headersTimeout, config.server.requestTimeoutMs);
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'cannot listen');
     process.exit(1);

@@ -7,6 +7,7 @@ import type { Keyring } from '../config/api-keys';
 import type { ModelRegistry } from '../models/registry';
 import type { Scanner } from '../scan/scanner';
 import type { Store } from '../store';
+import { admission } from './admission';
 import { scanRoutes } from './bqat';
 import { enrollRoutes } from './enroll';
 import { errorHandler, notFound } from './errors';
@@ -41,11 +42,14 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   const options = analysisOptions(deps.config);
+  const { maxConcurrentAnalyses, maxQueuedAnalyses, maxQueueWaitMs } = deps.config.limits;
+  // One queue for every family: they share the same cores.
+  const turn = admission({ maxConcurrent: maxConcurrentAnalyses, maxQueued: maxQueuedAnalyses, maxWaitMs: maxQueueWaitMs });
   app.use(healthRoutes(deps.models, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
-  app.use(nodefluxRoutes({ ...deps, options }));
-  app.use(qitechRoutes({ ...deps, options }));
-  app.use(enrollRoutes({ ...deps, options }));
+  app.use(nodefluxRoutes({ ...deps, options, turn }));
+  app.use(qitechRoutes({ ...deps, options, turn }));
+  app.use(enrollRoutes({ ...deps, options, turn }));
   app.use(scanRoutes(deps));
   app.use(notFound);
   app.use(errorHandler);

@@ -45,6 +45,7 @@ export const REASON_STATUS: Record<string, number> = {
   FACE_OCCLUDED: 422,
   LOW_IMAGE_QUALITY: 422,
   INTERNAL_ERROR: 500,
+  SERVICE_BUSY: 503,
 };
 
 /** A rejection with its reference reason; `score` goes into authentication answers. */
@@ -78,6 +79,7 @@ function reasonOf(error: unknown, missingFile: string): { reason: string; status
   const known = classify(error);
   if (known?.status === 401) return { reason: 'UNAUTHORIZED', status: 401 };
   if (known?.status === 403) return { reason: 'FORBIDDEN', status: 403 };
+  if (known?.status === 503) return { reason: 'SERVICE_BUSY', status: 503 };
   if (known) return { reason: 'INVALID_REQUEST', status: known.status };
   return { reason: 'INTERNAL_ERROR', status: 500 };
 }
@@ -105,10 +107,12 @@ export interface EnrollDeps {
   store: Store;
   keyring: Keyring;
   options: AnalysisOptions;
+  /** The shared admission queue of the analysis routes. */
+  turn: RequestHandler;
 }
 
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
-export function enrollRoutes({ config, models, store, keyring, options }: EnrollDeps): Router {
+export function enrollRoutes({ config, models, store, keyring, options, turn }: EnrollDeps): Router {
   const router = Router();
   const { recognition, gate } = config;
   const embeddingModel = options.embedding.model;
@@ -221,9 +225,9 @@ export function enrollRoutes({ config, models, store, keyring, options }: Enroll
     res.status(status).json(authAnswer(reason, error instanceof Rejection ? error.score : null));
   };
 
-  router.post('/api/enroll', ...guard, upload.single('cin_file'), enroll, enrollErrors);
+  router.post('/api/enroll', ...guard, turn, upload.single('cin_file'), enroll, enrollErrors);
   for (const path of ['/api/authentificate', '/api/authenticate']) {
-    router.post(path, ...guard, upload.single('auth_video'), authenticate, authErrors);
+    router.post(path, ...guard, turn, upload.single('auth_video'), authenticate, authErrors);
   }
 
   const resetErrors: ErrorRequestHandler = (error, req, res, _next) => {

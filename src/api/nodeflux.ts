@@ -74,10 +74,12 @@ export interface NodefluxDeps {
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
+  /** The shared admission queue of the analysis routes. */
+  turn: RequestHandler;
 }
 
 /** `POST /NFFS-FIQA/v1/predict`: detection → occlusion → quality per image, in Nodeflux's shapes. */
-export function nodefluxRoutes({ config, models, keyring, api, options }: NodefluxDeps): Router {
+export function nodefluxRoutes({ config, models, keyring, api, options, turn }: NodefluxDeps): Router {
   const router = Router();
   const validate = api.validator('FiqaRequest');
   const maxImages = config.limits.maxImagesPerRequest;
@@ -110,6 +112,6 @@ export function nodefluxRoutes({ config, models, keyring, api, options }: Nodefl
   };
 
   const guard: RequestHandler[] = config.auth.required.nodeflux ? [requireKey(keyring, 'user')] : [];
-  router.post('/NFFS-FIQA/v1/predict', startJob, ...guard, express.json({ limit: bodyLimit }), predict, fiqaErrors);
+  router.post('/NFFS-FIQA/v1/predict', startJob, ...guard, turn, express.json({ limit: bodyLimit }), predict, fiqaErrors);
   return router;
 }

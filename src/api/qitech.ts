@@ -23,6 +23,7 @@ const TITLES: Record<string, string> = {
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   not_found: 'not_found',
+  overloaded: 'service_unavailable',
 };
 
 /** `{title, description}` for every failure; QI Tech answers invalid data, an oversized image included, with 400. */
@@ -47,10 +48,12 @@ export interface QiTechDeps {
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
+  /** The shared admission queue of the analysis routes. */
+  turn: RequestHandler;
 }
 
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
-export function qitechRoutes({ config, models, store, keyring, api, options }: QiTechDeps): Router {
+export function qitechRoutes({ config, models, store, keyring, api, options, turn }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
   const rules = config.gate.photo;
@@ -105,7 +108,7 @@ export function qitechRoutes({ config, models, store, keyring, api, options }: Q
   };
 
   const guard: RequestHandler[] = config.auth.required.qitech ? [requireKey(keyring, 'user')] : [];
-  router.post('/face_recognition/image', ...guard, express.json({ limit: jsonBodyLimit(config.limits.maxImageBytes) }), upload, qitechErrors);
+  router.post('/face_recognition/image', ...guard, turn, express.json({ limit: jsonBodyLimit(config.limits.maxImageBytes) }), upload, qitechErrors);
   router.get('/face_recognition/image/:image_key', ...guard, stored, metadata, qitechErrors);
   router.get('/face_recognition/image/:image_key/file', ...guard, stored, file, qitechErrors);
   router.get('/face_recognition/image/:image_key/cropped_file', ...guard, stored, croppedFile, qitechErrors);

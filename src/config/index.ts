@@ -7,11 +7,18 @@ import type { PhotoRules } from '../gate/photo-rules';
 import type { AnalysisOptions } from '../pipeline/analyze';
 
 export interface Config {
-  server: { host: string; port: number; shutdownGraceMs: number };
+  server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   store: { dataDir: string; busyTimeoutMs: number };
   models: { dir: string; load: ModelName[]; intraOpThreads: number; interOpThreads: number };
-  limits: { maxImageBytes: number; maxImagePixels: number; maxImagesPerRequest: number };
+  limits: {
+    maxImageBytes: number;
+    maxImagePixels: number;
+    maxImagesPerRequest: number;
+    maxConcurrentAnalyses: number;
+    maxQueuedAnalyses: number;
+    maxQueueWaitMs: number;
+  };
   auth: AuthConfig;
   gate: { fiqa: FiqaThresholds; photo: PhotoRules };
   recognition: RecognitionConfig;

@@ -1,5 +1,7 @@
 import express from 'express';
 import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -14,8 +16,9 @@ import { loadModels, type ModelRegistry } from '../../src/models/registry';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 
+const KEY = 'app-test-key-0123456789';
 const logger = pino({ level: 'silent' });
-const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-app-')), FACEGATE_THREADS: '1', FACEGATE_API_KEYS: 'app-test-key-0123456789' });
+const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-app-')), FACEGATE_THREADS: '1', FACEGATE_API_KEYS: KEY });
 const keyring = createKeyring(config.auth, config.store.dataDir);
 const api = loadApiDocument();
 let models: ModelRegistry;
@@ -65,6 +68,39 @@ describe('createApp', () => {
     expect(document.text).toContain('/NFFS-FIQA/v1/predict');
     const docs = await request(app).get('/docs/').expect(200);
     expect(docs.text).toContain('swagger-ui');
+  });
+});
+
+describe('the analysis routes at capacity', () => {
+  it('answer 503 with Retry-After at once, each family in its own shape, while another request holds the only turn', async () => {
+    const busyConfig = { ...config, limits: { ...config.limits, maxConcurrentAnalyses: 1, maxQueuedAnalyses: 0 } };
+    const store = Store.open(config.store);
+    const app = createApp({ config: busyConfig, models, store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
+    const server = app.listen(0);
+    const { port } = server.address() as AddressInfo;
+    // A request whose body never ends holds its turn: the queue admits before the body is read.
+    const holder = http.request({ port, method: 'POST', path: '/NFFS-FIQA/v1/predict', headers: { authorization: KEY, 'content-type': 'application/json', 'content-length': '1000' } });
+    holder.on('error', () => undefined);
+    holder.write('{"images": [');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const key = (r: request.Test) => r.set('Authorization', KEY);
+    const fiqa = await key(request(server).post('/NFFS-FIQA/v1/predict')).send({ images: ['AAAA'] }).expect(503);
+    expect(fiqa.headers['retry-after']).toBeDefined();
+    expect(fiqa.body).toMatchObject({ ok: false, message: expect.stringMatching(/at capacity/) });
+    const qitech = await key(request(server).post('/face_recognition/image')).send({ image: 'AAAA' }).expect(503);
+    expect(qitech.body).toEqual({ title: 'service_unavailable', description: expect.stringMatching(/at capacity/) });
+    const enroll = await key(request(server).post('/api/enroll?username=busy')).attach('cin_file', Buffer.from('x'), 'a.jpg').expect(503);
+    expect(enroll.body).toMatchObject({ DecisionReason: 'SERVICE_BUSY' });
+    // Routes that analyse nothing are not queued.
+    await key(request(server).get('/face_recognition/image/00000000-0000-4000-8000-000000000000')).expect(404);
+
+    holder.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await key(request(server).post('/NFFS-FIQA/v1/predict')).send({ images: ['AAAA'] }).expect(400);
+    server.close();
+    server.closeAllConnections();
+    store.close();
   });
 });
 
