@@ -1,16 +1,14 @@
 /**
  * `npx tsx bench/peer.ts [--processes N] [--seconds S] [--size 640x480|1920x1080]`: throughput and
  * detect() latency of the JavaScript peer, @vladmandic/human on the tfjs WASM backend, doing face
- * detection + mesh + iris + description (nothing else) on the frames bench/pipeline.ts uses: one
+ * detection + mesh + iris + description (nothing else) on the frames of bench/frames.ts: one
  * process per core (default), each loads Human once, warms up 3 runs, then decodes and analyses
  * the JPEG in a loop for S seconds (default 20). Both sizes unless --size is given.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import { facePath } from '../eval/dataset';
+import { PORTRAIT, portraitAvailable, portraitFrame } from './frames';
 import type { PeerJob, PeerMessage } from './peer-worker';
 import { argValue, summarize } from './stats';
 
@@ -95,20 +93,7 @@ export async function peerThroughput(options: { processes: number; seconds: numb
   return { imagesPerSecond, medianMs, p90Ms, facesPerImage, descriptorLength };
 }
 
-const PORTRAIT = 'deepface_img29.jpg';
-const portraitAvailable = existsSync(facePath(PORTRAIT));
 const SIZES: Record<string, [number, number]> = { '640x480': [640, 480], '1920x1080': [1920, 1080] };
-
-/** As bench/pipeline.ts: the portrait scaled to the frame height, centred on a gray frame (or the gray frame alone), JPEG quality 90. */
-async function frame(width: number, height: number): Promise<Buffer> {
-  const gray = sharp({ create: { width, height, channels: 3, background: '#8a8a8a' } });
-  if (!portraitAvailable) return gray.jpeg({ quality: 90 }).toBuffer();
-  const portrait = await sharp(readFileSync(facePath(PORTRAIT))).resize({ height }).toBuffer({ resolveWithObject: true });
-  return gray
-    .composite([{ input: portrait.data, left: Math.round((width - portrait.info.width) / 2), top: 0 }])
-    .jpeg({ quality: 90 })
-    .toBuffer();
-}
 
 async function main(): Promise<void> {
   const processes = argValue('processes', availableParallelism());
@@ -122,7 +107,7 @@ async function main(): Promise<void> {
   );
   for (const size of sizes) {
     const [width, height] = SIZES[size];
-    const image = await frame(width, height);
+    const image = await portraitFrame(width, height);
     const run = await runPeer({ processes, seconds, image });
     console.log(`\n${size} JPEG (${image.length} bytes), ${run.library}, ${run.wasmFile}`);
     console.log(`${run.imagesPerSecond.toFixed(1)} images/s in total (decode included); detect() median ${run.medianMs.toFixed(1)} ms, p90 ${run.p90Ms.toFixed(1)} ms`);

@@ -3,9 +3,7 @@
  * analysis, for one face in a 640x480 and a 1920x1080 JPEG made from a real portrait (or, without
  * the shared photo set, from a synthetic image, which has no face and so times only decode+detect).
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import sharp from 'sharp';
 import { analysisOptions, loadConfig } from '../src/config';
 import { loadModels, type ModelRegistry } from '../src/models/registry';
 import { alignedFace, encodeJpeg } from '../src/pipeline/crop';
@@ -17,20 +15,8 @@ import { analyze, type AnalysisOptions } from '../src/pipeline/analyze';
 import { locateLandmarks } from '../src/pipeline/landmarks';
 import { livenessScores } from '../src/pipeline/liveness';
 import { measurePhotometry } from '../src/pipeline/photometry';
-import { facePath, facesAvailable } from '../eval/dataset';
+import { PORTRAIT, portraitAvailable, portraitFrame } from './frames';
 import { argValue, summarize } from './stats';
-
-const PORTRAIT = 'deepface_img29.jpg';
-
-async function frame(width: number, height: number): Promise<Buffer> {
-  if (!facesAvailable) return sharp({ create: { width, height, channels: 3, background: '#8a8a8a' } }).jpeg({ quality: 90 }).toBuffer();
-  // The portrait scaled so its face takes a third of the frame height, centred on a gray frame.
-  const portrait = await sharp(readFileSync(facePath(PORTRAIT))).resize({ height }).toBuffer({ resolveWithObject: true });
-  return sharp({ create: { width, height, channels: 3, background: '#8a8a8a' } })
-    .composite([{ input: portrait.data, left: Math.round((width - portrait.info.width) / 2), top: 0 }])
-    .jpeg({ quality: 90 })
-    .toBuffer();
-}
 
 async function stages(bytes: Buffer, models: ModelRegistry, options: AnalysisOptions): Promise<Record<string, number>> {
   const times: Record<string, number> = {};
@@ -57,12 +43,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const models = await loadModels(config.models);
   const options = analysisOptions(config);
-  console.log(`${runs} runs after 3 warm-up runs; ${config.models.intraOpThreads} intra-op threads; ${facesAvailable ? `face from ${PORTRAIT}` : 'no photo set: synthetic frames without a face'}`);
+  console.log(`${runs} runs after 3 warm-up runs; ${config.models.intraOpThreads} intra-op threads; ${portraitAvailable ? `face from ${PORTRAIT}` : 'no photo set: synthetic frames without a face'}`);
   for (const [width, height] of [
     [640, 480],
     [1920, 1080],
   ]) {
-    const bytes = await frame(width, height);
+    const bytes = await portraitFrame(width, height);
     for (let i = 0; i < 3; i++) await stages(bytes, models, options);
     const samples: Record<string, number[]> = {};
     for (let i = 0; i < runs; i++) {

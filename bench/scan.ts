@@ -20,10 +20,10 @@ import { sniffFormat } from '../src/pipeline/decode';
 import { createScanner } from '../src/scan/scanner';
 import { Store } from '../src/store';
 import { FACES_DIR, facePath, facesAvailable } from '../eval/dataset';
+import { PORTRAIT } from './frames';
 import { argValue, summarize } from './stats';
 
 const KEY = 'bench-key-0123456789abcdef';
-const PORTRAIT = 'deepface_img29.jpg';
 
 async function dataset(): Promise<{ name: string; bytes: Buffer }[]> {
   if (facesAvailable) {

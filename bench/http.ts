@@ -1,0 +1,189 @@
+/**
+ * `npm run bench [-- --threads N --seconds S --requests N --peer-seconds S]`: the built server under
+ * autocannon, on `POST /NFFS-FIQA/v1/predict` and `POST /face_recognition/image` with the portrait
+ * frame at 640x480 and 1920x1080. Prints, per route and size: single-request latency
+ * (median/p90/p99), throughput and p99 at 1..8 concurrent connections, the highest throughput
+ * whose p99 stays within 250 ms, and the cores used; then RSS before and after `--requests` FIQA
+ * requests (5,000 by default), a burst far beyond capacity (503s), and the JavaScript peer
+ * (@vladmandic/human, tfjs wasm, one process per core) on the same frames.
+ */
+import autocannon from 'autocannon';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PORTRAIT, portraitAvailable, portraitFrame } from './frames';
+import { peerThroughput } from './peer';
+import { argValue } from './stats';
+
+const KEY = 'bench-key-0123456789abcdef';
+const P99_AIM_MS = 250;
+const CONNECTIONS = [1, 2, 3, 4, 6, 8];
+const SIZES: [number, number][] = [
+  [640, 480],
+  [1920, 1080],
+];
+
+interface Route {
+  name: string;
+  path: string;
+  body: (base64: string) => string;
+}
+
+const ROUTES: Route[] = [
+  { name: 'FIQA predict', path: '/NFFS-FIQA/v1/predict', body: (image) => JSON.stringify({ images: [image] }) },
+  { name: 'QI Tech upload', path: '/face_recognition/image', body: (image) => JSON.stringify({ image }) },
+];
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** CPU seconds (user + system) the process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
+  return Number(line.replace(/\D+/g, '')) / 1024;
+}
+
+async function startServer(threads: number): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/src/server.js'], {
+    env: {
+      ...process.env,
+      FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-bench-')),
+      FACEGATE_API_KEYS: KEY,
+      FACEGATE_PORT: String(port),
+      FACEGATE_HOST: '127.0.0.1',
+      FACEGATE_THREADS: String(threads),
+      FACEGATE_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let waited = 0; ; waited += 100) {
+    if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}`);
+    if (waited > 60_000) throw new Error('the server was not ready within 60 s');
+    const ready = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
+    if (ready) return { child, url };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface Load {
+  requestsPerSecond: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  cores: number;
+}
+
+async function load(pid: number, url: string, body: string, options: { connections: number; seconds?: number; amount?: number }): Promise<Load> {
+  const cpuBefore = cpuSeconds(pid);
+  const started = Date.now();
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { authorization: KEY, 'content-type': 'application/json' },
+    body,
+    connections: options.connections,
+    duration: options.seconds ?? 10,
+    amount: options.amount,
+    timeout: 30,
+  });
+  const wall = (Date.now() - started) / 1000;
+  return {
+    requestsPerSecond: result['2xx'] / wall,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    cores: (cpuSeconds(pid) - cpuBefore) / wall,
+  };
+}
+
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+
+async function main(): Promise<void> {
+  const threads = argValue('threads', 2);
+  const seconds = argValue('seconds', 10);
+  const requests = argValue('requests', 5000);
+  const peerSeconds = argValue('peer-seconds', 20);
+  const frames = await Promise.all(SIZES.map(([w, h]) => portraitFrame(w, h)));
+  console.log(
+    `FaceGate ${threads} intra-op thread(s), ${availableParallelism()} cores; frames ${portraitAvailable ? `with ${PORTRAIT}` : 'without a face (no photo set)'}; ` +
+      `autocannon ${seconds} s per step`,
+  );
+  const { child, url } = await startServer(threads);
+  const pid = child.pid as number;
+  const best: Record<string, number> = {};
+  try {
+    console.log(`\nRSS after start-up: ${rssMb(pid).toFixed(0)} MB`);
+    for (const route of ROUTES) {
+      for (const [index, [width, height]] of SIZES.entries()) {
+        const body = route.body(frames[index].toString('base64'));
+        const target = url + route.path;
+        await load(pid, target, body, { connections: 1, amount: 3 });
+        const single = await load(pid, target, body, { connections: 1, amount: 30 });
+        console.log(`\n${route.name}, ${width}x${height}: one request at a time: median ${ms(single.p50)}, p90 ${ms(single.p90)}, p99 ${ms(single.p99)}`);
+        console.log('| connections | requests/s | p50 | p99 | non-2xx | cores used |\n|---:|---:|---:|---:|---:|---:|');
+        let withinAim: Load | undefined;
+        let fastest: Load | undefined;
+        for (const connections of CONNECTIONS) {
+          const run = await load(pid, target, body, { connections, seconds });
+          console.log(`| ${connections} | ${run.requestsPerSecond.toFixed(2)} | ${ms(run.p50)} | ${ms(run.p99)} | ${run.non2xx + run.errors} | ${run.cores.toFixed(2)} |`);
+          if (run.p99 <= P99_AIM_MS && run.requestsPerSecond > (withinAim?.requestsPerSecond ?? 0)) withinAim = run;
+          if (run.requestsPerSecond > (fastest?.requestsPerSecond ?? 0)) fastest = run;
+        }
+        console.log(
+          `highest throughput with p99 <= ${P99_AIM_MS} ms: ${withinAim ? `${withinAim.requestsPerSecond.toFixed(2)} requests/s` : 'none (p99 is above it even one request at a time)'}; ` +
+            `highest overall: ${fastest?.requestsPerSecond.toFixed(2)} requests/s`,
+        );
+        best[`${route.name} ${width}x${height}`] = fastest?.requestsPerSecond ?? 0;
+      }
+    }
+
+    const fiqaBody = ROUTES[0].body(frames[0].toString('base64'));
+    const before = rssMb(pid);
+    const soak = await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 4, amount: requests, seconds: 3600 });
+    console.log(
+      `\nRSS across ${requests} FIQA requests (640x480, 4 connections): ${before.toFixed(0)} MB before, ${rssMb(pid).toFixed(0)} MB after; ` +
+        `${soak.requestsPerSecond.toFixed(2)} requests/s, p99 ${ms(soak.p99)}, ${soak.non2xx + soak.errors} not 2xx`,
+    );
+
+    const burst = await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 64, seconds });
+    console.log(
+      `burst of 64 connections for ${seconds} s: ${burst.requestsPerSecond.toFixed(2)} requests/s answered 2xx, ${burst.non2xx} answered 503, ${burst.errors} errors/timeouts; ` +
+        `p50 ${ms(burst.p50)}, p99 ${ms(burst.p99)}; RSS ${rssMb(pid).toFixed(0)} MB`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+  }
+
+  console.log(`\nPeer: @vladmandic/human, tfjs wasm, ${availableParallelism()} processes x ${peerSeconds} s (detection + mesh + iris + description)`);
+  for (const [index, [width, height]] of SIZES.entries()) {
+    const peer = await peerThroughput({ processes: availableParallelism(), seconds: peerSeconds, image: frames[index] });
+    const ours = best[`FIQA predict ${width}x${height}`];
+    console.log(
+      `${width}x${height}: peer ${peer.imagesPerSecond.toFixed(2)} images/s (detect() median ${ms(peer.medianMs)}, ${peer.facesPerImage.toFixed(2)} faces/image); ` +
+        `FaceGate FIQA ${ours.toFixed(2)} requests/s = ${(ours / peer.imagesPerSecond).toFixed(2)}x the peer`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
