@@ -15,7 +15,7 @@ import { createApp } from '../src/api/app';
 import { loadApiDocument } from '../src/api/openapi';
 import { loadConfig } from '../src/config';
 import { createKeyring } from '../src/config/api-keys';
-import { loadModels } from '../src/models/registry';
+import { startAnalyzer } from '../src/pipeline/analysis-pool';
 import { sniffFormat } from '../src/pipeline/decode';
 import { createScanner } from '../src/scan/scanner';
 import { Store } from '../src/store';
@@ -47,9 +47,9 @@ async function main(): Promise<void> {
   config.scan.workers = workers;
   const logger = pino({ level: 'silent' });
   const store = Store.open(config.store);
-  const models = await loadModels(config.models);
+  const analyzer = await startAnalyzer(config.models);
   const scanner = createScanner(config, store.scans, logger);
-  const app = createApp({ config, models, store, keyring: createKeyring(config.auth, config.store.dataDir), api: loadApiDocument(), logger, scanner });
+  const app = createApp({ config, analyzer, store, keyring: createKeyring(config.auth, config.store.dataDir), api: loadApiDocument(), logger, scanner });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     return median;
   };
 
-  console.log(`${files.length * repeat} images (${facesAvailable ? 'the shared photo set' : 'synthetic, no photo set'} x${repeat}); ${workers} scan worker(s) x ${config.scan.threadsPerWorker} thread(s); gate: ${config.models.intraOpThreads} intra-op threads`);
+  console.log(`${files.length * repeat} images (${facesAvailable ? 'the shared photo set' : 'synthetic, no photo set'} x${repeat}); ${workers} scan worker(s) x ${config.scan.threadsPerWorker} thread(s); gate: ${config.models.workers} worker(s) x ${config.models.intraOpThreads} intra-op thread(s)`);
   for (let i = 0; i < 3; i++) await fiqa();
   const idle: number[] = [];
   for (let i = 0; i < requests; i++) idle.push(await fiqa());
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 
   server.close();
   await scanner.close();
-  await models.release();
+  await analyzer.close();
   store.close();
 }
 

@@ -7,8 +7,8 @@ import { loadModels } from './models/registry';
 import { analyze, type FaceAnalysis } from './pipeline/analyze';
 import { ImageError, sniffFormat } from './pipeline/decode';
 import { profileOutliers } from './scan/outliers';
-import { AnalysisPool } from './scan/pool';
-import type { Profile } from './scan/profile';
+import { AnalysisPool } from './pipeline/analysis-pool';
+import { type ProfiledImage, profileImage } from './scan/profile';
 import { scanReport } from './scan/report';
 
 const USAGE = `usage:
@@ -88,11 +88,8 @@ async function scanCommand(args: string[]): Promise<number> {
   if (!(contamination > 0 && contamination <= 0.5)) throw new Error('--contamination must be above 0 and at most 0.5');
 
   const config = loadConfig();
-  const pool = new AnalysisPool(
-    { models: { ...config.models, intraOpThreads: 1 }, analysis: analysisOptions(config), thumbnailSize: config.scan.thumbnailSize },
-    workers,
-    config.scan.idleWorkerMs,
-  );
+  const pool = new AnalysisPool({ models: { ...config.models, intraOpThreads: 1 } }, { size: workers, idleMs: null });
+  const options = analysisOptions(config);
   const files = filesUnder(folder);
   const bar = new SingleBar({
     format: 'scanning [{bar}] {value}/{total} files | {percentage}% | ETA {eta_formatted}',
@@ -101,7 +98,7 @@ async function scanCommand(args: string[]): Promise<number> {
     notTTYSchedule: 5000,
   });
   bar.start(files.length, 0);
-  const profiled: { profile: Profile; thumbnail: Buffer }[] = [];
+  const profiled: ProfiledImage[] = [];
   const failures: { file: string; error: string }[] = [];
   const skipped: string[] = [];
   let next = 0;
@@ -110,7 +107,12 @@ async function scanCommand(args: string[]): Promise<number> {
       const name = relative(folder, files[i]);
       const bytes = readFileSync(files[i]);
       if (!sniffFormat(bytes)) skipped.push(name);
-      else await pool.profile(name, bytes).then((r) => profiled.push(r), (error: Error) => failures.push({ file: name, error: error.message }));
+      else {
+        await profileImage(name, bytes, pool, options, config.scan.thumbnailSize).then(
+          (r) => profiled.push(r),
+          (error: Error) => failures.push({ file: name, error: error.message }),
+        );
+      }
       bar.increment();
     }
   };
@@ -118,7 +120,7 @@ async function scanCommand(args: string[]): Promise<number> {
   await Promise.all(Array.from({ length: workers }, lane)).finally(() => pool.close());
   bar.stop();
 
-  const byName = (p: { profile: Profile }, q: { profile: Profile }) => String(p.profile.file).localeCompare(String(q.profile.file));
+  const byName = (p: ProfiledImage, q: ProfiledImage) => String(p.profile.file).localeCompare(String(q.profile.file));
   profiled.sort(byName);
   const profiles = profiled.map((r) => r.profile);
   const outliers = profileOutliers(profiles, contamination);

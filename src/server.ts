@@ -4,7 +4,7 @@ import { loadApiDocument } from './api/openapi';
 import { loadConfig } from './config';
 import { createKeyring } from './config/api-keys';
 import { createLogger } from './log';
-import { loadModels } from './models/registry';
+import { startAnalyzer } from './pipeline/analysis-pool';
 import { createScanner } from './scan/scanner';
 import { Store } from './store';
 import { Sealer } from './store/sealer';
@@ -25,13 +25,13 @@ async function main(): Promise<void> {
   if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');
   if (keyring.admin.length === 0) logger.warn('no admin key configured: admin-only routes refuse every request');
   const api = loadApiDocument();
-  const models = await loadModels(config.models);
-  logger.info({ models: models.loaded, ms: Date.now() - started }, 'models loaded');
+  const analyzer = await startAnalyzer(config.models);
+  logger.info({ models: analyzer.loaded, workers: config.models.workers, ms: Date.now() - started }, 'models loaded');
 
   const scanner = createScanner(config, store.scans, logger);
   const resumed = scanner.resume();
   if (resumed > 0) logger.info({ tasks: resumed }, 'resuming unfinished scans');
-  const app = createApp({ config, models, store, keyring, api, logger, scanner });
+  const app = createApp({ config, analyzer, store, keyring, api, logger, scanner });
   const server: Server = app.listen(config.server.port, config.server.host, () => {
     logger.info({ address: server.address() }, 'listening');
   });
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), config.server.shutdownGraceMs).unref();
     server.close(() => {
       clearTimeout(force);
-      void Promise.all([scanner.close(), models.release()]).finally(() => {
+      void Promise.all([scanner.close(), analyzer.close()]).finally(() => {
         store.close();
         process.exit(0);
       });

@@ -19,17 +19,18 @@ describe('loadConfig', () => {
   });
 
   it('applies environment overrides, turning numeric strings into numbers', () => {
-    const config = loadConfig({ FACEGATE_PORT: '9090', FACEGATE_DATA_DIR: '/tmp/fg', FACEGATE_THREADS: '1', FACEGATE_LOG_LEVEL: 'warn' });
+    const config = loadConfig({ FACEGATE_PORT: '9090', FACEGATE_DATA_DIR: '/tmp/fg', FACEGATE_THREADS: '3', FACEGATE_WORKERS: '0', FACEGATE_LOG_LEVEL: 'warn' });
     expect(config.server.port).toBe(9090);
     expect(config.store.dataDir).toBe('/tmp/fg');
-    expect(config.models.intraOpThreads).toBe(1);
+    expect(config.models.intraOpThreads).toBe(3);
+    expect(config.models.workers).toBe(0);
     expect(config.log.level).toBe('warn');
   });
 
   it('merges a FACEGATE_CONFIG file over the defaults', () => {
     const config = loadConfig({ FACEGATE_CONFIG: overrideFile({ models: { load: ['blazeface'] }, limits: { maxImageBytes: 2048 } }) });
     expect(config.models.load).toEqual(['blazeface']);
-    expect(config.models.intraOpThreads).toBe(2);
+    expect(config.models.intraOpThreads).toBe(1);
     expect(config.limits.maxImageBytes).toBe(2048);
   });
 

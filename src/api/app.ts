@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { analysisOptions, type Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import type { ModelRegistry } from '../models/registry';
+import type { Analyzer } from '../pipeline/analyze';
 import type { Scanner } from '../scan/scanner';
 import type { Store } from '../store';
 import { admission } from './admission';
@@ -18,7 +18,8 @@ import { qitechRoutes } from './qitech';
 
 export interface AppDeps {
   config: Config;
-  models: ModelRegistry;
+  /** Runs the analyses of the gate routes: on this thread or on worker threads. */
+  analyzer: Analyzer;
   store: Store;
   keyring: Keyring;
   api: ApiDocument;
@@ -45,7 +46,7 @@ export function createApp(deps: AppDeps): Express {
   const { maxConcurrentAnalyses, maxQueuedAnalyses, maxQueueWaitMs } = deps.config.limits;
   // One queue for every family: they share the same cores.
   const turn = admission({ maxConcurrent: maxConcurrentAnalyses, maxQueued: maxQueuedAnalyses, maxWaitMs: maxQueueWaitMs });
-  app.use(healthRoutes(deps.models, deps.config.models.load, deps.store));
+  app.use(healthRoutes(deps.analyzer, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
   app.use(nodefluxRoutes({ ...deps, options, turn }));
   app.use(qitechRoutes({ ...deps, options, turn }));

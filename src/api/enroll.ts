@@ -3,8 +3,7 @@ import multer from 'multer';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs } from '../gate/recognition';
-import type { ModelRegistry } from '../models/registry';
-import { type AnalysisOptions, analyze, type FaceAnalysis } from '../pipeline/analyze';
+import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { ImageError, sniffFormat } from '../pipeline/decode';
 import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
 import type { Store } from '../store';
@@ -103,7 +102,7 @@ function imageKey(req: Request): string | undefined {
 
 export interface EnrollDeps {
   config: Config;
-  models: ModelRegistry;
+  analyzer: Analyzer;
   store: Store;
   keyring: Keyring;
   options: AnalysisOptions;
@@ -112,19 +111,15 @@ export interface EnrollDeps {
 }
 
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
-export function enrollRoutes({ config, models, store, keyring, options, turn }: EnrollDeps): Router {
+export function enrollRoutes({ config, analyzer, store, keyring, options, turn }: EnrollDeps): Router {
   const router = Router();
   const { recognition, gate } = config;
   const embeddingModel = options.embedding.model;
-  const modelVersion = () => {
-    const entry = models.get(embeddingModel).entry;
-    return `${entry.source.package}@${entry.source.version}#${entry.sha256.slice(0, 12)}`;
-  };
   const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
   const analysisOptions = detectingFrom(options, choice.detection);
   const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
     try {
-      return await analyze(bytes, models, analysisOptions);
+      return await analyzer.analyze(bytes, analysisOptions);
     } catch (error) {
       if (error instanceof ImageError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : label);
       throw error;
@@ -169,7 +164,7 @@ export function enrollRoutes({ config, models, store, keyring, options, turn }: 
     const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
     const duplicateOf = () => (recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(embeddingModel), recognition.duplicateThreshold) : undefined);
     try {
-      store.users.enroll({ username: name, createdAt, image, template: { model: embeddingModel, modelVersion: modelVersion(), embedding: face.embedding } }, duplicateOf);
+      store.users.enroll({ username: name, createdAt, image, template: { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding } }, duplicateOf);
     } catch (error) {
       if (error instanceof EnrollmentConflict) {
         if (error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ username: name, enrolledAs: error.otherUser }, 'face already enrolled');

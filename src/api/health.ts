@@ -1,21 +1,22 @@
 import { Router } from 'express';
-import type { ModelRegistry } from '../models/registry';
 import type { ModelName } from '../models/catalog';
+import type { Analyzer } from '../pipeline/analyze';
 import type { Store } from '../store';
 
 /** `/health`: the process answers. `/ready`: every configured model is loaded and the database takes writes. */
-export function healthRoutes(models: ModelRegistry, expected: readonly ModelName[], store: Store): Router {
+export function healthRoutes(analyzer: Analyzer, expected: readonly ModelName[], store: Store): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/ready', (_req, res) => {
-    const missing = expected.filter((name) => !models.has(name));
+    const loaded = analyzer.loaded;
+    const missing = expected.filter((name) => !loaded.includes(name));
     const writable = store.isWritable();
     const ready = missing.length === 0 && writable;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not_ready',
-      models: { loaded: models.loaded, missing },
+      models: { loaded, missing },
       database: writable ? 'writable' : 'not_writable',
     });
   });

@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import { type FiqaThresholds, type FiqaVerdict, fiqaVerdict } from '../gate/fiqa';
-import type { ModelRegistry } from '../models/registry';
-import { type AnalysisOptions, analyze } from '../pipeline/analyze';
+import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
@@ -70,7 +69,7 @@ const fiqaErrors: ErrorRequestHandler = (error, req, res, _next) => {
 
 export interface NodefluxDeps {
   config: Config;
-  models: ModelRegistry;
+  analyzer: Analyzer;
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
@@ -79,7 +78,7 @@ export interface NodefluxDeps {
 }
 
 /** `POST /NFFS-FIQA/v1/predict`: detection → occlusion → quality per image, in Nodeflux's shapes. */
-export function nodefluxRoutes({ config, models, keyring, api, options, turn }: NodefluxDeps): Router {
+export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn }: NodefluxDeps): Router {
   const router = Router();
   const validate = api.validator('FiqaRequest');
   const maxImages = config.limits.maxImagesPerRequest;
@@ -101,7 +100,7 @@ export function nodefluxRoutes({ config, models, keyring, api, options, turn }: 
     const analysisOptions = detectingFrom(options, thresholds.detection);
     const verdicts: FiqaVerdict[] = [];
     for (const [i, bytes] of images.entries()) {
-      const analysis = await asClientError(`images[${i}]`, () => analyze(bytes, models, analysisOptions));
+      const analysis = await asClientError(`images[${i}]`, () => analyzer.analyze(bytes, analysisOptions));
       verdicts.push(fiqaVerdict(analysis, thresholds));
     }
     res.json({

@@ -2,8 +2,7 @@ import express, { type ErrorRequestHandler, type RequestHandler, Router } from '
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
-import type { ModelRegistry } from '../models/registry';
-import { type AnalysisOptions, analyze } from '../pipeline/analyze';
+import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import type { Store } from '../store';
 import type { ImageMetadata } from '../store/images';
 import { requireKey } from './auth';
@@ -43,7 +42,7 @@ function metadataBody(image: Pick<ImageMetadata, 'key' | 'fileSize' | 'width' | 
 
 export interface QiTechDeps {
   config: Config;
-  models: ModelRegistry;
+  analyzer: Analyzer;
   store: Store;
   keyring: Keyring;
   api: ApiDocument;
@@ -53,7 +52,7 @@ export interface QiTechDeps {
 }
 
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
-export function qitechRoutes({ config, models, store, keyring, api, options, turn }: QiTechDeps): Router {
+export function qitechRoutes({ config, analyzer, store, keyring, api, options, turn }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
   const rules = config.gate.photo;
@@ -63,7 +62,7 @@ export function qitechRoutes({ config, models, store, keyring, api, options, tur
     const body = req.body as unknown;
     if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
     const bytes = imageBytes((body as { image: string }).image, options.limits);
-    const analysis = await asClientError('The image', () => analyze(bytes, models, analysisOptions));
+    const analysis = await asClientError('The image', () => analyzer.analyze(bytes, analysisOptions));
     const verdict = photoVerdict(analysis, rules);
     const face = verdict.face;
     if (!verdict.accepted || !face) {

@@ -10,7 +10,7 @@ export interface Config {
   server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   store: { dataDir: string; busyTimeoutMs: number };
-  models: { dir: string; load: ModelName[]; intraOpThreads: number; interOpThreads: number };
+  models: { dir: string; load: ModelName[]; workers: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
     maxImagePixels: number;
@@ -91,6 +91,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   FACEGATE_DATA_DIR: '/store/dataDir',
   FACEGATE_MODELS_DIR: '/models/dir',
   FACEGATE_THREADS: '/models/intraOpThreads',
+  FACEGATE_WORKERS: '/models/workers',
 };
 
 /** Environment variables holding comma-separated lists, added to the list at the pointer. */

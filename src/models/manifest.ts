@@ -39,3 +39,8 @@ export function sha256(bytes: Uint8Array): string {
 export function readManifest(path: string): ModelManifest {
   return JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
 }
+
+/** How a model's outputs are labelled where they are kept: its npm source, version and file digest. */
+export function modelVersion(entry: ManifestEntry): string {
+  return `${entry.source.package}@${entry.source.version}#${entry.sha256.slice(0, 12)}`;
+}

@@ -1,3 +1,5 @@
+import type { ModelName } from '../models/catalog';
+import { modelVersion } from '../models/manifest';
 import type { ModelRegistry } from '../models/registry';
 import { alignedFace, type CropOptions, encodeJpeg } from './crop';
 import { decodeImage, type DecodeLimits } from './decode';
@@ -40,6 +42,8 @@ export interface FaceReport {
   /** L2-normalised, from `embeddingModel`. */
   embedding: Float32Array;
   embeddingModel: EmbeddingModel;
+  /** The embedding model's exact version (`modelVersion`), kept with templates. */
+  embeddingVersion: string;
   liveness: LivenessScores;
   /** The aligned face crop, JPEG. */
   crop: Buffer;
@@ -104,10 +108,28 @@ export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, opt
         quality: assessQuality(embeddings[i].stability, photometry, geometry, options.quality),
         embedding: embeddings[i].embedding,
         embeddingModel: options.embedding.model,
+        embeddingVersion: modelVersion(models.get(options.embedding.model).entry),
         liveness: liveness[i],
         crop: await encodeJpeg(alignedFace(image, c.landmarks, options.crop), options.crop.jpegQuality),
       };
     }),
   );
   return { width: image.width, height: image.height, format: image.format, bytes: image.bytes, faces: reports };
+}
+
+/** Where analyses run: on this thread (`inProcess`) or on worker threads (`AnalysisPool`). */
+export interface Analyzer {
+  analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis>;
+  /** The models ready to run now. */
+  readonly loaded: readonly ModelName[];
+}
+
+/** Analyses on the calling thread, with models loaded here. */
+export function inProcess(models: ModelRegistry): Analyzer {
+  return {
+    analyze: (bytes, options) => analyze(bytes, models, options),
+    get loaded() {
+      return models.loaded;
+    },
+  };
 }

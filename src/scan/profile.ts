@@ -1,6 +1,5 @@
 import sharp from 'sharp';
-import type { ModelRegistry } from '../models/registry';
-import { analyze, type AnalysisOptions, type FaceAnalysis } from '../pipeline/analyze';
+import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { OCCLUSION_REGIONS } from '../pipeline/occlusion';
 
 const capitalised = (label: string) => label.charAt(0).toUpperCase() + label.slice(1);
@@ -87,11 +86,11 @@ export interface ProfiledImage {
 export async function profileImage(
   file: string,
   bytes: Uint8Array,
-  models: ModelRegistry,
+  analyzer: Analyzer,
   options: AnalysisOptions,
   thumbnailSize: number,
 ): Promise<ProfiledImage> {
-  const analysis = await analyze(bytes, models, options);
+  const analysis = await analyzer.analyze(bytes, options);
   const thumbnail = await sharp(bytes)
     .rotate()
     .resize(thumbnailSize, thumbnailSize, { fit: 'inside', withoutEnlargement: true })

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { analysisOptions, type Config } from '../config';
+import { AnalysisPool, PoolError } from '../pipeline/analysis-pool';
+import type { AnalysisOptions } from '../pipeline/analyze';
 import type { ScanRepository, ScanTask, UploadedFile } from '../store/scans';
-import { AnalysisPool, PoolError } from './pool';
+import { profileImage } from './profile';
 
 export interface TaskProgress {
   /** Share done, 0–100. */
@@ -33,8 +35,8 @@ export class Scanner {
   constructor(
     private readonly scans: ScanRepository,
     private readonly pool: AnalysisPool,
+    private readonly options: { analysis: AnalysisOptions; thumbnailSize: number; maxAttempts: number },
     private readonly logger: Logger,
-    private readonly maxAttempts: number,
   ) {}
 
   /** Stores the files as a new collection and queues its scan; returns the pending task. */
@@ -99,13 +101,14 @@ export class Scanner {
   private async scanFile(taskId: string, position: number): Promise<void> {
     const file = this.scans.claim(taskId, position);
     if (!file) return;
-    if (file.attempts > this.maxAttempts) {
-      const error = `the analysis did not finish in ${this.maxAttempts} attempts: the service stopped during each`;
+    const { maxAttempts } = this.options;
+    if (file.attempts > maxAttempts) {
+      const error = `the analysis did not finish in ${maxAttempts} attempts: the service stopped during each`;
       this.scans.recordFailure(taskId, position, error, new Date().toISOString());
       return;
     }
     try {
-      const { profile, thumbnail } = await this.pool.profile(file.name, file.bytes);
+      const { profile, thumbnail } = await profileImage(file.name, file.bytes, this.pool, this.options.analysis, this.options.thumbnailSize);
       this.scans.recordProfile(taskId, position, profile, thumbnail, new Date().toISOString());
     } catch (error) {
       if (error instanceof PoolError && (error.kind === 'closed' || error.kind === 'models')) throw error;
@@ -117,9 +120,9 @@ export class Scanner {
 /** The service's scanner: `config.scan.workers` analysis threads over the store's scans. */
 export function createScanner(config: Config, scans: ScanRepository, logger: Logger): Scanner {
   const pool = new AnalysisPool(
-    { models: { ...config.models, intraOpThreads: config.scan.threadsPerWorker }, analysis: analysisOptions(config), thumbnailSize: config.scan.thumbnailSize },
-    config.scan.workers,
-    config.scan.idleWorkerMs,
+    { models: { ...config.models, intraOpThreads: config.scan.threadsPerWorker } },
+    { size: config.scan.workers, idleMs: config.scan.idleWorkerMs },
   );
-  return new Scanner(scans, pool, logger, config.scan.maxAttempts);
+  const { thumbnailSize, maxAttempts } = config.scan;
+  return new Scanner(scans, pool, { analysis: analysisOptions(config), thumbnailSize, maxAttempts }, logger);
 }

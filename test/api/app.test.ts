@@ -13,6 +13,7 @@ import { loadApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
+import { inProcess } from '../../src/pipeline/analyze';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 
@@ -31,7 +32,7 @@ afterAll(async () => {
 });
 
 function appWith(store = Store.open(config.store)) {
-  return createApp({ config, models, store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
+  return createApp({ config, analyzer: inProcess(models), store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
 }
 
 describe('createApp', () => {
@@ -75,7 +76,7 @@ describe('the analysis routes at capacity', () => {
   it('answer 503 with Retry-After at once, each family in its own shape, while another request holds the only turn', async () => {
     const busyConfig = { ...config, limits: { ...config.limits, maxConcurrentAnalyses: 1, maxQueuedAnalyses: 0 } };
     const store = Store.open(config.store);
-    const app = createApp({ config: busyConfig, models, store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
+    const app = createApp({ config: busyConfig, analyzer: inProcess(models), store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
     const server = app.listen(0);
     const { port } = server.address() as AddressInfo;
     // A request whose body never ends holds its turn: the queue admits before the body is read.

@@ -9,6 +9,7 @@ import { loadApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels } from '../../src/models/registry';
+import { inProcess } from '../../src/pipeline/analyze';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 import { blurred, scaledTo, sideBySide } from '../../eval/transforms';
@@ -149,7 +150,7 @@ describe('POST /NFFS-FIQA/v1/predict when the analysis fails inside', () => {
     const models = await loadModels({ ...config.models, load: ['blazeface'] });
     const store = Store.open(config.store);
     const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
-    const app = createApp({ config, models, store, keyring: createKeyring(config.auth, config.store.dataDir), api: loadApiDocument(), logger, scanner: createScanner(config, store.scans, logger) });
+    const app = createApp({ config, analyzer: inProcess(models), store, keyring: createKeyring(config.auth, config.store.dataDir), api: loadApiDocument(), logger, scanner: createScanner(config, store.scans, logger) });
     // A released session makes the detector's run fail, as a crashed runtime would.
     await models.release();
     const res = await request(app).post(ROUTE).set('Authorization', USER_KEY).send({ images: [b64(await faceFreeJpeg())] });

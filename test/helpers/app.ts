@@ -8,6 +8,7 @@ import { loadApiDocument } from '../../src/api/openapi';
 import { type Config, loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
+import { inProcess } from '../../src/pipeline/analyze';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 
@@ -36,7 +37,7 @@ export function useApp(adjust: (config: Config) => void = () => undefined): () =
     const store = Store.open(config.store);
     const keyring = createKeyring(config.auth, config.store.dataDir);
     const logger = pino({ level: 'silent' });
-    const deps = { config, models, store, keyring, api: loadApiDocument(), logger, scanner: createScanner(config, store.scans, logger) };
+    const deps = { config, analyzer: inProcess(models), store, keyring, api: loadApiDocument(), logger, scanner: createScanner(config, store.scans, logger) };
     built = { config, store, models, app: createApp(deps), deps };
   });
   afterAll(async () => {

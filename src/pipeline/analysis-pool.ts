@@ -1,0 +1,193 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ModelName } from '../models/catalog';
+import { loadModels, type ModelOptions } from '../models/registry';
+import { type AnalysisJob, CLOSE, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
+import { type AnalysisOptions, type Analyzer, type FaceAnalysis, inProcess } from './analyze';
+import { ImageError } from './decode';
+
+/**
+ * Work the pool could not do: `closed` (the pool was closed first), `models` (a worker's models did
+ * not load, so no image will fare better) or `lost` (the worker ended while on this image).
+ */
+export class PoolError extends Error {
+  constructor(
+    readonly kind: 'closed' | 'models' | 'lost',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// Workers run the compiled analysis-worker.js in a build; from the TypeScript sources (tsx, jest)
+// the thread registers tsx itself, as a worker does not inherit the parent's module loader.
+const WORKER_ENTRY = join(__dirname, `analysis-worker${__filename.endsWith('.ts') ? '.ts' : '.js'}`);
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+if (workerData.entry.endsWith('.ts')) require('tsx/cjs');
+require(workerData.entry);
+`;
+
+interface Pending {
+  job: AnalysisJob;
+  resolve: (analysis: FaceAnalysis) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  current?: Pending;
+  idleTimer?: NodeJS.Timeout;
+}
+
+export interface PoolOptions {
+  size: number;
+  /** A thread without work this long is stopped, freeing its models' memory; null keeps threads. */
+  idleMs: number | null;
+}
+
+/**
+ * Worker threads, each with its own model sessions, analysing one image at a time. onnxruntime
+ * runs a model on the calling thread, so in-process analyses take turns on the main thread; the
+ * pool runs `size` of them at once, on as many cores, and keeps the main thread free for HTTP.
+ * Threads start on demand (or all at once with `start`).
+ */
+export class AnalysisPool implements Analyzer {
+  private readonly slots = new Set<Slot>();
+  private readonly queue: Pending[] = [];
+  private nextId = 0;
+  private closed = false;
+
+  constructor(
+    private readonly setup: WorkerSetup,
+    private readonly options: PoolOptions,
+  ) {}
+
+  get size(): number {
+    return this.options.size;
+  }
+
+  /** The models a started thread is ready to run; none while no thread is. */
+  get loaded(): readonly ModelName[] {
+    return [...this.slots].some((slot) => slot.ready) ? this.setup.models.load : [];
+  }
+
+  /** Starts every thread now and resolves once all have loaded their models. */
+  async start(): Promise<void> {
+    while (this.slots.size < this.options.size) this.spawn();
+    await Promise.all(
+      [...this.slots].map(
+        (slot) =>
+          new Promise<void>((resolve, reject) => {
+            slot.worker.on('message', (message: WorkerMessage) => {
+              if (message.type === 'ready') resolve();
+              if (message.type === 'fatal') reject(new PoolError('models', `the analysis models could not load: ${message.error}`));
+            });
+            slot.worker.once('exit', (code) => reject(new PoolError('lost', `an analysis worker exited with code ${code} while starting`)));
+          }),
+      ),
+    );
+  }
+
+  analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis> {
+    if (this.closed) return Promise.reject(new PoolError('closed', 'the analysis pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job: { id: this.nextId++, bytes, options }, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Ends every thread: queued work is rejected with a PoolError, work under way finishes first. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const pending of this.queue.splice(0)) pending.reject(new PoolError('closed', 'the analysis pool is closed'));
+    await Promise.all([...this.slots].map((slot) => this.stop(slot)));
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.current || this.queue.length === 0) continue;
+      this.assign(slot, this.queue.shift() as Pending);
+    }
+    const starting = [...this.slots].filter((s) => !s.ready).length;
+    for (let i = starting; i < this.queue.length && this.slots.size < this.options.size; i++) this.spawn();
+  }
+
+  private assign(slot: Slot, pending: Pending): void {
+    clearTimeout(slot.idleTimer);
+    slot.current = pending;
+    slot.worker.postMessage(pending.job);
+  }
+
+  private spawn(): void {
+    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.setup, entry: WORKER_ENTRY } });
+    const slot: Slot = { worker, ready: false };
+    this.slots.add(slot);
+    worker.on('message', (message: WorkerMessage) => this.receive(slot, message));
+    worker.on('error', (error) => this.lose(slot, new PoolError('lost', `an analysis worker stopped: ${error.message}`)));
+    worker.on('exit', (code) => this.lose(slot, new PoolError('lost', `an analysis worker exited with code ${code}`)));
+  }
+
+  private receive(slot: Slot, message: WorkerMessage): void {
+    if (message.type === 'fatal') {
+      const error = new PoolError('models', `the analysis models could not load: ${message.error}`);
+      for (const pending of this.queue.splice(0)) pending.reject(error);
+      this.lose(slot, error);
+      return;
+    }
+    if (message.type === 'ready') {
+      slot.ready = true;
+    } else {
+      const done = slot.current;
+      slot.current = undefined;
+      if (message.type === 'analysed') done?.resolve(withBuffers(message.analysis));
+      else done?.reject(message.code ? new ImageError(message.code, message.error) : new Error(message.error));
+    }
+    this.dispatch();
+    if (slot.ready && !slot.current && !this.closed && this.options.idleMs !== null) {
+      slot.idleTimer = setTimeout(() => void this.stop(slot), this.options.idleMs);
+      slot.idleTimer.unref();
+    }
+  }
+
+  /** Forgets a thread that failed or ended; its image is rejected with `error` and others go on. */
+  private lose(slot: Slot, error: Error): void {
+    if (!this.slots.delete(slot)) return;
+    clearTimeout(slot.idleTimer);
+    slot.current?.reject(this.closed ? new PoolError('closed', 'the analysis pool is closed') : error);
+    slot.current = undefined;
+    if (!this.closed) this.dispatch();
+  }
+
+  /**
+   * Asks the thread to end once its analysis under way (or its model loading) is done: ending it
+   * in the middle of a model run would abort the process.
+   */
+  private async stop(slot: Slot): Promise<void> {
+    if (!this.slots.has(slot)) return;
+    const ended = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
+    slot.worker.postMessage(CLOSE);
+    await ended;
+  }
+}
+
+/** Crops arrive from the thread as plain Uint8Arrays; the rest of the service expects Buffers. */
+function withBuffers(analysis: FaceAnalysis): FaceAnalysis {
+  for (const face of analysis.faces) face.crop = Buffer.from(face.crop.buffer, face.crop.byteOffset, face.crop.byteLength);
+  return analysis;
+}
+
+/**
+ * The analyzer of the gate routes, started and ready: `workers` threads with models of their own,
+ * or the calling thread when `workers` is 0.
+ */
+export async function startAnalyzer(models: ModelOptions & { workers: number }): Promise<Analyzer & { close(): Promise<void> }> {
+  if (models.workers === 0) {
+    const registry = await loadModels(models);
+    return Object.assign(inProcess(registry), { close: () => registry.release() });
+  }
+  const pool = new AnalysisPool({ models }, { size: models.workers, idleMs: null });
+  await pool.start();
+  return pool;
+}

@@ -1,0 +1,24 @@
+import type { ModelOptions } from '../models/registry';
+import type { AnalysisOptions, FaceAnalysis } from './analyze';
+import type { ImageErrorCode } from './decode';
+
+/** What an analysis worker is started with. */
+export interface WorkerSetup {
+  models: ModelOptions;
+}
+
+export interface AnalysisJob {
+  id: number;
+  bytes: Uint8Array;
+  options: AnalysisOptions;
+}
+
+/** Asks the worker to release its models and end. */
+export const CLOSE = 'close';
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'fatal'; error: string }
+  | { type: 'analysed'; id: number; analysis: FaceAnalysis }
+  /** `code` is set when the image itself was at fault (an ImageError). */
+  | { type: 'failed'; id: number; error: string; code?: ImageErrorCode };

@@ -1,0 +1,64 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analysisOptions, loadConfig } from '../../src/config';
+import { loadModels, type ModelRegistry } from '../../src/models/registry';
+import { AnalysisPool, PoolError, startAnalyzer } from '../../src/pipeline/analysis-pool';
+import { analyze } from '../../src/pipeline/analyze';
+import { ImageError } from '../../src/pipeline/decode';
+import { faceManifest, facePath, facesAvailable } from '../helpers/faces';
+import { faceFreeJpeg } from '../helpers/images';
+
+const config = loadConfig();
+const options = analysisOptions(config);
+
+describe('AnalysisPool', () => {
+  let pool: Awaited<ReturnType<typeof startAnalyzer>>;
+  let models: ModelRegistry;
+  beforeAll(async () => {
+    pool = await startAnalyzer({ ...config.models, workers: 2 });
+    models = await loadModels(config.models);
+  });
+  afterAll(async () => {
+    await pool.close();
+    await models.release();
+  });
+
+  it('is ready with every configured model once started', () => {
+    expect(pool.loaded).toEqual(config.models.load);
+  });
+
+  it('gives the analysis the main thread gives, crops as Buffers', async () => {
+    const bytes = facesAvailable ? readFileSync(facePath(faceManifest().find((r) => r.face_count === 1)!.file)) : await faceFreeJpeg();
+    const [inWorker, here] = await Promise.all([pool.analyze(bytes, options), analyze(bytes, models, options)]);
+    expect(inWorker.faces).toHaveLength(here.faces.length);
+    expect({ ...inWorker, faces: [] }).toEqual({ ...here, faces: [] });
+    inWorker.faces.forEach((face, i) => {
+      expect(Buffer.isBuffer(face.crop)).toBe(true);
+      expect(face.detection.confidence).toBeCloseTo(here.faces[i].detection.confidence, 4);
+      expect(face.quality.score).toBeCloseTo(here.faces[i].quality.score, 3);
+      expect(face.embeddingVersion).toBe(here.faces[i].embeddingVersion);
+      let cosine = 0;
+      face.embedding.forEach((v, k) => (cosine += v * here.faces[i].embedding[k]));
+      expect(cosine).toBeGreaterThan(0.999);
+    });
+  });
+
+  it('rejects an unreadable image with the ImageError and its code, and goes on', async () => {
+    const failed = pool.analyze(Buffer.from('not an image'), options);
+    await expect(failed).rejects.toBeInstanceOf(ImageError);
+    await expect(failed).rejects.toMatchObject({ code: 'unsupported_format' });
+    const analyses = await Promise.all([1, 2, 3].map(async (seed) => pool.analyze(await faceFreeJpeg(seed), options)));
+    expect(analyses.map((a) => a.faces.length)).toEqual([0, 0, 0]);
+  });
+});
+
+describe('AnalysisPool without models', () => {
+  it('refuses to start, saying why', async () => {
+    const empty = new AnalysisPool({ models: { ...config.models, dir: mkdtempSync(join(tmpdir(), 'facegate-no-models-')) } }, { size: 1, idleMs: null });
+    const started = empty.start();
+    await expect(started).rejects.toBeInstanceOf(PoolError);
+    await expect(started).rejects.toThrow(/models could not load: model manifest .* is missing/);
+    await empty.close();
+  });
+});
