@@ -68,6 +68,8 @@ async function startServer(workers: number, threads: number): Promise<{ child: C
       FACEGATE_WORKERS: String(workers),
       FACEGATE_THREADS: String(threads),
       FACEGATE_LOG_LEVEL: 'warn',
+      // As `npm start` runs it.
+      MALLOC_ARENA_MAX: '2',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
