@@ -9,7 +9,7 @@
  */
 import autocannon from 'autocannon';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,10 +58,15 @@ function rssMb(pid: number): number {
 
 async function startServer(workers: number, threads: number): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'facegate-bench-'));
+  // One key sends everything here: its rate limit is lifted so that capacity, not the limit, is measured.
+  const configFile = join(dataDir, 'bench-config.json');
+  writeFileSync(configFile, JSON.stringify({ limits: { requestsPerKeyPerMinute: 1_000_000 } }));
   const child = spawn(process.execPath, ['dist/src/server.js'], {
     env: {
       ...process.env,
-      FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-bench-')),
+      FACEGATE_DATA_DIR: dataDir,
+      FACEGATE_CONFIG: configFile,
       FACEGATE_API_KEYS: KEY,
       FACEGATE_PORT: String(port),
       FACEGATE_HOST: '127.0.0.1',

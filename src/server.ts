@@ -7,6 +7,7 @@ import { createLogger } from './log';
 import { startAnalyzer } from './pipeline/analysis-pool';
 import { createScanner } from './scan/scanner';
 import { Store } from './store';
+import { startImageRetention } from './store/retention';
 import { Sealer } from './store/sealer';
 
 /** Starts FaceGate: config, database, models, then the HTTP listener. Any failure stops the process. */
@@ -21,6 +22,9 @@ async function main(): Promise<void> {
   const sealer = encryptionKey ? Sealer.fromKeyText(encryptionKey) : Sealer.plain();
   const store = Store.open(config.store, sealer);
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
+  const stopRetention = startImageRetention(store.images, config.store.unenrolledImageHours, (count) =>
+    logger.info({ count }, 'erased images never used for an enrollment'),
+  );
   const keyring = createKeyring(config.auth, config.store.dataDir);
   if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');
   if (keyring.admin.length === 0) logger.warn('no admin key configured: admin-only routes refuse every request');
@@ -47,6 +51,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), config.server.shutdownGraceMs).unref();
     server.close(() => {
       clearTimeout(force);
+      stopRetention();
       void Promise.all([scanner.close(), analyzer.close()]).finally(() => {
         store.close();
         process.exit(0);

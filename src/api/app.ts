@@ -1,3 +1,4 @@
+import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
@@ -15,6 +16,7 @@ import { healthRoutes } from './health';
 import { nodefluxRoutes } from './nodeflux';
 import { type ApiDocument, documentationRoutes } from './openapi';
 import { qitechRoutes } from './qitech';
+import { perKeyRateLimit } from './rate-limit';
 
 export interface AppDeps {
   config: Config;
@@ -42,16 +44,20 @@ export function createApp(deps: AppDeps): Express {
       },
     }),
   );
+  // Browsers may call only from the configured origins; with none, no CORS header is ever sent.
+  if (deps.config.server.corsOrigins.length > 0) app.use(cors({ origin: deps.config.server.corsOrigins }));
   const options = analysisOptions(deps.config);
   const { maxConcurrentAnalyses, maxQueuedAnalyses, maxQueueWaitMs } = deps.config.limits;
   // One queue for every family: they share the same cores.
   const turn = admission({ maxConcurrent: maxConcurrentAnalyses, maxQueued: maxQueuedAnalyses, maxWaitMs: maxQueueWaitMs });
+  // One counter per key across the families; each family answers the 429 in its own shape.
+  const perKey = perKeyRateLimit(deps.config.limits.requestsPerKeyPerMinute);
   app.use(healthRoutes(deps.analyzer, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
-  app.use(nodefluxRoutes({ ...deps, options, turn }));
-  app.use(qitechRoutes({ ...deps, options, turn }));
-  app.use(enrollRoutes({ ...deps, options, turn }));
-  app.use(scanRoutes(deps));
+  app.use(nodefluxRoutes({ ...deps, options, turn, perKey }));
+  app.use(qitechRoutes({ ...deps, options, turn, perKey }));
+  app.use(enrollRoutes({ ...deps, options, turn, perKey }));
+  app.use(scanRoutes({ ...deps, perKey }));
   app.use(notFound);
   app.use(errorHandler);
   return app;

@@ -3,7 +3,7 @@ import { type KeyRole, type Keyring, keyMatches } from '../config/api-keys';
 import { HttpError } from './errors';
 
 /** The key sent as `Authorization: <key>`, `Authorization: Bearer <key>` or `x-api-key: <key>`. */
-function presentedKey(authorization: string | undefined, apiKeyHeader: string | undefined): string | undefined {
+export function presentedKey(authorization: string | undefined, apiKeyHeader: string | undefined): string | undefined {
   const value = (authorization ?? apiKeyHeader ?? '').trim();
   if (!value) return undefined;
   return value.replace(/^Bearer\s+/i, '');

@@ -18,6 +18,8 @@ export interface ScanDeps {
   store: Store;
   keyring: Keyring;
   scanner: Scanner;
+  /** The per-key rate limit, first on every route. */
+  perKey: RequestHandler;
 }
 
 const uploadTooLarge = (max: number) => new HttpError(413, 'upload_too_large', `The upload is larger than ${max} bytes.`);
@@ -90,14 +92,14 @@ const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[]) =
 };
 
 /** BQAT's batch-scan API: upload a dataset, follow its task, read profiles, outliers and the report. */
-export function scanRoutes({ config, store, keyring, scanner }: ScanDeps): Router {
+export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps): Router {
   const router = Router();
   const limits = { ...config.scan, maxImageBytes: config.limits.maxImageBytes };
   const upload = multer({
     storage: cappedMemoryStorage(config.scan.maxUploadBytes),
     limits: { fileSize: config.scan.maxUploadBytes, files: config.scan.maxFiles, fields: 16 },
   });
-  const guard: RequestHandler[] = config.auth.required.scan ? [requireKey(keyring, 'user')] : [];
+  const guard: RequestHandler[] = config.auth.required.scan ? [perKey, requireKey(keyring, 'user')] : [perKey];
 
   const taskOfCollection = (req: Request): ScanTask => {
     const task = store.scans.taskOfCollection(id(String(req.params.collection), 'collection'));

@@ -44,6 +44,7 @@ export const REASON_STATUS: Record<string, number> = {
   FACE_OCCLUDED: 422,
   LOW_IMAGE_QUALITY: 422,
   INTERNAL_ERROR: 500,
+  TOO_MANY_REQUESTS: 429,
   SERVICE_BUSY: 503,
 };
 
@@ -78,6 +79,7 @@ function reasonOf(error: unknown, missingFile: string): { reason: string; status
   const known = classify(error);
   if (known?.status === 401) return { reason: 'UNAUTHORIZED', status: 401 };
   if (known?.status === 403) return { reason: 'FORBIDDEN', status: 403 };
+  if (known?.status === 429) return { reason: 'TOO_MANY_REQUESTS', status: 429 };
   if (known?.status === 503) return { reason: 'SERVICE_BUSY', status: 503 };
   if (known) return { reason: 'INVALID_REQUEST', status: known.status };
   return { reason: 'INTERNAL_ERROR', status: 500 };
@@ -108,10 +110,12 @@ export interface EnrollDeps {
   options: AnalysisOptions;
   /** The shared admission queue of the analysis routes. */
   turn: RequestHandler;
+  /** The per-key rate limit, first on every route. */
+  perKey: RequestHandler;
 }
 
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
-export function enrollRoutes({ config, analyzer, store, keyring, options, turn }: EnrollDeps): Router {
+export function enrollRoutes({ config, analyzer, store, keyring, options, turn, perKey }: EnrollDeps): Router {
   const router = Router();
   const { recognition, gate } = config;
   const embeddingModel = options.embedding.model;
@@ -142,7 +146,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn }
   };
 
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: Math.max(config.limits.maxImageBytes, config.video.maxBytes), files: 1, fields: 8 } });
-  const guard: RequestHandler[] = config.auth.required.enroll ? [requireKey(keyring, 'user')] : [];
+  const guard: RequestHandler[] = config.auth.required.enroll ? [perKey, requireKey(keyring, 'user')] : [perKey];
 
   const enroll: RequestHandler = async (req, res) => {
     const name = username(req);
@@ -238,7 +242,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn }
     store.users.reset();
     res.json({ code: 200, msg: 'DONE' });
   };
-  router.post('/api/reset', requireKey(keyring, 'admin'), reset, resetErrors);
+  router.post('/api/reset', perKey, requireKey(keyring, 'admin'), reset, resetErrors);
 
   const userErrors: ErrorRequestHandler = (error, req, res, _next) => {
     const known = classify(error) ?? (error instanceof Rejection ? new HttpError(REASON_STATUS[error.reason], error.reason, error.reason) : undefined);

@@ -75,10 +75,12 @@ export interface NodefluxDeps {
   options: AnalysisOptions;
   /** The shared admission queue of the analysis routes. */
   turn: RequestHandler;
+  /** The per-key rate limit, first on every route. */
+  perKey: RequestHandler;
 }
 
 /** `POST /NFFS-FIQA/v1/predict`: detection → occlusion → quality per image, in Nodeflux's shapes. */
-export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn }: NodefluxDeps): Router {
+export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn, perKey }: NodefluxDeps): Router {
   const router = Router();
   const validate = api.validator('FiqaRequest');
   const maxImages = config.limits.maxImagesPerRequest;
@@ -110,7 +112,7 @@ export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn }
     });
   };
 
-  const guard: RequestHandler[] = config.auth.required.nodeflux ? [requireKey(keyring, 'user')] : [];
+  const guard: RequestHandler[] = config.auth.required.nodeflux ? [perKey, requireKey(keyring, 'user')] : [perKey];
   router.post('/NFFS-FIQA/v1/predict', startJob, ...guard, turn, express.json({ limit: bodyLimit }), predict, fiqaErrors);
   return router;
 }

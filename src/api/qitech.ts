@@ -23,6 +23,7 @@ const TITLES: Record<string, string> = {
   forbidden: 'forbidden',
   not_found: 'not_found',
   overloaded: 'service_unavailable',
+  rate_limited: 'too_many_requests',
 };
 
 /** `{title, description}` for every failure; QI Tech answers invalid data, an oversized image included, with 400. */
@@ -49,10 +50,12 @@ export interface QiTechDeps {
   options: AnalysisOptions;
   /** The shared admission queue of the analysis routes. */
   turn: RequestHandler;
+  /** The per-key rate limit, first on every route. */
+  perKey: RequestHandler;
 }
 
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
-export function qitechRoutes({ config, analyzer, store, keyring, api, options, turn }: QiTechDeps): Router {
+export function qitechRoutes({ config, analyzer, store, keyring, api, options, turn, perKey }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
   const rules = config.gate.photo;
@@ -106,7 +109,7 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, t
     sendBytes(res, 'image/jpeg', crop, 'The cropped file exists once the image has been used for an enrollment or a validation.');
   };
 
-  const guard: RequestHandler[] = config.auth.required.qitech ? [requireKey(keyring, 'user')] : [];
+  const guard: RequestHandler[] = config.auth.required.qitech ? [perKey, requireKey(keyring, 'user')] : [perKey];
   router.post('/face_recognition/image', ...guard, turn, express.json({ limit: jsonBodyLimit(config.limits.maxImageBytes) }), upload, qitechErrors);
   router.get('/face_recognition/image/:image_key', ...guard, stored, metadata, qitechErrors);
   router.get('/face_recognition/image/:image_key/file', ...guard, stored, file, qitechErrors);

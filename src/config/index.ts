@@ -7,9 +7,9 @@ import type { PhotoRules } from '../gate/photo-rules';
 import type { AnalysisOptions } from '../pipeline/analyze';
 
 export interface Config {
-  server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number };
+  server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number; corsOrigins: string[] };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  store: { dataDir: string; busyTimeoutMs: number };
+  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number };
   models: { dir: string; load: ModelName[]; workers: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
@@ -18,6 +18,7 @@ export interface Config {
     maxConcurrentAnalyses: number;
     maxQueuedAnalyses: number;
     maxQueueWaitMs: number;
+    requestsPerKeyPerMinute: number;
   };
   auth: AuthConfig;
   gate: { fiqa: FiqaThresholds; photo: PhotoRules };

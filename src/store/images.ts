@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { flushErased } from './erasure';
 import type { Sealer } from './sealer';
 
 export interface ImageMetadata {
@@ -90,5 +91,14 @@ export class ImageRepository {
   croppedOfUsed(key: string): Buffer | undefined {
     const row = this.db.prepare('SELECT cropped FROM images WHERE key = ? AND used_at IS NOT NULL').get(key) as { cropped: Buffer | null } | undefined;
     return row?.cropped ? this.sealer.open(row.cropped) : undefined;
+  }
+
+  /** Erases the images no user owns (never enrolled) uploaded before `cutoff`; returns how many. */
+  eraseUnenrolledBefore(cutoff: Date): number {
+    // created_at is ISO 8601 to the second, which orders as text.
+    const before = cutoff.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const erased = this.db.prepare('DELETE FROM images WHERE user_id IS NULL AND created_at < ?').run(before).changes;
+    if (erased > 0) flushErased(this.db);
+    return erased;
   }
 }

@@ -35,6 +35,8 @@ export class Store {
     db.pragma('journal_mode = WAL');
     db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     db.pragma('foreign_keys = ON');
+    // Deleted biometric data is overwritten with zeros, not left in free pages.
+    db.pragma('secure_delete = ON');
     db.pragma('synchronous = NORMAL');
     const store = new Store(db, sealer);
     store.migrate();

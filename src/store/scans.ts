@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { flushErased } from './erasure';
 import type { Sealer } from './sealer';
 
 export type TaskStatus = 'pending' | 'running' | 'done' | 'failed';
@@ -189,6 +190,8 @@ export class ScanRepository {
 
   /** Deletes the collection's tasks with their files and results; false when there was none. */
   deleteCollection(collection: string): boolean {
-    return this.db.prepare('DELETE FROM tasks WHERE collection = ?').run(collection).changes > 0;
+    const deleted = this.db.prepare('DELETE FROM tasks WHERE collection = ?').run(collection).changes > 0;
+    if (deleted) flushErased(this.db);
+    return deleted;
   }
 }

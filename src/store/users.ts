@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { NewImage } from './images';
 import type { ImageRepository } from './images';
+import { flushErased } from './erasure';
 import type { Sealer } from './sealer';
 
 export interface TemplateRecord {
@@ -123,8 +124,11 @@ export class UserRepository {
   }
 
   /** Erases one person: user, templates and images (the schema cascades). False when unknown. */
+  /** Erases the user with their templates and images (cascade), leaving no copy in the database files. */
   delete(username: string): boolean {
-    return this.db.prepare('DELETE FROM users WHERE username = ?').run(username).changes > 0;
+    const deleted = this.db.prepare('DELETE FROM users WHERE username = ?').run(username).changes > 0;
+    if (deleted) flushErased(this.db);
+    return deleted;
   }
 
   /** Erases every user, template and image in one transaction, then gives the space back to the file system. */
@@ -133,5 +137,6 @@ export class UserRepository {
       this.db.exec('DELETE FROM templates; DELETE FROM images; DELETE FROM users;');
     })();
     this.db.exec('VACUUM');
+    flushErased(this.db);
   }
 }

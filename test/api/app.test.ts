@@ -105,6 +105,40 @@ describe('the analysis routes at capacity', () => {
   });
 });
 
+describe('CORS and rate limits', () => {
+  const UNKNOWN_IMAGE = '/face_recognition/image/00000000-0000-4000-8000-000000000000';
+  const OTHER_KEY = 'other-app-test-key-0123456789';
+  const variant = (adjust: (c: typeof config) => void) => {
+    const changed = structuredClone(config);
+    adjust(changed);
+    const store = Store.open(config.store);
+    const twoKeys = createKeyring({ ...config.auth, apiKeys: [KEY, OTHER_KEY] }, config.store.dataDir);
+    return createApp({ config: changed, analyzer: inProcess(models), store, keyring: twoKeys, api, logger, scanner: createScanner(config, store.scans, logger) });
+  };
+
+  it('sends no CORS header by default, and only to allowed origins when configured', async () => {
+    const closed = await request(appWith()).get('/health').set('Origin', 'https://app.example').expect(200);
+    expect(closed.headers['access-control-allow-origin']).toBeUndefined();
+    const open = variant((c) => (c.server.corsOrigins = ['https://app.example']));
+    const allowed = await request(open).get('/health').set('Origin', 'https://app.example').expect(200);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example');
+    const other = await request(open).get('/health').set('Origin', 'https://evil.example').expect(200);
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('answers 429 with Retry-After past the per-key limit, in the shape of the family called, per key; health checks are not limited', async () => {
+    const app = variant((c) => (c.limits.requestsPerKeyPerMinute = 3));
+    for (let i = 0; i < 3; i++) await request(app).get(UNKNOWN_IMAGE).set('Authorization', KEY).expect(404);
+    await request(app).get('/health').expect(200);
+    const limited = await request(app).get(UNKNOWN_IMAGE).set('Authorization', KEY).expect(429);
+    expect(limited.headers['retry-after']).toBe('60');
+    expect(limited.body).toEqual({ title: 'too_many_requests', description: expect.stringMatching(/More than 3 requests in a minute/) });
+    const fiqa = await request(app).post('/NFFS-FIQA/v1/predict').set('Authorization', KEY).send({ images: ['AAAA'] }).expect(429);
+    expect(fiqa.body).toMatchObject({ ok: false, job: { result: null } });
+    await request(app).get(UNKNOWN_IMAGE).set('Authorization', OTHER_KEY).expect(404);
+  });
+});
+
 describe('errorHandler', () => {
   it('hides the stack, message and paths of internal faults, and passes client errors through', async () => {
     const app = express();

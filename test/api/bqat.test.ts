@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { BQAT_FACE_FIELDS, PROFILE_COLUMNS } from '../../src/scan/profile';
@@ -111,7 +112,8 @@ describe('a scan from upload to deletion', () => {
     const archive = zipOf([
       { name: 'set/portrait.jpg', data: portrait },
       { name: '__MACOSX/set/._portrait.jpg', data: Buffer.from('resource fork') },
-      { name: faceFree, data: await faceFreeJpeg(7) },
+      // Smaller than the others, so that some column varies even where the portrait has no face.
+      { name: faceFree, data: await sharp(await faceFreeJpeg(7)).resize(320, 240).jpeg().toBuffer() },
     ]);
     const accepted = await upload([
       { name: 'loose.jpg', data: portrait },
@@ -144,7 +146,7 @@ describe('a scan from upload to deletion', () => {
     const [loose, inZip, empty] = res.body as Record<string, unknown>[];
     expect(Object.keys(loose)).toEqual(PROFILE_COLUMNS);
     expect(inZip).toEqual({ ...loose, file: 'batch.zip/set/portrait.jpg' });
-    expect(empty).toMatchObject({ image_width: 640, image_height: 480, face_count: 0 });
+    expect(empty).toMatchObject({ image_width: 320, image_height: 240, face_count: 0 });
     for (const field of BQAT_FACE_FIELDS) expect(empty[field]).toBeNull();
   });
 
@@ -159,7 +161,7 @@ describe('a scan from upload to deletion', () => {
     const lines = csv.text.trimEnd().split('\r\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toBe(PROFILE_COLUMNS.join(','));
-    expect(lines[3].startsWith(`batch.zip/${faceFree},480,640,,`)).toBe(true);
+    expect(lines[3].startsWith(`batch.zip/${faceFree},240,320,,`)).toBe(true);
   });
 
   it('scores outliers over the numeric columns, with the columns that make each unusual', async () => {

@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { presentedKey } from './auth';
+import { HttpError } from './errors';
+
+const MINUTE_MS = 60_000;
+
+/**
+ * At most `perMinute` requests a minute for each API key (counted under its SHA-256, never the key
+ * itself), or for each client address when no key is sent; beyond, 429 with `Retry-After`, in the
+ * shape of the family that was called.
+ */
+export function perKeyRateLimit(perMinute: number): RequestHandler {
+  return rateLimit({
+    windowMs: MINUTE_MS,
+    limit: perMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    keyGenerator: (req) => {
+      const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
+      return key ? `key:${createHash('sha256').update(key).digest('hex')}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
+    },
+    handler: (_req, res, next) => {
+      res.set('Retry-After', String(MINUTE_MS / 1000));
+      next(new HttpError(429, 'rate_limited', `More than ${perMinute} requests in a minute for this API key; try again after Retry-After seconds.`));
+    },
+  });
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DATABASE_FILE, Store } from '../../src/store';
+import type { NewImage } from '../../src/store/images';
+
+function openStore(): { store: Store; files: string[] } {
+  const dataDir = mkdtempSync(join(tmpdir(), 'facegate-erasure-'));
+  const db = join(dataDir, DATABASE_FILE);
+  return { store: Store.open({ dataDir, busyTimeoutMs: 1000 }), files: [db, `${db}-wal`] };
+}
+
+/** Whether any of the database's files (the database and its write-ahead log) holds `bytes`. */
+function stored(files: string[], bytes: Buffer): boolean {
+  return files.filter((f) => existsSync(f)).some((f) => readFileSync(f).includes(bytes));
+}
+
+function image(key: string, createdAt: string): NewImage {
+  return {
+    key,
+    contentType: 'image/jpeg',
+    fileSize: 4096,
+    width: 64,
+    height: 64,
+    createdAt,
+    original: randomBytes(4096),
+    cropped: randomBytes(2048),
+    analysis: '{}',
+  };
+}
+
+// 64 bytes from the middle: recognisable, and not split across database pages at a page boundary.
+const fingerprint = (bytes: Buffer) => bytes.subarray(1000, 1064);
+
+describe('erasing a person', () => {
+  it('leaves none of their image, crop or template in the database files', () => {
+    const { store, files } = openStore();
+    const photo = image('11111111-1111-4111-8111-111111111111', '2026-11-23T06:00:00Z');
+    const embedding = new Float32Array(512).map(() => Math.random() - 0.5);
+    const template = Buffer.from(embedding.buffer).subarray(512, 576);
+    store.users.enroll({ username: 'ada', createdAt: photo.createdAt, image: { upload: photo }, template: { model: 'faceres', modelVersion: 'v', embedding } }, () => undefined);
+    for (const bytes of [fingerprint(photo.original), fingerprint(photo.cropped), template]) expect(stored(files, bytes)).toBe(true);
+
+    expect(store.users.delete('ada')).toBe(true);
+    for (const bytes of [fingerprint(photo.original), fingerprint(photo.cropped), template]) expect(stored(files, bytes)).toBe(false);
+    store.close();
+  });
+});
+
+describe('retention of images never enrolled', () => {
+  it('erases unowned images older than the cutoff, from the files too, and keeps newer and enrolled ones', () => {
+    const { store, files } = openStore();
+    const old = image('22222222-2222-4222-8222-222222222222', '2026-11-22T05:00:00Z');
+    const recent = image('33333333-3333-4333-8333-333333333333', '2026-11-23T05:00:00Z');
+    const enrolled = image('44444444-4444-4444-8444-444444444444', '2026-11-20T05:00:00Z');
+    store.images.insert(old);
+    store.images.insert(recent);
+    store.users.enroll({ username: 'bob', createdAt: enrolled.createdAt, image: { upload: enrolled }, template: { model: 'faceres', modelVersion: 'v', embedding: new Float32Array(8) } }, () => undefined);
+
+    expect(store.images.eraseUnenrolledBefore(new Date('2026-11-22T06:00:00Z'))).toBe(1);
+    expect(store.images.metadata(old.key)).toBeUndefined();
+    expect(store.images.metadata(recent.key)).toBeDefined();
+    expect(store.images.metadata(enrolled.key)).toBeDefined();
+    expect(stored(files, fingerprint(old.original))).toBe(false);
+    expect(stored(files, fingerprint(recent.original))).toBe(true);
+    store.close();
+  });
+});
