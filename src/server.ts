@@ -49,8 +49,12 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), config.server.shutdownGraceMs).unref();
+    // close() ends idle keep-alive connections only once; those busy now go idle when their answer
+    // is sent and would otherwise hold the shutdown until their keep-alive timeout.
+    const dropIdle = setInterval(() => server.closeIdleConnections(), 50);
     server.close(() => {
       clearTimeout(force);
+      clearInterval(dropIdle);
       stopRetention();
       void Promise.all([scanner.close(), analyzer.close()]).finally(() => {
         store.close();

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { loadConfig, PROJECT_ROOT } from '../src/config';
 
 interface Run {
@@ -62,6 +63,29 @@ describe('server process', () => {
     expect((await fetch(url, { headers: { Authorization: key } })).status).toBe(404);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
+  });
+
+  it('on SIGTERM, finishes the request under way, then closes the database cleanly and exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'facegate-shutdown-'));
+    const key = 'shutdown-test-key-0123456789';
+    const run = startServer({ FACEGATE_DATA_DIR: dataDir, FACEGATE_API_KEYS: key });
+    const port = await listeningPort(run);
+    const image = await sharp({ create: { width: 1920, height: 1080, channels: 3, background: '#7a7a7a' } }).jpeg().toBuffer();
+    const answer = fetch(`http://127.0.0.1:${port}/NFFS-FIQA/v1/predict`, {
+      method: 'POST',
+      headers: { authorization: key, 'content-type': 'application/json' },
+      body: JSON.stringify({ images: [image.toString('base64')] }),
+    });
+    // The analysis of a 1920x1080 frame takes a few hundred milliseconds: the signal comes during it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    run.child.kill('SIGTERM');
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { ok: boolean }).ok).toBe(true);
+    expect(await run.exit).toBe(0);
+    expect(run.stdout()).toContain('"msg":"shutting down"');
+    // A cleanly closed SQLite database in WAL mode leaves no -wal file behind.
+    expect(existsSync(join(dataDir, 'facegate.db-wal'))).toBe(false);
   });
 
   it('refuses to start when one byte of a model file is flipped, naming the file', async () => {
