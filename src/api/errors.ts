@@ -15,9 +15,15 @@ interface BodyParserError {
   type?: string;
 }
 
-/** Maps body-parser failures to client errors; anything else (undefined) is an internal fault. */
+// What busboy (under multer) throws for a multipart body it cannot parse.
+const MALFORMED_MULTIPART = /^(Multipart: |Unexpected end of form|Malformed part header)/;
+
+/** Maps body-parser and multipart failures to client errors; anything else (undefined) is an internal fault. */
 export function classify(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
+  if (error instanceof Error && MALFORMED_MULTIPART.test(error.message)) {
+    return new HttpError(400, 'invalid_multipart', `The multipart body is malformed: ${error.message}.`);
+  }
   const type = (error as BodyParserError | undefined)?.type;
   if (type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', 'The request body is not valid JSON.');
   if (type === 'entity.too.large') return new HttpError(413, 'payload_too_large', 'The request body is larger than this service accepts.');
