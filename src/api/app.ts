@@ -51,7 +51,7 @@ export function createApp(deps: AppDeps): Express {
   // One queue for every family: they share the same cores.
   const turn = admission({ maxConcurrent: maxConcurrentAnalyses, maxQueued: maxQueuedAnalyses, maxWaitMs: maxQueueWaitMs });
   // One counter per key across the families; each family answers the 429 in its own shape.
-  const perKey = perKeyRateLimit(deps.config.limits.requestsPerKeyPerMinute);
+  const perKey = perKeyRateLimit(deps.config.limits.requestsPerKeyPerMinute, deps.keyring);
   app.use(healthRoutes(deps.analyzer, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
   app.use(nodefluxRoutes({ ...deps, options, turn, perKey }));

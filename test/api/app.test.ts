@@ -137,6 +137,14 @@ describe('CORS and rate limits', () => {
     expect(fiqa.body).toMatchObject({ ok: false, job: { result: null } });
     await request(app).get(UNKNOWN_IMAGE).set('Authorization', OTHER_KEY).expect(404);
   });
+
+  it('counts wrong keys under the client address, so that made-up keys share one budget', async () => {
+    const app = variant((c) => (c.limits.requestsPerKeyPerMinute = 2));
+    await request(app).get(UNKNOWN_IMAGE).set('Authorization', 'made-up-key-number-one-000').expect(401);
+    await request(app).get(UNKNOWN_IMAGE).set('Authorization', 'made-up-key-number-two-000').expect(401);
+    await request(app).get(UNKNOWN_IMAGE).set('Authorization', 'made-up-key-number-three-0').expect(429);
+    await request(app).get(UNKNOWN_IMAGE).set('Authorization', KEY).expect(404);
+  });
 });
 
 describe('errorHandler', () => {
