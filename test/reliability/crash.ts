@@ -150,9 +150,9 @@ async function main(): Promise<void> {
     let resetAcked = false;
     if (resetCut) {
       totals.resets++;
-      // The kill comes while the reset runs, or just after.
+      // The kill comes before the reset starts, while it runs, or after it is done.
       void fetch(`${base}/api/reset`, { method: 'POST', headers: { authorization: ADMIN } }).then((r) => (resetAcked = r.ok), () => undefined);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 30));
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 300));
     } else {
       const stop = new Promise<void>((resolve) => setTimeout(resolve, killAfter));
       void load(base, photos, acked, cycle, stop);
@@ -169,6 +169,10 @@ async function main(): Promise<void> {
       if (!wiped && !kept) {
         totals.failures++;
         console.log(`cycle ${cycle}: a reset cut short left part of the data: ${JSON.stringify(found)}`);
+      }
+      if (resetAcked && !wiped) {
+        totals.failures++;
+        console.log(`cycle ${cycle}: a reset was acknowledged, yet data remains: ${JSON.stringify(found)}`);
       }
       if (wiped || resetAcked) {
         acked.users.clear();
@@ -190,7 +194,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `\n${kills} kills (${totals.resets} during a reset, ${totals.resetsCut} of them cut short before it took effect): ` +
+    `\n${kills} kills (${totals.resets} during or after a reset, ${totals.resetsCut} of them before it took effect): ` +
       `${acked.users.size} enrollments and ${acked.images.size} uploads acknowledged since the last reset, all checked after every kill; ` +
       `${totals.failures === 0 ? 'no problem found' : `${totals.failures} kills with problems`}`,
   );
