@@ -8,12 +8,10 @@
  * (@vladmandic/human, tfjs wasm, one process per core) on the same frames.
  */
 import autocannon from 'autocannon';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { loadConfig } from '../src/config';
+import { type BuiltServer, rssMb, scratchDataDir, startBuiltServer } from './built-server';
 import { PORTRAIT, portraitAvailable, portraitFrame } from './frames';
 import { peerThroughput } from './peer';
 import { argValue } from './stats';
@@ -37,55 +35,25 @@ const ROUTES: Route[] = [
   { name: 'QI Tech upload', path: '/face_recognition/image', body: (image) => JSON.stringify({ image }) },
 ];
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 /** CPU seconds (user + system) the process has used so far, from /proc. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
-  return Number(line.replace(/\D+/g, '')) / 1024;
-}
-
-async function startServer(workers: number, threads: number): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'facegate-bench-'));
-  // One key sends everything here: its rate limit is lifted so that capacity, not the limit, is measured.
-  const configFile = join(dataDir, 'bench-config.json');
-  writeFileSync(configFile, JSON.stringify({ limits: { requestsPerKeyPerMinute: 1_000_000 } }));
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
-    env: {
-      ...process.env,
+async function startServer(workers: number, threads: number): Promise<BuiltServer> {
+  const { dataDir, configFile } = scratchDataDir('facegate-bench-');
+  return startBuiltServer(
+    {
       FACEGATE_DATA_DIR: dataDir,
       FACEGATE_CONFIG: configFile,
       FACEGATE_API_KEYS: KEY,
-      FACEGATE_PORT: String(port),
-      FACEGATE_HOST: '127.0.0.1',
       FACEGATE_WORKERS: String(workers),
       FACEGATE_THREADS: String(threads),
       FACEGATE_LOG_LEVEL: 'warn',
-      // As `npm start` runs it.
-      MALLOC_ARENA_MAX: '2',
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let waited = 0; ; waited += 100) {
-    if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}`);
-    if (waited > 60_000) throw new Error('the server was not ready within 60 s');
-    const ready = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
-    if (ready) return { child, url };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    { output: 'inherit' },
+  );
 }
 
 interface Load {

@@ -6,12 +6,11 @@
  * all or nothing. Needs the shared photo set (real faces pass the gate; synthetic ones do not).
  */
 import Database from 'better-sqlite3';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { faceManifest, facePath, facesAvailable, FACES_DIR, isCleanFrontal } from '../../eval/dataset';
+import { freePort, scratchDataDir, startBuiltServer } from '../../bench/built-server';
 import { argValue } from '../../bench/stats';
 
 const KEY = 'crash-user-key-0123456789';
@@ -22,25 +21,10 @@ interface Acknowledged {
   images: Set<string>;
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
+/** The built server on the crash test's data folder and port, with its user and admin keys. */
 async function start(dataDir: string, configFile: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
-    env: { ...process.env, FACEGATE_DATA_DIR: dataDir, FACEGATE_CONFIG: configFile, FACEGATE_PORT: String(port), FACEGATE_HOST: '127.0.0.1', FACEGATE_API_KEYS: KEY, FACEGATE_ADMIN_KEYS: ADMIN, FACEGATE_LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let waited = 0; waited < 60_000; waited += 50) {
-    if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}`);
-    if (await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok, () => false)) return child;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('the server was not ready within 60 s');
+  const env = { FACEGATE_DATA_DIR: dataDir, FACEGATE_CONFIG: configFile, FACEGATE_API_KEYS: KEY, FACEGATE_ADMIN_KEYS: ADMIN, FACEGATE_LOG_LEVEL: 'error' };
+  return (await startBuiltServer(env, { port })).child;
 }
 
 async function upload(base: string, photo: Buffer): Promise<string | undefined> {
@@ -122,10 +106,8 @@ async function main(): Promise<void> {
   if (!facesAvailable) throw new Error(`needs the shared photo set in ${FACES_DIR}: synthetic faces do not pass the gate, so nothing would be written`);
   const kills = argValue('kills', 100);
   const portraits = faceManifest().filter(isCleanFrontal).map((r) => readFileSync(facePath(r.file)));
-  const dataDir = mkdtempSync(join(tmpdir(), 'facegate-crash-'));
-  const configFile = join(dataDir, 'crash-config.json');
-  // Every photo may be enrolled again under a new name, and one key sends everything.
-  writeFileSync(configFile, JSON.stringify({ recognition: { duplicateSearch: false }, limits: { requestsPerKeyPerMinute: 1_000_000 } }));
+  // Every photo may be enrolled again under a new name.
+  const { dataDir, configFile } = scratchDataDir('facegate-crash-', { recognition: { duplicateSearch: false } });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const acked: Acknowledged = { users: new Set(), images: new Set() };

@@ -6,20 +6,11 @@
  * every 10 s with its slope.
  */
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { portraitFrame } from '../../bench/frames';
+import { rssMb, scratchDataDir, startBuiltServer } from '../../bench/built-server';
 import { argValue } from '../../bench/stats';
 
 const KEY = 'soak-key-0123456789abcdef';
-
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
-  return Number(line.replace(/\D+/g, '')) / 1024;
-}
 
 /** Least-squares slope of y over x. */
 function slope(points: [number, number][]): number {
@@ -34,19 +25,8 @@ function slope(points: [number, number][]): number {
 async function main(): Promise<void> {
   const minutes = argValue('minutes', 10);
   const rate = argValue('rate', 5.6);
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((resolve) => probe.close(resolve));
-  const dataDir = mkdtempSync(join(tmpdir(), 'facegate-soak-'));
-  const configFile = join(dataDir, 'soak-config.json');
-  writeFileSync(configFile, JSON.stringify({ limits: { requestsPerKeyPerMinute: 1_000_000 } }));
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
-    env: { ...process.env, FACEGATE_DATA_DIR: dataDir, FACEGATE_CONFIG: configFile, FACEGATE_PORT: String(port), FACEGATE_HOST: '127.0.0.1', FACEGATE_API_KEYS: KEY, FACEGATE_LOG_LEVEL: 'error', MALLOC_ARENA_MAX: '2' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  while (!(await fetch(`${base}/ready`).then((r) => r.ok, () => false))) await new Promise((resolve) => setTimeout(resolve, 100));
+  const { dataDir, configFile } = scratchDataDir('facegate-soak-');
+  const { child, url: base } = await startBuiltServer({ FACEGATE_DATA_DIR: dataDir, FACEGATE_CONFIG: configFile, FACEGATE_API_KEYS: KEY, FACEGATE_LOG_LEVEL: 'error' });
 
   const image = (await portraitFrame(640, 480)).toString('base64');
   const stored = (await (await fetch(`${base}/face_recognition/image`, { method: 'POST', headers: { authorization: KEY, 'content-type': 'application/json' }, body: JSON.stringify({ image }) })).json()) as {
