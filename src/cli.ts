@@ -80,14 +80,14 @@ function filesUnder(folder: string): string[] {
 async function scanCommand(args: string[]): Promise<number> {
   const out = flag(args, 'out');
   const workers = Number(flag(args, 'workers') ?? availableParallelism());
-  const contamination = Number(flag(args, 'contamination') ?? loadConfig().scan.contamination);
+  const config = loadConfig();
+  const contamination = Number(flag(args, 'contamination') ?? config.scan.contamination);
   const [folder, ...extra] = args;
   if (!folder || !out || extra.length > 0) throw new Error(USAGE);
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${folder} is not a folder`);
   if (!(Number.isInteger(workers) && workers >= 1)) throw new Error('--workers must be a whole number from 1');
   if (!(contamination > 0 && contamination <= 0.5)) throw new Error('--contamination must be above 0 and at most 0.5');
 
-  const config = loadConfig();
   const pool = new AnalysisPool({ models: { ...config.models, intraOpThreads: 1 } }, { size: workers, idleMs: null });
   const options = analysisOptions(config);
   const files = filesUnder(folder);

@@ -37,6 +37,9 @@ interface Pending {
 interface Slot {
   worker: Worker;
   ready: boolean;
+  /** Settles when the thread has loaded its models, or could not. */
+  started: Promise<void>;
+  settleStart: (error?: Error) => void;
   current?: Pending;
   idleTimer?: NodeJS.Timeout;
 }
@@ -76,18 +79,7 @@ export class AnalysisPool implements Analyzer {
   /** Starts every thread now and resolves once all have loaded their models. */
   async start(): Promise<void> {
     while (this.slots.size < this.options.size) this.spawn();
-    await Promise.all(
-      [...this.slots].map(
-        (slot) =>
-          new Promise<void>((resolve, reject) => {
-            slot.worker.on('message', (message: WorkerMessage) => {
-              if (message.type === 'ready') resolve();
-              if (message.type === 'fatal') reject(new PoolError('models', `the analysis models could not load: ${message.error}`));
-            });
-            slot.worker.once('exit', (code) => reject(new PoolError('lost', `an analysis worker exited with code ${code} while starting`)));
-          }),
-      ),
-    );
+    await Promise.all([...this.slots].map((slot) => slot.started));
   }
 
   analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis> {
@@ -122,7 +114,13 @@ export class AnalysisPool implements Analyzer {
 
   private spawn(): void {
     const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.setup, entry: WORKER_ENTRY } });
-    const slot: Slot = { worker, ready: false };
+    let settleStart: Slot['settleStart'] = () => undefined;
+    const started = new Promise<void>((resolve, reject) => {
+      settleStart = (error) => (error ? reject(error) : resolve());
+    });
+    // Only `start` awaits it; a thread spawned on demand reports its failure through its image.
+    started.catch(() => undefined);
+    const slot: Slot = { worker, ready: false, started, settleStart };
     this.slots.add(slot);
     worker.on('message', (message: WorkerMessage) => this.receive(slot, message));
     worker.on('error', (error) => this.lose(slot, new PoolError('lost', `an analysis worker stopped: ${error.message}`)));
@@ -138,6 +136,7 @@ export class AnalysisPool implements Analyzer {
     }
     if (message.type === 'ready') {
       slot.ready = true;
+      slot.settleStart();
     } else {
       const done = slot.current;
       slot.current = undefined;
@@ -155,6 +154,7 @@ export class AnalysisPool implements Analyzer {
   private lose(slot: Slot, error: Error): void {
     if (!this.slots.delete(slot)) return;
     clearTimeout(slot.idleTimer);
+    slot.settleStart(error);
     slot.current?.reject(this.closed ? new PoolError('closed', 'the analysis pool is closed') : error);
     slot.current = undefined;
     if (!this.closed) this.dispatch();

@@ -39,7 +39,7 @@ export class Scanner {
     private readonly logger: Logger,
   ) {}
 
-  /** Stores the files as a new collection and queues its scan; returns the pending task. */
+  /** Stores the files as a new collection and queues its scan; returns its task as it stands. */
   submit(files: UploadedFile[]): ScanTask {
     const id = randomUUID();
     this.scans.create({ id, collection: randomUUID(), createdAt: new Date().toISOString() }, files);

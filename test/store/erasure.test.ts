@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DATABASE_FILE, Store } from '../../src/store';
 import type { NewImage } from '../../src/store/images';
+import { seededRandom } from '../helpers/random';
 
 function openStore(): { store: Store; files: string[] } {
   const dataDir = mkdtempSync(join(tmpdir(), 'facegate-erasure-'));
@@ -37,7 +38,8 @@ describe('erasing a person', () => {
   it('leaves none of their image, crop or template in the database files', () => {
     const { store, files } = openStore();
     const photo = image('11111111-1111-4111-8111-111111111111', '2026-11-23T06:00:00Z');
-    const embedding = new Float32Array(512).map(() => Math.random() - 0.5);
+    const random = seededRandom(11);
+    const embedding = new Float32Array(512).map(() => random() - 0.5);
     const template = Buffer.from(embedding.buffer).subarray(512, 576);
     store.users.enroll({ username: 'ada', createdAt: photo.createdAt, image: { upload: photo }, template: { model: 'faceres', modelVersion: 'v', embedding } }, () => undefined);
     for (const bytes of [fingerprint(photo.original), fingerprint(photo.cropped), template]) expect(stored(files, bytes)).toBe(true);
