@@ -7,7 +7,7 @@ import type { ScanTask, UploadedFile } from '../store/scans';
 import { toCsv } from '../scan/csv';
 import { imagesOfUpload, IntakeError } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
-import { collectionOutliers, collectionReport } from '../scan/results';
+import { collectionOutliers, ReportCache } from '../scan/results';
 import { progressOf, type Scanner } from '../scan/scanner';
 import { requireKey } from './auth';
 import { classify, HttpError } from './errors';
@@ -21,6 +21,9 @@ export interface ScanDeps {
   /** The per-key rate limit, first on every route. */
   perKey: RequestHandler;
 }
+
+/** Rendered reports kept in memory (a few MB each for large collections). */
+const REPORTS_KEPT = 8;
 
 const uploadTooLarge = (max: number) => new HttpError(413, 'upload_too_large', `The upload is larger than ${max} bytes.`);
 
@@ -99,6 +102,7 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     storage: cappedMemoryStorage(config.scan.maxUploadBytes),
     limits: { fileSize: config.scan.maxUploadBytes, files: config.scan.maxFiles, fields: 16 },
   });
+  const reports = new ReportCache(store.scans, REPORTS_KEPT);
   const guard: RequestHandler[] = config.auth.required.scan ? [perKey, requireKey(keyring, 'user')] : [perKey];
 
   const taskOfCollection = (req: Request): ScanTask => {
@@ -163,7 +167,7 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   router.get('/scan/:collection/report', ...guard, async (req, res) => {
     const task = finishedTask(req);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
-    res.type('html').send(await collectionReport(store.scans, task, contamination));
+    res.type('html').send(await reports.report(task, contamination));
   });
 
   router.delete('/scan/:collection', ...guard, (req, res) => {

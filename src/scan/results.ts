@@ -32,3 +32,30 @@ export async function collectionReport(scans: ScanRepository, task: ScanTask, co
     thumbnails,
   });
 }
+
+/**
+ * Reports of finished collections, which no longer change: each (collection, contamination) is
+ * rendered once, as rendering runs on the main thread; the `size` latest are kept.
+ */
+export class ReportCache {
+  private readonly reports = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly scans: ScanRepository,
+    private readonly size: number,
+  ) {}
+
+  report(task: ScanTask, contamination: number): Promise<string> {
+    const key = `${task.id}:${contamination}`;
+    const cached = this.reports.get(key);
+    if (cached) return cached;
+    const report = collectionReport(this.scans, task, contamination);
+    this.reports.set(key, report);
+    report.catch(() => this.reports.delete(key));
+    for (const oldest of this.reports.keys()) {
+      if (this.reports.size <= this.size) break;
+      this.reports.delete(oldest);
+    }
+    return report;
+  }
+}
