@@ -18,6 +18,7 @@ import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
 import { seededRandom } from './random';
 import { OCCLUSION_REGIONS, type OcclusionResult, occlusionResult } from '../src/pipeline/occlusion';
 import { OCCLUDER_KINDS } from '../train/occluders';
+import { DEGRADATIONS } from './transforms';
 import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from '../train/occlusion-data';
 
 interface Analysed {
@@ -259,33 +260,6 @@ async function occlusionSection(all: Analysed[], models: ModelRegistry, options:
 }
 
 /** Each degradation at strengths 0 (none) to 4; every step is worse for recognition than the last. */
-const DEGRADATIONS: Record<string, (image: RgbImage, step: number, ipd: number) => Promise<Buffer>> = {
-  blur: (im, k, ipd) => encode(im, (s) => (k === 0 ? s : s.blur(Math.max(0.3, ipd * [0, 0.02, 0.04, 0.07, 0.1][k])))),
-  noise: (im, k) => encode(withNoise(im, [0, 10, 20, 32, 48][k]), (s) => s),
-  jpeg: (im, k) => sharpOf(im).jpeg({ quality: [95, 30, 15, 8, 4][k] }).toBuffer(),
-  underexposure: (im, k) => encode(im, (s) => s.linear([1, 0.55, 0.35, 0.2, 0.1][k], 0)),
-  overexposure: (im, k) => encode(im, (s) => s.linear([1, 1.5, 2, 2.7, 3.6][k], [0, 20, 40, 60, 80][k])),
-  downscaling: (im, k) => encode(im, (s) => s.resize(Math.max(8, Math.round(im.width * [1, 0.5, 0.3, 0.18, 0.1][k])))),
-};
-
-function sharpOf(image: RgbImage) {
-  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
-}
-
-async function encode(image: RgbImage, transform: (s: sharp.Sharp) => sharp.Sharp): Promise<Buffer> {
-  const raw = await transform(sharpOf(image)).raw().toBuffer({ resolveWithObject: true });
-  return sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: 3 } }).png().toBuffer();
-}
-
-function withNoise(image: RgbImage, sigma: number): RgbImage {
-  const random = seededRandom(11);
-  const data = Uint8Array.from(image.data, (v) => {
-    const gaussian = Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
-    return Math.min(255, Math.max(0, Math.round(v + sigma * gaussian)));
-  });
-  return { ...image, data };
-}
-
 async function qualitySection(all: Analysed[], models: ModelRegistry, options: AnalysisOptions): Promise<void> {
   say('## Image quality (IQA)');
   say();

@@ -1,6 +1,7 @@
 /** Defects made on purpose from a good photo, for calibrating and testing the gate. Each returns a JPEG. */
 import sharp from 'sharp';
-import type { Box } from '../src/pipeline/types';
+import type { Box, RgbImage } from '../src/pipeline/types';
+import { seededRandom } from './random';
 
 const GREY = { r: 128, g: 128, b: 128 };
 const jpeg = (image: sharp.Sharp): Promise<Buffer> => image.jpeg({ quality: 92 }).toBuffer();
@@ -55,3 +56,35 @@ export async function sideBySide(first: Buffer, second: Buffer, height = 600): P
 /** The photo reduced to `longSide` pixels: the shared photos range from thumbnails to 16 MP. */
 export const scaledTo = (bytes: Buffer, longSide = 800): Promise<Buffer> =>
   jpeg(sharp(bytes).rotate().resize(longSide, longSide, { fit: 'inside', withoutEnlargement: true }));
+
+function sharpOf(image: RgbImage) {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
+}
+
+/** The image after `transform`, as a lossless PNG. */
+async function encode(image: RgbImage, transform: (s: sharp.Sharp) => sharp.Sharp): Promise<Buffer> {
+  const raw = await transform(sharpOf(image)).raw().toBuffer({ resolveWithObject: true });
+  return sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: 3 } }).png().toBuffer();
+}
+
+function withNoise(image: RgbImage, sigma: number): RgbImage {
+  const random = seededRandom(11);
+  const data = Uint8Array.from(image.data, (v) => {
+    const gaussian = Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+    return Math.min(255, Math.max(0, Math.round(v + sigma * gaussian)));
+  });
+  return { ...image, data };
+}
+
+/**
+ * The image-quality degradations at strength 0 (none) to 4, each encoded losslessly except JPEG;
+ * blur is relative to the face's inter-pupil distance `ipd`. Used to calibrate and evaluate the IQA score.
+ */
+export const DEGRADATIONS: Record<string, (image: RgbImage, strength: number, ipd: number) => Promise<Buffer>> = {
+  blur: (im, k, ipd) => encode(im, (s) => (k === 0 ? s : s.blur(Math.max(0.3, ipd * [0, 0.02, 0.04, 0.07, 0.1][k])))),
+  noise: (im, k) => encode(withNoise(im, [0, 10, 20, 32, 48][k]), (s) => s),
+  jpeg: (im, k) => sharpOf(im).jpeg({ quality: [95, 30, 15, 8, 4][k] }).toBuffer(),
+  underexposure: (im, k) => encode(im, (s) => s.linear([1, 0.55, 0.35, 0.2, 0.1][k], 0)),
+  overexposure: (im, k) => encode(im, (s) => s.linear([1, 1.5, 2, 2.7, 3.6][k], [0, 20, 40, 60, 80][k])),
+  downscaling: (im, k) => encode(im, (s) => s.resize(Math.max(8, Math.round(im.width * [1, 0.5, 0.3, 0.18, 0.1][k])))),
+};

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { analyze } from '../../src/pipeline/analyze';
-import { ImageError } from '../../src/pipeline/decode';
-import { similarity } from '../../src/pipeline/embed';
+import { decodeImage, ImageError } from '../../src/pipeline/decode';
+import { embedFaces, similarity } from '../../src/pipeline/embed';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { useModels } from '../helpers/models';
 
@@ -94,5 +94,23 @@ describeWithFaces('analyze on real photos', () => {
     expect([result.width, result.height]).toEqual([600, 800]);
     expect(result.faces).toHaveLength(1);
     expect(result.faces[0].geometry.rollLabel).toBe('level');
+  });
+
+  it('embeds the unperturbed crop and measures stability on the perturbed ones, lower under noise', async () => {
+    const bytes = read('deepface_img29.jpg');
+    const [face] = (await analyze(bytes, models(), options)).faces;
+    const image = await decodeImage(bytes, options.limits);
+    const faceres = models().get('faceres');
+    const embedOf = (perturbations: number, target = image) => embedFaces(target, [face.landmarks], faceres, { ...options.embedding, perturbations });
+    const [plain] = await embedOf(0);
+    const [perturbed] = await embedOf(2);
+    expect(plain.stability).toBe(1);
+    expect(similarity(plain.embedding, perturbed.embedding)).toBeCloseTo(1, 5);
+    expect(perturbed.stability).toBeGreaterThan(0.9);
+    expect(perturbed.stability).toBeLessThan(1);
+    let seed = 1;
+    const noisy = { ...image, data: image.data.map((v) => Math.min(255, Math.max(0, v + ((seed = (seed * 16807) % 2147483647) % 97) - 48))) };
+    const [degraded] = await embedOf(2, noisy);
+    expect(degraded.stability).toBeLessThan(perturbed.stability);
   });
 });
