@@ -11,7 +11,7 @@ import { decodeImage } from '../src/pipeline/decode';
 import { detectFaces } from '../src/pipeline/detect';
 import { embedFaces } from '../src/pipeline/embed';
 import { expressions } from '../src/pipeline/expression';
-import { analyze, type AnalysisOptions } from '../src/pipeline/analyze';
+import { analyze, type AnalysisOptions, assess } from '../src/pipeline/analyze';
 import { locateLandmarks } from '../src/pipeline/landmarks';
 import { livenessScores } from '../src/pipeline/liveness';
 import { measurePhotometry } from '../src/pipeline/photometry';
@@ -35,6 +35,7 @@ async function stages(bytes: Buffer, models: ModelRegistry, options: AnalysisOpt
   await timed('photometry', () => faces.forEach((f) => measurePhotometry(image, f)));
   await timed('crop (JPEG)', () => Promise.all(faces.map((f) => encodeJpeg(alignedFace(image, f, options.crop), options.crop.jpegQuality))));
   await timed('whole analyze()', () => analyze(bytes, models, options));
+  await timed('whole assess() (FIQA: no liveness, no crop)', () => assess(bytes, models, options));
   return times;
 }
 

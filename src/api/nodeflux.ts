@@ -102,7 +102,7 @@ export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn, 
     const analysisOptions = detectingFrom(options, thresholds.detection);
     const verdicts: FiqaVerdict[] = [];
     for (const [i, bytes] of images.entries()) {
-      const analysis = await asClientError(`images[${i}]`, () => analyzer.analyze(bytes, analysisOptions));
+      const analysis = await asClientError(`images[${i}]`, () => analyzer.assess(bytes, analysisOptions));
       verdicts.push(fiqaVerdict(analysis, thresholds));
     }
     res.json({

@@ -1,6 +1,6 @@
-import type { FaceAnalysis, FaceReport } from '../pipeline/analyze';
+import type { FaceAnalysis, FaceAssessment } from '../pipeline/analyze';
 
 /** The faces found with at least `threshold` detection confidence, largest first. */
-export function facesAbove(analysis: FaceAnalysis, threshold: number): FaceReport[] {
+export function facesAbove<Face extends FaceAssessment>(analysis: FaceAnalysis<Face>, threshold: number): Face[] {
   return analysis.faces.filter((face) => face.detection.confidence >= threshold);
 }

@@ -1,5 +1,5 @@
 import { OCCLUSION_REGIONS, type OcclusionRegion } from '../pipeline/occlusion';
-import type { FaceAnalysis } from '../pipeline/analyze';
+import type { FaceAnalysis, FaceAssessment } from '../pipeline/analyze';
 import { facesAbove } from './faces';
 
 /** Nodeflux's three per-analytic thresholds, each in [0, 1]. */
@@ -24,7 +24,7 @@ export interface FiqaVerdict {
 }
 
 /** Detection, then occlusion, then quality, stopping at the first step that fails. */
-export function fiqaVerdict(analysis: FaceAnalysis, thresholds: FiqaThresholds): FiqaVerdict {
+export function fiqaVerdict(analysis: FaceAnalysis<FaceAssessment>, thresholds: FiqaThresholds): FiqaVerdict {
   const faces = facesAbove(analysis, thresholds.detection);
   if (faces.length !== 1) return { outcome: 'face_count', faceCount: faces.length };
   const [face] = faces;

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { ModelName } from '../models/catalog';
 import { loadModels, type ModelOptions } from '../models/registry';
 import { type AnalysisJob, CLOSE, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
-import { type AnalysisOptions, type Analyzer, type FaceAnalysis, inProcess } from './analyze';
+import { type AnalysisOptions, type Analyzer, type FaceAnalysis, type FaceAssessment, inProcess } from './analyze';
 import { ImageError } from './decode';
 
 /**
@@ -30,7 +30,7 @@ require(workerData.entry);
 
 interface Pending {
   job: AnalysisJob;
-  resolve: (analysis: FaceAnalysis) => void;
+  resolve: (analysis: FaceAnalysis<FaceAssessment>) => void;
   reject: (error: Error) => void;
 }
 
@@ -82,10 +82,21 @@ export class AnalysisPool implements Analyzer {
     await Promise.all([...this.slots].map((slot) => slot.started));
   }
 
-  analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis> {
+  async analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis> {
+    const analysis = (await this.submit('analyze', bytes, options)) as FaceAnalysis;
+    // Crops arrive from the thread as plain Uint8Arrays; the rest of the service expects Buffers.
+    for (const face of analysis.faces) face.crop = Buffer.from(face.crop.buffer, face.crop.byteOffset, face.crop.byteLength);
+    return analysis;
+  }
+
+  assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
+    return this.submit('assess', bytes, options);
+  }
+
+  private submit(kind: AnalysisJob['kind'], bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
     if (this.closed) return Promise.reject(new PoolError('closed', 'the analysis pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, bytes, options }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, kind, bytes, options }, resolve, reject });
       this.dispatch();
     });
   }
@@ -140,7 +151,7 @@ export class AnalysisPool implements Analyzer {
     } else {
       const done = slot.current;
       slot.current = undefined;
-      if (message.type === 'analysed') done?.resolve(withBuffers(message.analysis));
+      if (message.type === 'analysed') done?.resolve(message.analysis);
       else done?.reject(message.code ? new ImageError(message.code, message.error) : new Error(message.error));
     }
     this.dispatch();
@@ -170,12 +181,6 @@ export class AnalysisPool implements Analyzer {
     slot.worker.postMessage(CLOSE);
     await ended;
   }
-}
-
-/** Crops arrive from the thread as plain Uint8Arrays; the rest of the service expects Buffers. */
-function withBuffers(analysis: FaceAnalysis): FaceAnalysis {
-  for (const face of analysis.faces) face.crop = Buffer.from(face.crop.buffer, face.crop.byteOffset, face.crop.byteLength);
-  return analysis;
 }
 
 /**

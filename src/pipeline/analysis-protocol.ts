@@ -1,5 +1,5 @@
 import type { ModelOptions } from '../models/registry';
-import type { AnalysisOptions, FaceAnalysis } from './analyze';
+import type { AnalysisOptions, FaceAnalysis, FaceAssessment } from './analyze';
 import type { ImageErrorCode } from './decode';
 
 /** What an analysis worker is started with. */
@@ -9,6 +9,8 @@ export interface WorkerSetup {
 
 export interface AnalysisJob {
   id: number;
+  /** `assess` leaves out liveness and the crop (`FaceAssessment`); `analyze` gives whole `FaceReport`s. */
+  kind: 'analyze' | 'assess';
   bytes: Uint8Array;
   options: AnalysisOptions;
 }
@@ -19,6 +21,6 @@ export const CLOSE = 'close';
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'fatal'; error: string }
-  | { type: 'analysed'; id: number; analysis: FaceAnalysis }
+  | { type: 'analysed'; id: number; analysis: FaceAnalysis<FaceAssessment> }
   /** `code` is set when the image itself was at fault (an ImageError). */
   | { type: 'failed'; id: number; error: string; code?: ImageErrorCode };

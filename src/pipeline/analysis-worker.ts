@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModels, type ModelRegistry } from '../models/registry';
 import { CLOSE, type AnalysisJob, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
-import { analyze } from './analyze';
+import { analyze, assess } from './analyze';
 import { ImageError } from './decode';
 
 /** The thread's side of the analysis pool: loads the models once, then analyses one image per message. */
@@ -24,7 +24,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
       void current.finally(() => models.release()).finally(() => port.close());
       return;
     }
-    current = analyze(job.bytes, models, job.options).then(
+    current = (job.kind === 'assess' ? assess : analyze)(job.bytes, models, job.options).then(
       (analysis) => send({ type: 'analysed', id: job.id, analysis }),
       (error: unknown) =>
         send({ type: 'failed', id: job.id, error: (error as Error).message, code: error instanceof ImageError ? error.code : undefined }),

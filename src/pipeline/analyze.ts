@@ -12,7 +12,7 @@ import { type LivenessScores, livenessScores } from './liveness';
 import { type OcclusionRegion, occlusionScores } from './occlusion';
 import { measurePhotometry } from './photometry';
 import { assessQuality, type Quality, type QualityOptions } from './quality';
-import type { Box, Detection, Expression, Geometry, Landmarks, Photometry, RgbImage } from './types';
+import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Photometry, RgbImage } from './types';
 
 export interface AnalysisOptions {
   limits: DecodeLimits;
@@ -30,7 +30,8 @@ export interface AnalysisOptions {
   liveness: { regionScale: number };
 }
 
-export interface FaceReport {
+/** What the quality gates read of a face: where it is, its measurements, occlusion and quality. */
+export interface FaceAssessment {
   detection: Detection;
   landmarks: Landmarks;
   geometry: Geometry;
@@ -39,23 +40,27 @@ export interface FaceReport {
   /** Probability that each facial region is covered. */
   occlusion: Record<OcclusionRegion, number>;
   quality: Quality;
-  /** L2-normalised, from `embeddingModel`. */
+  /** L2-normalised, from `embeddingModel` (computed anyway: the quality score's stability is measured around it). */
   embedding: Float32Array;
   embeddingModel: EmbeddingModel;
   /** The embedding model's exact version (`modelVersion`), kept with templates. */
   embeddingVersion: string;
+}
+
+/** An assessment plus what storing and enrolling a face need: liveness and the aligned crop. */
+export interface FaceReport extends FaceAssessment {
   liveness: LivenessScores;
   /** The aligned face crop, JPEG. */
   crop: Buffer;
 }
 
-export interface FaceAnalysis {
+export interface FaceAnalysis<Face extends FaceAssessment = FaceReport> {
   width: number;
   height: number;
   format: 'jpeg' | 'png';
   bytes: number;
   /** Largest face first. */
-  faces: FaceReport[];
+  faces: Face[];
 }
 
 export interface LocatedFace {
@@ -83,43 +88,62 @@ export async function locateFaces(image: RgbImage, models: ModelRegistry, option
   return confirmedFaces(detections, located, options);
 }
 
-/** The whole analysis of one image: decode, locate faces, then every per-face measurement. */
-export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions): Promise<FaceAnalysis> {
-  const image = await decodeImage(imageBytes, options.limits);
+/** Every face in a decoded image with the measurements the quality gates read. */
+async function assessFaces(image: RgbImage, models: ModelRegistry, options: AnalysisOptions): Promise<FaceAssessment[]> {
   const confirmed = await locateFaces(image, models, options.detection);
   const faces = confirmed.map((c) => c.landmarks);
-  const [moods, occlusion, embeddings, liveness] = await Promise.all([
-    expressions(image, faces, models.get('emotion'), options.expression.regionScale),
-    occlusionScores(image, faces, models.get('occlusion')),
-    embedFaces(image, faces, models.get(options.embedding.model), options.embedding),
-    livenessScores(image, faces, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness),
-  ]);
-  const reports = await Promise.all(
-    confirmed.map(async (c, i) => {
-      const geometry = measureGeometry(c.landmarks, image, { happy: moods[i].happy, glasses: occlusion[i].glasses }, options.geometry);
-      const photometry = measurePhotometry(image, c.landmarks);
-      return {
-        detection: c.detection,
-        landmarks: c.landmarks,
-        geometry,
-        photometry,
-        expression: moods[i],
-        occlusion: occlusion[i].regions,
-        quality: assessQuality(embeddings[i].stability, photometry, geometry, options.quality),
-        embedding: embeddings[i].embedding,
-        embeddingModel: options.embedding.model,
-        embeddingVersion: modelVersion(models.get(options.embedding.model).entry),
-        liveness: liveness[i],
-        crop: await encodeJpeg(alignedFace(image, c.landmarks, options.crop), options.crop.jpegQuality),
-      };
-    }),
+  const moods = await expressions(image, faces, models.get('emotion'), options.expression.regionScale);
+  const occlusion = await occlusionScores(image, faces, models.get('occlusion'));
+  const embeddings = await embedFaces(image, faces, models.get(options.embedding.model), options.embedding);
+  const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
+  return confirmed.map((c, i) => {
+    const geometry = measureGeometry(c.landmarks, image, { happy: moods[i].happy, glasses: occlusion[i].glasses }, options.geometry);
+    const photometry = measurePhotometry(image, c.landmarks);
+    return {
+      detection: c.detection,
+      landmarks: c.landmarks,
+      geometry,
+      photometry,
+      expression: moods[i],
+      occlusion: occlusion[i].regions,
+      quality: assessQuality(embeddings[i].stability, photometry, geometry, options.quality),
+      embedding: embeddings[i].embedding,
+      embeddingModel: options.embedding.model,
+      embeddingVersion,
+    };
+  });
+}
+
+function described<Face extends FaceAssessment>(image: DecodedImage, faces: Face[]): FaceAnalysis<Face> {
+  return { width: image.width, height: image.height, format: image.format, bytes: image.bytes, faces };
+}
+
+/** What the quality gates need of one image: decode, locate faces, measure them; no liveness or crop. */
+export async function assess(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
+  const image = await decodeImage(imageBytes, options.limits);
+  return described(image, await assessFaces(image, models, options));
+}
+
+/** The whole analysis of one image: the assessment, plus liveness and the aligned crop of every face. */
+export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions): Promise<FaceAnalysis> {
+  const image = await decodeImage(imageBytes, options.limits);
+  const assessed = await assessFaces(image, models, options);
+  const landmarks = assessed.map((face) => face.landmarks);
+  const liveness = await livenessScores(image, landmarks, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness);
+  const faces = await Promise.all(
+    assessed.map(async (face, i) => ({
+      ...face,
+      liveness: liveness[i],
+      crop: await encodeJpeg(alignedFace(image, face.landmarks, options.crop), options.crop.jpegQuality),
+    })),
   );
-  return { width: image.width, height: image.height, format: image.format, bytes: image.bytes, faces: reports };
+  return described(image, faces);
 }
 
 /** Where analyses run: on this thread (`inProcess`) or on worker threads (`AnalysisPool`). */
 export interface Analyzer {
   analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis>;
+  assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>>;
   /** The models ready to run now. */
   readonly loaded: readonly ModelName[];
 }
@@ -128,6 +152,7 @@ export interface Analyzer {
 export function inProcess(models: ModelRegistry): Analyzer {
   return {
     analyze: (bytes, options) => analyze(bytes, models, options),
+    assess: (bytes, options) => assess(bytes, models, options),
     get loaded() {
       return models.loaded;
     },

@@ -44,6 +44,18 @@ describe('AnalysisPool', () => {
     });
   });
 
+  it('assesses without liveness or crop, agreeing with the full analysis on the rest', async () => {
+    const bytes = facesAvailable ? readFileSync(facePath(faceManifest().find((r) => r.face_count === 1)!.file)) : await faceFreeJpeg();
+    const [assessed, analysed] = await Promise.all([pool.assess(bytes, options), pool.analyze(bytes, options)]);
+    expect(assessed.faces).toHaveLength(analysed.faces.length);
+    assessed.faces.forEach((face, i) => {
+      expect(face).not.toHaveProperty('crop');
+      expect(face).not.toHaveProperty('liveness');
+      expect(face.quality.score).toBeCloseTo(analysed.faces[i].quality.score, 6);
+      expect(face.occlusion).toEqual(analysed.faces[i].occlusion);
+    });
+  });
+
   it('rejects an unreadable image with the ImageError and its code, and goes on', async () => {
     const failed = pool.analyze(Buffer.from('not an image'), options);
     await expect(failed).rejects.toBeInstanceOf(ImageError);

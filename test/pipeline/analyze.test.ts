@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { analyze } from '../../src/pipeline/analyze';
+import { analyze, assess } from '../../src/pipeline/analyze';
 import { decodeImage, ImageError } from '../../src/pipeline/decode';
 import { embedFaces, similarity } from '../../src/pipeline/embed';
 import { describeWithFaces, facePath } from '../helpers/faces';
@@ -50,6 +50,14 @@ describeWithFaces('analyze on real photos', () => {
     expect(face.liveness.liveness).toBeGreaterThan(0.5);
     const crop = await sharp(face.crop).metadata();
     expect([crop.format, crop.width, crop.height]).toEqual(['jpeg', config.pipeline.crop.size, config.pipeline.crop.size]);
+  });
+
+  it('assesses a face as the full analysis does, without liveness and crop', async () => {
+    const [full, light] = await Promise.all([analyze(read('deepface_img29.jpg'), models(), options), assess(read('deepface_img29.jpg'), models(), options)]);
+    const { liveness, crop, ...rest } = full.faces[0];
+    expect(liveness.antispoof).toBeGreaterThan(0);
+    expect(crop.length).toBeGreaterThan(0);
+    expect(light).toEqual({ ...full, faces: [rest] });
   });
 
   it('negates yaw and roll when the photo is mirrored', async () => {
