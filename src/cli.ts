@@ -88,7 +88,7 @@ async function scanCommand(args: string[]): Promise<number> {
   if (!(Number.isInteger(workers) && workers >= 1)) throw new Error('--workers must be a whole number from 1');
   if (!(contamination > 0 && contamination <= 0.5)) throw new Error('--contamination must be above 0 and at most 0.5');
 
-  const pool = new AnalysisPool({ models: { ...config.models, intraOpThreads: 1 } }, { size: workers, idleMs: null });
+  const pool = new AnalysisPool({ models: { ...config.models, intraOpThreads: 1 } }, { size: workers, idleMs: null, youngGenerationMb: config.models.workerYoungGenerationMb });
   const options = analysisOptions(config);
   const files = filesUnder(folder);
   const bar = new SingleBar({

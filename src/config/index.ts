@@ -10,7 +10,7 @@ export interface Config {
   server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number; corsOrigins: string[] };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number };
-  models: { dir: string; load: ModelName[]; workers: number; intraOpThreads: number; interOpThreads: number };
+  models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
     maxImagePixels: number;

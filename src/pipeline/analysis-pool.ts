@@ -46,6 +46,8 @@ interface Slot {
 
 export interface PoolOptions {
   size: number;
+  /** Each thread's V8 young generation cap (`resourceLimits.maxYoungGenerationSizeMb`). */
+  youngGenerationMb: number;
   /** A thread without work this long is stopped, freeing its models' memory; null keeps threads. */
   idleMs: number | null;
 }
@@ -124,7 +126,11 @@ export class AnalysisPool implements Analyzer {
   }
 
   private spawn(): void {
-    const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...this.setup, entry: WORKER_ENTRY } });
+    const worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      workerData: { ...this.setup, entry: WORKER_ENTRY },
+      resourceLimits: { maxYoungGenerationSizeMb: this.options.youngGenerationMb },
+    });
     let settleStart: Slot['settleStart'] = () => undefined;
     const started = new Promise<void>((resolve, reject) => {
       settleStart = (error) => (error ? reject(error) : resolve());
@@ -187,12 +193,12 @@ export class AnalysisPool implements Analyzer {
  * The analyzer of the gate routes, started and ready: `workers` threads with models of their own,
  * or the calling thread when `workers` is 0.
  */
-export async function startAnalyzer(models: ModelOptions & { workers: number }): Promise<Analyzer & { close(): Promise<void> }> {
+export async function startAnalyzer(models: ModelOptions & { workers: number; workerYoungGenerationMb: number }): Promise<Analyzer & { close(): Promise<void> }> {
   if (models.workers === 0) {
     const registry = await loadModels(models);
     return Object.assign(inProcess(registry), { close: () => registry.release() });
   }
-  const pool = new AnalysisPool({ models }, { size: models.workers, idleMs: null });
+  const pool = new AnalysisPool({ models }, { size: models.workers, idleMs: null, youngGenerationMb: models.workerYoungGenerationMb });
   await pool.start();
   return pool;
 }

@@ -121,7 +121,7 @@ export class Scanner {
 export function createScanner(config: Config, scans: ScanRepository, logger: Logger): Scanner {
   const pool = new AnalysisPool(
     { models: { ...config.models, intraOpThreads: config.scan.threadsPerWorker } },
-    { size: config.scan.workers, idleMs: config.scan.idleWorkerMs },
+    { size: config.scan.workers, idleMs: config.scan.idleWorkerMs, youngGenerationMb: config.models.workerYoungGenerationMb },
   );
   const { thumbnailSize, maxAttempts } = config.scan;
   return new Scanner(scans, pool, { analysis: analysisOptions(config), thumbnailSize, maxAttempts }, logger);

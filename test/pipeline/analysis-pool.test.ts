@@ -67,7 +67,7 @@ describe('AnalysisPool', () => {
 
 describe('AnalysisPool without models', () => {
   it('refuses to start, saying why', async () => {
-    const empty = new AnalysisPool({ models: { ...config.models, dir: mkdtempSync(join(tmpdir(), 'facegate-no-models-')) } }, { size: 1, idleMs: null });
+    const empty = new AnalysisPool({ models: { ...config.models, dir: mkdtempSync(join(tmpdir(), 'facegate-no-models-')) } }, { size: 1, idleMs: null, youngGenerationMb: config.models.workerYoungGenerationMb });
     const started = empty.start();
     await expect(started).rejects.toBeInstanceOf(PoolError);
     await expect(started).rejects.toThrow(/models could not load: model manifest .* is missing/);
