@@ -14,7 +14,7 @@ import { loadConfig } from '../src/config';
 import { type BuiltServer, rssMb, scratchDataDir, startBuiltServer } from './built-server';
 import { PORTRAIT, portraitAvailable, portraitFrame } from './frames';
 import { peerThroughput } from './peer';
-import { argValue } from './stats';
+import { argValue, stealMeter } from './stats';
 
 const KEY = 'bench-key-0123456789abcdef';
 const P99_AIM_MS = 250;
@@ -39,15 +39,6 @@ const ROUTES: Route[] = [
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/**
- * Seconds of CPU time the hypervisor gave to other machines so far ("steal", all cores), from
- * /proc/stat: on a shared host it explains figures that move between runs.
- */
-function stolenSeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-  return Number(fields[8] ?? 0) / 100;
 }
 
 async function startServer(workers: number, threads: number): Promise<BuiltServer> {
@@ -81,7 +72,7 @@ interface Load {
 
 async function load(pid: number, url: string, body: string, options: { connections: number; seconds?: number; amount?: number }): Promise<Load> {
   const cpuBefore = cpuSeconds(pid);
-  const stolenBefore = stolenSeconds();
+  const stolen = stealMeter();
   const started = Date.now();
   const result = await autocannon({
     url,
@@ -102,7 +93,7 @@ async function load(pid: number, url: string, body: string, options: { connectio
     refused: result['5xx'],
     errors: result.errors + result.timeouts,
     cores: (cpuSeconds(pid) - cpuBefore) / wall,
-    stolen: (stolenSeconds() - stolenBefore) / (wall * availableParallelism()),
+    stolen: stolen(),
   };
 }
 

@@ -16,7 +16,7 @@ import { locateLandmarks } from '../src/pipeline/landmarks';
 import { livenessScores } from '../src/pipeline/liveness';
 import { measurePhotometry } from '../src/pipeline/photometry';
 import { PORTRAIT, portraitAvailable, portraitFrame } from './frames';
-import { argValue, summarize } from './stats';
+import { argValue, stealMeter, summarize } from './stats';
 
 async function stages(bytes: Buffer, models: ModelRegistry, options: AnalysisOptions): Promise<Record<string, number>> {
   const times: Record<string, number> = {};
@@ -52,10 +52,11 @@ async function main(): Promise<void> {
     const bytes = await portraitFrame(width, height);
     for (let i = 0; i < 3; i++) await stages(bytes, models, options);
     const samples: Record<string, number[]> = {};
+    const stolen = stealMeter();
     for (let i = 0; i < runs; i++) {
       for (const [name, ms] of Object.entries(await stages(bytes, models, options))) (samples[name] ??= []).push(ms);
     }
-    console.log(`\n${width}x${height} JPEG (${bytes.length} bytes)`);
+    console.log(`\n${width}x${height} JPEG (${bytes.length} bytes); CPU stolen by the host meanwhile: ${(100 * stolen()).toFixed(0)}%`);
     console.log('| stage | median ms | p90 ms |');
     console.log('|---|---:|---:|');
     for (const [name, values] of Object.entries(samples)) {
