@@ -14,7 +14,7 @@ RUN npm run build && npm prune --omit=dev
 # Runtime stage: the compiled service, its production dependencies, models and config only.
 FROM node:20-bookworm-slim
 # Fewer glibc malloc arenas: each analysis thread would otherwise keep its own (measured: -80 MB RSS).
-ENV NODE_ENV=production FACEGATE_DATA_DIR=/data MALLOC_ARENA_MAX=2
+ENV NODE_ENV=production FACEGATE_DATA_DIR=/data MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -38,6 +38,13 @@ export function scratchDataDir(prefix: string, config: Record<string, unknown> =
   return { dataDir, configFile };
 }
 
+/** The variables `npm start` sets before `node` (package.json's start script, e.g. glibc's malloc tuning). */
+function startScriptEnvironment(): Record<string, string> {
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
+  const assignments = scripts.start.slice(0, scripts.start.indexOf('node ')).trim().split(/\s+/).filter(Boolean);
+  return Object.fromEntries(assignments.map((assignment) => assignment.split('=', 2)));
+}
+
 /**
  * Starts the built server (dist/src/server.js) as `npm start` runs it, on loopback, with `env`
  * added, and resolves once /ready answers 200; throws if it exits or is not ready within 60 s.
@@ -45,7 +52,7 @@ export function scratchDataDir(prefix: string, config: Record<string, unknown> =
 export async function startBuiltServer(env: Record<string, string>, options: { port?: number; output?: 'inherit' | 'ignore' } = {}): Promise<BuiltServer> {
   const port = options.port ?? (await freePort());
   const child = spawn(process.execPath, ['dist/src/server.js'], {
-    env: { ...process.env, FACEGATE_PORT: String(port), FACEGATE_HOST: '127.0.0.1', MALLOC_ARENA_MAX: '2', ...env },
+    env: { ...process.env, ...startScriptEnvironment(), FACEGATE_PORT: String(port), FACEGATE_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', options.output ?? 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
