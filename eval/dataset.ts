@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PROJECT_ROOT } from '../src/config';
+import { analysisOptions, type Config, PROJECT_ROOT } from '../src/config';
+import type { AnalysisOptions } from '../src/pipeline/analyze';
 
 /** The shared photo set of real faces (never committed); FACEGATE_FACES_DIR points elsewhere. */
 export const FACES_DIR = resolve(process.env.FACEGATE_FACES_DIR ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'faces'));
@@ -37,4 +38,10 @@ const NOT_PORTRAIT = new Set(['small_face', 'low_res', 'cgi', 'cartoon', 'screen
 /** Real one-face frontal photos with nothing over the face, at portrait size: the photos a gate should let through. */
 export function isCleanFrontal(record: FaceRecord): boolean {
   return record.faces === 1 && !record.occlusion && !record.synthetic && record.tags.includes('frontal') && !record.tags.some((t) => NOT_PORTRAIT.has(t));
+}
+
+/** The configured analysis options without the request byte limit: the photo set is analysed whatever its file sizes. */
+export function photoSetOptions(config: Config): AnalysisOptions {
+  const configured = analysisOptions(config);
+  return { ...configured, limits: { ...configured.limits, maxBytes: Infinity } };
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { analysisOptions, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
 import { loadModels, type ModelRegistry } from '../src/models/registry';
 import { analyze, type AnalysisOptions, type FaceAnalysis } from '../src/pipeline/analyze';
 import { decodeImage } from '../src/pipeline/decode';
@@ -13,7 +13,7 @@ import { type EmbeddingModel, embedFaces, similarity } from '../src/pipeline/emb
 import { headPose } from '../src/pipeline/geometry';
 import type { Landmarks, RgbImage } from '../src/pipeline/types';
 import { markdownReport, runScript } from './markdown';
-import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy } from './dataset';
+import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy, photoSetOptions } from './dataset';
 import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
 import { seededRandom } from './random';
 import { OCCLUSION_REGIONS, type OcclusionResult, occlusionResult } from '../src/pipeline/occlusion';
@@ -346,9 +346,7 @@ function eyeSection(all: Analysed[]): void {
 async function main(): Promise<void> {
   if (!facesAvailable) throw new Error(`the photo set is absent: ${FACES_DIR}`);
   const config = loadConfig();
-  // The photo set is evaluated whatever its file sizes; the request limit is the APIs' concern.
-  const configured = analysisOptions(config);
-  const options = { ...configured, limits: { ...configured.limits, maxBytes: Infinity } };
+  const options = photoSetOptions(config);
   const models = await loadModels({ ...config.models, load: [...new Set([...config.models.load, 'faceres-deep', 'mobileface'] as const)] });
   const all: Analysed[] = [];
   for (const record of faceManifest()) {

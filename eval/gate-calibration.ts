@@ -4,14 +4,14 @@
  * its clean frontal portraits. Prints Markdown.
  */
 import { readFileSync } from 'node:fs';
-import { analysisOptions, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
 import { facesAbove } from '../src/gate/faces';
 import { fiqaVerdict } from '../src/gate/fiqa';
 import { IMAGE_STATUSES, type PhotoRules, photoVerdict } from '../src/gate/photo-rules';
 import { loadModels } from '../src/models/registry';
 import { analyze, type FaceAnalysis } from '../src/pipeline/analyze';
 import { markdownReport, runScript } from './markdown';
-import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCleanFrontal } from './dataset';
+import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCleanFrontal, photoSetOptions } from './dataset';
 import { blurred, closeUp, cutAtEdge, exposed, rotated, scaledTo, shrunkIntoCorner, sideBySide } from './transforms';
 
 const { say, table, finish } = markdownReport();
@@ -32,9 +32,9 @@ interface Photo {
 async function main(): Promise<void> {
   if (!facesAvailable) throw new Error(`the photo set is absent: ${FACES_DIR}`);
   const config = loadConfig();
-  const configured = analysisOptions(config);
+  const photoSet = photoSetOptions(config);
   // Low enough to see the detections every threshold in the tables would keep or drop.
-  const options = { ...configured, limits: { ...configured.limits, maxBytes: Infinity }, detection: { ...configured.detection, scoreThreshold: 0.3 } };
+  const options = { ...photoSet, detection: { ...photoSet.detection, scoreThreshold: 0.3 } };
   const models = await loadModels(config.models);
   const analyse = (bytes: Buffer) => analyze(bytes, models, options);
   const photos: Photo[] = [];

@@ -5,12 +5,12 @@
  * degradation. Prints Markdown.
  */
 import { readFileSync } from 'node:fs';
-import { analysisOptions, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
 import { loadModels } from '../src/models/registry';
 import { analyze, type FaceReport } from '../src/pipeline/analyze';
 import { decodeImage } from '../src/pipeline/decode';
 import { markdownReport, runScript } from './markdown';
-import { FACES_DIR, faceManifest, facePath, facesAvailable, isCleanFrontal } from './dataset';
+import { FACES_DIR, faceManifest, facePath, facesAvailable, isCleanFrontal, photoSetOptions } from './dataset';
 import { DEGRADATIONS } from './transforms';
 
 const FACES = 10;
@@ -33,8 +33,7 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   if (!facesAvailable) throw new Error(`the photo set is absent: ${FACES_DIR}`);
   const config = loadConfig();
-  const configured = analysisOptions(config);
-  const options = { ...configured, limits: { ...configured.limits, maxBytes: Infinity } };
+  const options = photoSetOptions(config);
   const models = await loadModels(config.models);
   const faces = [];
   for (const record of faceManifest().filter(isCleanFrontal)) {

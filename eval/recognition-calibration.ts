@@ -6,12 +6,12 @@
  * synthetic faces. Prints Markdown.
  */
 import { readFileSync } from 'node:fs';
-import { analysisOptions, loadConfig } from '../src/config';
+import { loadConfig } from '../src/config';
 import { loadModels } from '../src/models/registry';
 import { analyze, type FaceReport } from '../src/pipeline/analyze';
 import { similarity } from '../src/pipeline/embed';
 import { markdownReport, runScript } from './markdown';
-import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy } from './dataset';
+import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy, photoSetOptions } from './dataset';
 import { equalErrorRate, falseAcceptRate, falseRejectRate } from './metrics';
 
 const { say, table, finish } = markdownReport();
@@ -21,8 +21,7 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 async function main(): Promise<void> {
   if (!facesAvailable) throw new Error(`the photo set is absent: ${FACES_DIR}`);
   const config = loadConfig();
-  const configured = analysisOptions(config);
-  const options = { ...configured, limits: { ...configured.limits, maxBytes: Infinity } };
+  const options = photoSetOptions(config);
   const models = await loadModels(config.models);
   const faces: { record: FaceRecord; face: FaceReport }[] = [];
   for (const record of faceManifest()) {

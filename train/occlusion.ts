@@ -11,7 +11,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { analysisOptions, loadConfig, PROJECT_ROOT } from '../src/config';
+import { loadConfig, PROJECT_ROOT } from '../src/config';
+import { photoSetOptions } from '../eval/dataset';
 import { type ManifestEntry, readManifest, sha256 } from '../src/models/manifest';
 import { ONNX_OPSET } from '../src/models/onnx-converter';
 import { loadModels } from '../src/models/registry';
@@ -34,8 +35,7 @@ function label(coverage: number): number {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const configured = analysisOptions(config);
-  const options = { ...configured, limits: { ...configured.limits, maxBytes: Infinity } };
+  const options = photoSetOptions(config);
   const models = await loadModels({ ...config.models, load: ['blazeface', 'facemesh', 'iris'] });
   const records = cleanRecords().filter(inTrainingSplit);
   const faces = await cleanFaces(records, models, options);
