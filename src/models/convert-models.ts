@@ -11,7 +11,7 @@ import { type ManifestEntry, type ModelManifest, readManifest, sha256 } from './
 import { ONNX_OPSET, convertTfjsGraph } from './onnx-converter';
 import { readTfjsGraph } from './tfjs-graph';
 
-const CONVERTER = 'facegate-tfjs-converter 1';
+const CONVERTER = 'facegate-tfjs-converter 2';
 
 /** Runs the converted model once on zeros to learn its output shapes. */
 async function outputShapes(bytes: Uint8Array, inputShape: number[]): Promise<Record<string, number[]>> {

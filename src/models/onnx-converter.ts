@@ -435,13 +435,77 @@ export function convertTfjsGraph(graph: TfGraph, options: ConvertOptions): Uint8
     return valueInfo(name, shape);
   });
 
+  const nodes = clampsAsClip(builder);
+  const referenced = new Set(nodes.flatMap((node) => node.input ?? []));
   const model: onnx.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'facegate-tfjs-converter',
-    graph: { name: options.graphName, node: builder.nodes, initializer: builder.initializers, input: graphInputs, output: graphOutputs },
+    graph: {
+      name: options.graphName,
+      node: nodes,
+      initializer: builder.initializers.filter((t) => referenced.has(t.name ?? '')),
+      input: graphInputs,
+      output: graphOutputs,
+    },
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+}
+
+/** The value of a scalar float initializer, or undefined if `name` is not one. */
+function scalarInitializer(builder: GraphBuilder, name: string): number | undefined {
+  const tensor = builder.initializers.find((t) => t.name === name);
+  if (!tensor || (tensor.dims ?? []).length > 0 || tensor.dataType !== onnx.TensorProto.DataType.FLOAT || !tensor.rawData) return undefined;
+  return new DataView(tensor.rawData.buffer, tensor.rawData.byteOffset, 4).getFloat32(0, true);
+}
+
+/**
+ * TF writes relu6 as Relu, then Minimum and Maximum by scalars. ONNX Runtime fuses a Clip into the
+ * convolution before it, and Min/Max it cannot: they would cost two passes over the activation and
+ * break its blocked (NCHWc) layout into a reorder on each side (docs/performance.md). So
+ * Max(Min(x, hi), lo) and Min(Max(x, lo), hi) become Clip(x, lo, hi), the same values for lo <= hi,
+ * and a Relu feeding only such a Clip with lo >= 0 is dropped, as it changes nothing.
+ */
+function clampsAsClip(builder: GraphBuilder): onnx.INodeProto[] {
+  const nodes = builder.nodes;
+  const consumers = new Map<string, number>();
+  for (const node of nodes) for (const input of node.input ?? []) consumers.set(input, (consumers.get(input) ?? 0) + 1);
+  const producer = new Map(nodes.map((node) => [node.output?.[0] ?? '', node]));
+  const dropped = new Set<onnx.INodeProto>();
+  const bounds = new Map<onnx.INodeProto, { input: string; lo: number; hi: number }>();
+  for (const outer of nodes) {
+    if (outer.opType !== 'Max' && outer.opType !== 'Min') continue;
+    const [innerOutput, outerBound] = outer.input ?? [];
+    const inner = producer.get(innerOutput);
+    const innerType = outer.opType === 'Max' ? 'Min' : 'Max';
+    if (!inner || inner.opType !== innerType || consumers.get(innerOutput) !== 1 || dropped.has(inner) || bounds.has(inner)) continue;
+    const outerValue = scalarInitializer(builder, outerBound);
+    const innerValue = scalarInitializer(builder, inner.input?.[1] ?? '');
+    if (outerValue === undefined || innerValue === undefined) continue;
+    const [lo, hi] = outer.opType === 'Max' ? [outerValue, innerValue] : [innerValue, outerValue];
+    if (lo > hi) continue;
+    let input = inner.input?.[0] ?? '';
+    const relu = producer.get(input);
+    if (relu?.opType === 'Relu' && lo >= 0 && consumers.get(input) === 1) {
+      dropped.add(relu);
+      input = relu.input?.[0] ?? '';
+    }
+    dropped.add(inner);
+    bounds.set(outer, { input, lo, hi });
+  }
+  return nodes
+    .filter((node) => !dropped.has(node))
+    .map((node) => {
+      const clamp = bounds.get(node);
+      if (!clamp) return node;
+      const name = node.output?.[0] ?? '';
+      return {
+        opType: 'Clip',
+        input: [clamp.input, builder.floatInitializer(`${name}_lo`, [], Float32Array.of(clamp.lo)), builder.floatInitializer(`${name}_hi`, [], Float32Array.of(clamp.hi))],
+        output: [name],
+        name,
+      };
+    });
 }
 
 function valueInfo(name: string, dims: number[]): onnx.IValueInfoProto {

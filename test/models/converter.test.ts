@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { onnx } from 'onnx-proto';
 import { convertTfjsGraph, permute, UnsupportedGraphError } from '../../src/models/onnx-converter';
 import { halfToFloat, readTfjsGraph } from '../../src/models/tfjs-graph';
 import { seededRandom } from '../helpers/random';
@@ -32,6 +33,13 @@ class GraphModelBuilder {
       this.chunks.push(Buffer.from(Float32Array.from(values).buffer));
       this.weights.push({ name, shape, dtype: 'float32' });
     }
+    return this.constNode(name, 'DT_FLOAT', shape);
+  }
+
+  /** A float32 constant holding exactly `values`. */
+  fixed(name: string, values: number[], shape = [values.length]): string {
+    this.chunks.push(Buffer.from(Float32Array.from(values).buffer));
+    this.weights.push({ name, shape, dtype: 'float32' });
     return this.constNode(name, 'DT_FLOAT', shape);
   }
 
@@ -168,6 +176,33 @@ describe('convertTfjsGraph', () => {
       const maxDiff = want.reduce((m, v, k) => Math.max(m, Math.abs(v - got[k])), 0);
       expect(maxDiff).toBeLessThan(1e-5);
     });
+  });
+
+  it('turns relu6 written as Relu, Minimum and Maximum by scalars into one Clip with the same values', async () => {
+    const g = new GraphModelBuilder();
+    const x = g.input('x', [1, 4, 4, 3]);
+    const relu = g.op('relu', 'Relu', [x]);
+    const relu6 = g.op('relu6', 'Maximum', [g.op('relu6_min', 'Minimum', [relu, g.fixed('six', [6], [])]), g.fixed('zero', [0], [])]);
+    const clamped = g.op('clamp', 'Minimum', [g.op('clamp_max', 'Maximum', [x, g.fixed('low', [-2], [])]), g.fixed('high', [3], [])]);
+    const perChannel = g.op('per_channel', 'Maximum', [g.op('per_channel_min', 'Minimum', [x, g.fixed('ceiling', [1, 2, 3])]), g.fixed('floor', [0], [])]);
+    const empty = g.op('empty', 'Maximum', [g.op('empty_min', 'Minimum', [x, g.fixed('below', [-1], [])]), g.fixed('above', [1], [])]);
+    const outputs = [relu6, clamped, perChannel, empty];
+    const path = g.write(outputs);
+
+    const bytes = convertTfjsGraph(readTfjsGraph(path), { graphName: 'clamps' });
+    const ops = onnx.ModelProto.decode(bytes).graph?.node?.map((n) => n.opType) ?? [];
+    // Per-channel bounds, and bounds whose floor lies above their ceiling, stay as they are.
+    expect(ops.filter((op) => op === 'Clip')).toHaveLength(2);
+    expect(ops.filter((op) => op === 'Relu')).toHaveLength(0);
+    expect(ops.filter((op) => op === 'Min' || op === 'Max')).toHaveLength(4);
+
+    const session = await ort.InferenceSession.create(bytes);
+    const random = seededRandom(11);
+    const input = new Float32Array(48).map(() => random() * 16 - 8);
+    const result = await session.run({ x: new ort.Tensor('float32', permute(input, [1, 4, 4, 3], [0, 3, 1, 2]).data, [1, 3, 4, 4]) });
+    const model = await loadTfjs(path);
+    const expected = model.execute(tf.tensor(input, [1, 4, 4, 3]), outputs) as tf.Tensor[];
+    outputs.forEach((name, i) => expect(Array.from(result[name].data as Float32Array)).toEqual(Array.from(expected[i].dataSync())));
   });
 
   it('stops at an unsupported op, naming the op and the node', () => {
