@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { PoolError } from '../pipeline/analysis-pool';
 
 /** An error whose message is meant for the client, with the HTTP status to send. */
 export class HttpError extends Error {
@@ -18,9 +19,16 @@ interface BodyParserError {
 // What busboy (under multer) throws for a multipart body it cannot parse.
 const MALFORMED_MULTIPART = /^(Multipart: |Unexpected end of form|Malformed part header)/;
 
-/** Maps body-parser and multipart failures to client errors; anything else (undefined) is an internal fault. */
+/**
+ * Maps body-parser and multipart failures to client errors, and work refused by a closing analysis
+ * pool (a request still queued when the server stops) to 503; anything else (undefined) is an
+ * internal fault.
+ */
 export function classify(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
+  if (error instanceof PoolError && error.kind === 'closed') {
+    return new HttpError(503, 'shutting_down', 'The service is shutting down; send the request again shortly.');
+  }
   if (error instanceof Error && MALFORMED_MULTIPART.test(error.message)) {
     return new HttpError(400, 'invalid_multipart', `The multipart body is malformed: ${error.message}.`);
   }

@@ -23,6 +23,7 @@ const TITLES: Record<string, string> = {
   forbidden: 'forbidden',
   not_found: 'not_found',
   overloaded: 'service_unavailable',
+  shutting_down: 'service_unavailable',
   rate_limited: 'too_many_requests',
 };
 

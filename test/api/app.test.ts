@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { pinoHttp } from 'pino-http';
+import sharp from 'sharp';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { errorHandler, HttpError, notFound } from '../../src/api/errors';
@@ -13,6 +14,7 @@ import { loadApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
+import { AnalysisPool } from '../../src/pipeline/analysis-pool';
 import { inProcess } from '../../src/pipeline/analyze';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
@@ -101,6 +103,25 @@ describe('the analysis routes at capacity', () => {
     await key(request(server).post('/NFFS-FIQA/v1/predict')).send({ images: ['AAAA'] }).expect(400);
     server.close();
     server.closeAllConnections();
+    store.close();
+  });
+});
+
+describe('shutdown', () => {
+  it('answers 503, each family in its own shape, for work the closing analysis pool no longer takes', async () => {
+    const pool = new AnalysisPool({ models: config.models }, { size: 1, idleMs: null, youngGenerationMb: config.models.workerYoungGenerationMb });
+    await pool.close();
+    const store = Store.open(config.store);
+    const app = createApp({ config, analyzer: pool, store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
+    const image = (await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).jpeg().toBuffer()).toString('base64');
+    const key = (r: request.Test) => r.set('Authorization', KEY);
+
+    const fiqa = await key(request(app).post('/NFFS-FIQA/v1/predict')).send({ images: [image] }).expect(503);
+    expect(fiqa.body).toMatchObject({ ok: false, message: expect.stringMatching(/shutting down/) });
+    const qitech = await key(request(app).post('/face_recognition/image')).send({ image }).expect(503);
+    expect(qitech.body).toEqual({ title: 'service_unavailable', description: expect.stringMatching(/shutting down/) });
+    const enroll = await key(request(app).post('/api/enroll?username=late')).attach('cin_file', Buffer.from(image, 'base64'), 'a.jpg').expect(503);
+    expect(enroll.body).toMatchObject({ DecisionReason: 'SERVICE_BUSY' });
     store.close();
   });
 });
