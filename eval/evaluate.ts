@@ -19,7 +19,7 @@ import { seededRandom } from './random';
 import { OCCLUSION_REGIONS, type OcclusionResult, occlusionResult } from '../src/pipeline/occlusion';
 import { OCCLUDER_KINDS } from '../train/occluders';
 import { DEGRADATIONS } from './transforms';
-import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from '../train/occlusion-data';
+import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_AT, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from '../train/occlusion-data';
 
 interface Analysed {
   record: FaceRecord;
@@ -194,7 +194,6 @@ async function verificationSection(all: Analysed[], models: ModelRegistry): Prom
 
 /** Different from the training seed, so evaluation occluders are new draws. */
 const EVALUATION_SEED = 7;
-const OCCLUDED_AT = 0.6;
 
 async function occlusionSection(all: Analysed[], models: ModelRegistry, options: AnalysisOptions): Promise<void> {
   say('## Occlusion');

@@ -15,6 +15,8 @@ export const TRAINING_SEED = 20261122;
 /** A region at least this share covered is occluded; under CLEAR_BELOW it is clear; between, unlabelled. */
 export const OCCLUDED_FROM = 0.5;
 export const CLEAR_BELOW = 0.1;
+/** A region scoring at least this reads as occluded (Nodeflux's default threshold). */
+export const OCCLUDED_AT = 0.6;
 
 export interface CleanFace {
   file: string;
@@ -35,15 +37,20 @@ export interface Sample {
 }
 
 /** FNV-1a, to split identities into training and evaluation sets the same way every time. */
-function hash(text: string): number {
+export function hash(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h;
 }
 
-/** 70% of identities (or of files, for unnamed people) train the model; the rest only evaluate it. */
+/** Who is in the photo: the identity, or the file for unnamed people. */
+export function personOf(record: FaceRecord): string {
+  return record.identity ?? record.file;
+}
+
+/** 70% of people train the model; the rest only evaluate it. */
 export function inTrainingSplit(record: FaceRecord): boolean {
-  return hash(record.identity ?? record.file) % 10 < 7;
+  return hash(personOf(record)) % 10 < 7;
 }
 
 /** One-face photos without occlusion, real people only, no duplicate copies. */

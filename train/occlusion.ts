@@ -8,11 +8,15 @@
  * mesh-derived positions; the occluded photo goes through the real detector and landmarks, and its
  * occlusion features are labelled with how much of each region the occluder covers (the clean
  * mesh outlines the regions): at least half covered = occluded, under 10% = clear, between = unused.
+ *
+ * `npm run train:occlusion -- --select` first chooses the L2 strength and the positives' share by
+ * 4-fold cross-validation over the training people (train/occlusion-selection.ts), then fits the
+ * chosen setting on all of them; without it, the setting chosen that way last time is used.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../src/config';
-import { photoSetOptions } from '../eval/dataset';
+import { type FaceRecord, photoSetOptions } from '../eval/dataset';
 import { type ManifestEntry, readManifest, sha256 } from '../src/models/manifest';
 import { ONNX_OPSET } from '../src/models/onnx-converter';
 import { loadModels } from '../src/models/registry';
@@ -20,17 +24,49 @@ import { OCCLUSION_FEATURES, OCCLUSION_OUTPUTS, OCCLUSION_REGIONS } from '../src
 import { seededRandom } from '../eval/random';
 import { fitLogistic, predict } from './logistic';
 import { logisticToOnnx } from './logistic-onnx';
-import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from './occlusion-data';
+import { CLEAR_BELOW, cleanFaces, cleanRecords, hash, inTrainingSplit, OCCLUDED_AT, OCCLUDED_FROM, personOf, type Sample, samplesOf, TRAINING_SEED } from './occlusion-data';
+import { choose, crossValidate, type FitSettings, foldsOf } from './occlusion-selection';
 
 const VARIANTS_PER_FACE = 24;
 const DEGRADATIONS_PER_FACE = 6;
-// L2 strength (among 0.002 to 1.2) and the positives' share of the loss (0.5 or 0.6) chosen by recall and false flags on the held-out identities (docs/occlusion.md).
-const FIT = { epochs: 400, l2: 0.6, rate: 0.02, positiveShare: 0.6 };
+const TRAINING = { epochs: 400, rate: 0.02 };
+/** Chosen by `--select` (docs/occlusion.md gives the cross-validation table). */
+const CHOSEN: FitSettings = { l2: 0.6, positiveShare: 0.6 };
+const GRID: FitSettings[] = [0.1, 0.3, 0.6, 1.2].flatMap((l2) => [0.5, 0.6, 0.7].map((positiveShare) => ({ l2, positiveShare })));
+const FOLDS = 4;
+/** The evaluation's limit on clean frontal photos flagged occluded. */
+const MAX_CLEAN_FLAGGED = 0.05;
 
 function label(coverage: number): number {
   if (coverage >= OCCLUDED_FROM) return 1;
   if (coverage < CLEAR_BELOW) return 0;
   return Number.NaN;
+}
+
+function select(samples: Sample[], labels: number[][], records: FaceRecord[]): FitSettings {
+  const personOfFile = new Map(records.map((r) => [r.file, personOf(r)]));
+  const people = samples.map((s) => personOfFile.get(s.file) ?? s.file);
+  const fold = foldsOf(people, FOLDS, hash);
+  const sizes = [...Array(FOLDS).keys()].map((k) => [...fold.values()].filter((f) => f === k).length);
+  console.log(`cross-validation: ${fold.size} people in ${FOLDS} folds of ${sizes.join(', ')}; ${GRID.length} settings`);
+  const scores = crossValidate(
+    samples.map((s, n) => ({ person: people[n], features: s.features, labels: labels[n], clean: s.kind === 'none' })),
+    fold,
+    GRID,
+    TRAINING,
+    OCCLUSION_REGIONS.length,
+    OCCLUDED_AT,
+    console.log,
+  );
+  const chosen = choose(scores, MAX_CLEAN_FLAGGED);
+  console.log(`| L2 | positives' share | ${OCCLUSION_REGIONS.join(' | ')} | lowest | clean photos flagged |`);
+  console.log(`|---:|---:|${OCCLUSION_REGIONS.map(() => '---:|').join('')}---:|---:|`);
+  for (const s of scores) {
+    const mark = s === chosen ? ' (chosen)' : '';
+    const recall = s.recall.map((r) => `${(100 * r).toFixed(1)}%`);
+    console.log(`| ${s.settings.l2}${mark} | ${s.settings.positiveShare} | ${recall.join(' | ')} | ${(100 * Math.min(...s.recall)).toFixed(1)}% | ${Math.round(s.cleanFlagged * s.cleanCount)} of ${s.cleanCount} |`);
+  }
+  return chosen.settings;
 }
 
 async function main(): Promise<void> {
@@ -53,23 +89,25 @@ async function main(): Promise<void> {
   await models.release();
 
   const labels = samples.map((s) => [...OCCLUSION_REGIONS.map((r) => label(s.coverage[r])), s.glasses ? 1 : 0]);
+  const settings = process.argv.includes('--select') ? select(samples, labels, records) : CHOSEN;
+  console.log(`fitting with L2 ${settings.l2}, positives' share ${settings.positiveShare}`);
   const reference = samples.filter((s) => s.kind === 'none').map((s) => s.features);
   const model = fitLogistic(
     samples.map((s) => s.features),
     labels,
     reference,
-    FIT,
+    { ...TRAINING, ...settings },
   );
 
   console.log(`samples: ${samples.length} (${reference.length} clean); occluded photos whose face was lost: ${lost}`);
-  console.log('| region | occluded samples | clear samples | training recall @0.6 | training false flags @0.6 |');
+  console.log(`| region | occluded samples | clear samples | training recall @${OCCLUDED_AT} | training false flags @${OCCLUDED_AT} |`);
   console.log('|---|---:|---:|---:|---:|');
   const scores = samples.map((s) => predict(model, s.features));
   OCCLUSION_OUTPUTS.forEach((region, r) => {
     const positives = labels.map((l, n) => [l[r], scores[n][r]]).filter(([y]) => y === 1);
     const negatives = labels.map((l, n) => [l[r], scores[n][r]]).filter(([y]) => y === 0);
-    const recall = positives.filter(([, s]) => s >= 0.6).length / positives.length;
-    const falseFlags = negatives.filter(([, s]) => s >= 0.6).length / negatives.length;
+    const recall = positives.filter(([, s]) => s >= OCCLUDED_AT).length / positives.length;
+    const falseFlags = negatives.filter(([, s]) => s >= OCCLUDED_AT).length / negatives.length;
     console.log(`| ${region} | ${positives.length} | ${negatives.length} | ${(100 * recall).toFixed(1)}% | ${(100 * falseFlags).toFixed(1)}% |`);
   });
 

@@ -1,0 +1,95 @@
+/**
+ * Chooses the occlusion model's fitting settings by cross-validation over the training identities,
+ * so the held-out identities of `npm run eval` take no part in the choice.
+ */
+import { fitLogistic, predict } from './logistic';
+
+export interface FitSettings {
+  l2: number;
+  positiveShare: number;
+}
+
+/** One sample as the selection sees it: whose face it is, its features, its labels (1, 0 or NaN per output) and whether it is a clean photo. */
+export interface LabelledSample {
+  person: string;
+  features: Float32Array;
+  labels: number[];
+  clean: boolean;
+}
+
+export interface SettingScore {
+  settings: FitSettings;
+  /** Recall at the threshold per scored output, pooled over the validation folds. */
+  recall: number[];
+  /** Share of clean validation photos with any scored output at or above the threshold. */
+  cleanFlagged: number;
+  cleanCount: number;
+}
+
+/**
+ * Deals people into `folds` groups, round-robin in the order of `order(person)`, so that each
+ * fold holds whole people and about the same number of them.
+ */
+export function foldsOf(people: string[], folds: number, order: (person: string) => number): Map<string, number> {
+  const unique = [...new Set(people)].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  return new Map(unique.map((person, i) => [person, i % folds]));
+}
+
+/**
+ * Fits each setting once per fold on the other folds and scores the held-back fold. `scored` is
+ * how many leading outputs the recall and the clean flags are measured on (the rest, such as
+ * glasses, are fitted but not judged).
+ */
+export function crossValidate(
+  samples: LabelledSample[],
+  fold: Map<string, number>,
+  grid: FitSettings[],
+  fit: { epochs: number; rate: number },
+  scored: number,
+  threshold: number,
+  progress: (line: string) => void = () => undefined,
+): SettingScore[] {
+  const folds = Math.max(...fold.values()) + 1;
+  return grid.map((settings) => {
+    const hits = new Array<number>(scored).fill(0);
+    const positives = new Array<number>(scored).fill(0);
+    let cleanFlags = 0;
+    let cleanCount = 0;
+    for (let k = 0; k < folds; k++) {
+      const train = samples.filter((s) => fold.get(s.person) !== k);
+      const check = samples.filter((s) => fold.get(s.person) === k);
+      const model = fitLogistic(
+        train.map((s) => s.features),
+        train.map((s) => s.labels),
+        train.filter((s) => s.clean).map((s) => s.features),
+        { ...fit, ...settings },
+      );
+      for (const s of check) {
+        const scores = predict(model, s.features);
+        for (let o = 0; o < scored; o++) {
+          if (s.labels[o] !== 1) continue;
+          positives[o]++;
+          if (scores[o] >= threshold) hits[o]++;
+        }
+        if (s.clean) {
+          cleanCount++;
+          if (scores.slice(0, scored).some((x) => x >= threshold)) cleanFlags++;
+        }
+      }
+      progress(`  L2 ${settings.l2}, positives' share ${settings.positiveShare}: fold ${k + 1}/${folds} done`);
+    }
+    return { settings, recall: hits.map((h, o) => h / positives[o]), cleanFlagged: cleanFlags / cleanCount, cleanCount };
+  });
+}
+
+/**
+ * The setting whose weakest output has the highest recall among those that flag at most
+ * `maxCleanFlagged` of clean photos. When none does, the settings that flag the fewest clean
+ * photos compete instead, on the same recall.
+ */
+export function choose(scores: SettingScore[], maxCleanFlagged: number): SettingScore {
+  const weakest = (s: SettingScore) => Math.min(...s.recall);
+  const fewest = Math.min(...scores.map((s) => s.cleanFlagged));
+  const admitted = scores.filter((s) => s.cleanFlagged <= Math.max(maxCleanFlagged, fewest));
+  return admitted.reduce((best, s) => (weakest(s) > weakest(best) ? s : best));
+}
