@@ -59,7 +59,7 @@ function select(samples: Sample[], labels: number[][], records: FaceRecord[]): F
     console.log,
   );
   const chosen = choose(scores, MAX_CLEAN_FLAGGED);
-  console.log(`| L2 | positives' share | ${OCCLUSION_REGIONS.join(' | ')} | lowest | clean photos flagged |`);
+  console.log(`| L2 | positives' share | ${OCCLUSION_REGIONS.join(' | ')} | lowest | clean faces flagged |`);
   console.log(`|---:|---:|${OCCLUSION_REGIONS.map(() => '---:|').join('')}---:|---:|`);
   for (const s of scores) {
     const mark = s === chosen ? ' (chosen)' : '';
