@@ -20,6 +20,8 @@ export const OCCLUDED_AT = 0.6;
 
 export interface CleanFace {
   file: string;
+  /** personOf() the photo's record. */
+  person: string;
   /** The photo's labels say the person wears (clear) glasses. */
   wearsGlasses: boolean;
   mirrored: boolean;
@@ -30,7 +32,8 @@ export interface CleanFace {
 export interface Sample {
   /** 'none': the clean photo itself; 'photometric': the clean photo blurred, re-exposed, noisier or recompressed. */
   kind: OccluderKind | 'none' | 'photometric';
-  file: string;
+  /** Whose face it is (personOf()), so that a person's samples stay on one side of a split. */
+  person: string;
   features: Float32Array;
   coverage: Record<OcclusionRegion, number>;
   glasses: boolean;
@@ -83,7 +86,7 @@ export async function cleanFaces(records: FaceRecord[], models: ModelRegistry, o
       [true, { ...image, data: flipped }],
     ] as const) {
       const [located] = await locateFaces(view, models, options.detection);
-      if (located) faces.push({ file: record.file, wearsGlasses: record.tags.includes('eyeglasses'), mirrored, image: view, face: located.landmarks });
+      if (located) faces.push({ file: record.file, person: personOf(record), wearsGlasses: record.tags.includes('eyeglasses'), mirrored, image: view, face: located.landmarks });
     }
   }
   return faces;
@@ -131,7 +134,7 @@ export async function samplesOf(
   options: AnalysisOptions,
 ): Promise<{ samples: Sample[]; lost: number }> {
   const samples: Sample[] = [
-    { kind: 'none', file: clean.file, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion(), glasses: clean.wearsGlasses },
+    { kind: 'none', person: clean.person, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion(), glasses: clean.wearsGlasses },
   ];
   const skin = skinColour(clean.image, clean.face);
   const cleanBox = meshBox(clean.face.mesh);
@@ -147,7 +150,7 @@ export async function samplesOf(
     }
     samples.push({
       kind,
-      file: clean.file,
+      person: clean.person,
       features: occlusionFeatures(image, found),
       coverage: occluded.coverage,
       glasses: clean.wearsGlasses || GLASSES_KINDS.includes(kind),
@@ -160,7 +163,7 @@ export async function samplesOf(
       lost++;
       continue;
     }
-    samples.push({ kind: 'photometric', file: clean.file, features: occlusionFeatures(image, found), coverage: noOcclusion(), glasses: clean.wearsGlasses });
+    samples.push({ kind: 'photometric', person: clean.person, features: occlusionFeatures(image, found), coverage: noOcclusion(), glasses: clean.wearsGlasses });
   }
   return { samples, lost };
 }

@@ -16,7 +16,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../src/config';
-import { type FaceRecord, photoSetOptions } from '../eval/dataset';
+import { photoSetOptions } from '../eval/dataset';
 import { type ManifestEntry, readManifest, sha256 } from '../src/models/manifest';
 import { ONNX_OPSET } from '../src/models/onnx-converter';
 import { loadModels } from '../src/models/registry';
@@ -24,7 +24,7 @@ import { OCCLUSION_FEATURES, OCCLUSION_OUTPUTS, OCCLUSION_REGIONS } from '../src
 import { seededRandom } from '../eval/random';
 import { fitLogistic, predict } from './logistic';
 import { logisticToOnnx } from './logistic-onnx';
-import { CLEAR_BELOW, cleanFaces, cleanRecords, hash, inTrainingSplit, OCCLUDED_AT, OCCLUDED_FROM, personOf, type Sample, samplesOf, TRAINING_SEED } from './occlusion-data';
+import { CLEAR_BELOW, cleanFaces, cleanRecords, hash, inTrainingSplit, OCCLUDED_AT, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from './occlusion-data';
 import { choose, crossValidate, type FitSettings, foldsOf } from './occlusion-selection';
 
 const VARIANTS_PER_FACE = 24;
@@ -34,7 +34,7 @@ const TRAINING = { epochs: 400, rate: 0.02 };
 const CHOSEN: FitSettings = { l2: 0.6, positiveShare: 0.6 };
 const GRID: FitSettings[] = [0.1, 0.3, 0.6, 1.2].flatMap((l2) => [0.5, 0.6, 0.7].map((positiveShare) => ({ l2, positiveShare })));
 const FOLDS = 4;
-/** The evaluation's limit on clean frontal photos flagged occluded. */
+/** The evaluation's limit on clean frontal photos flagged occluded, applied here to all clean faces. */
 const MAX_CLEAN_FLAGGED = 0.05;
 
 function label(coverage: number): number {
@@ -43,14 +43,12 @@ function label(coverage: number): number {
   return Number.NaN;
 }
 
-function select(samples: Sample[], labels: number[][], records: FaceRecord[]): FitSettings {
-  const personOfFile = new Map(records.map((r) => [r.file, personOf(r)]));
-  const people = samples.map((s) => personOfFile.get(s.file) ?? s.file);
-  const fold = foldsOf(people, FOLDS, hash);
+function select(samples: Sample[], labels: number[][]): FitSettings {
+  const fold = foldsOf(samples.map((s) => s.person), FOLDS, hash);
   const sizes = [...Array(FOLDS).keys()].map((k) => [...fold.values()].filter((f) => f === k).length);
   console.log(`cross-validation: ${fold.size} people in ${FOLDS} folds of ${sizes.join(', ')}; ${GRID.length} settings`);
   const scores = crossValidate(
-    samples.map((s, n) => ({ person: people[n], features: s.features, labels: labels[n], clean: s.kind === 'none' })),
+    samples.map((s, n) => ({ person: s.person, features: s.features, labels: labels[n], clean: s.kind === 'none' })),
     fold,
     GRID,
     TRAINING,
@@ -89,7 +87,7 @@ async function main(): Promise<void> {
   await models.release();
 
   const labels = samples.map((s) => [...OCCLUSION_REGIONS.map((r) => label(s.coverage[r])), s.glasses ? 1 : 0]);
-  const settings = process.argv.includes('--select') ? select(samples, labels, records) : CHOSEN;
+  const settings = process.argv.includes('--select') ? select(samples, labels) : CHOSEN;
   console.log(`fitting with L2 ${settings.l2}, positives' share ${settings.positiveShare}`);
   const reference = samples.filter((s) => s.kind === 'none').map((s) => s.features);
   const model = fitLogistic(
