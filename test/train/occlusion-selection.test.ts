@@ -16,13 +16,15 @@ describe('occlusion model selection', () => {
 
   describe('cross-validation', () => {
     // Output 0 is positive when feature 0 is far from normal; output 1 is noise and not scored.
+    // One more person is occluded differently (feature 1 far from normal): only a fit that saw
+    // that person could learn it, so their positives count as misses when kept out of the fit.
     const random = seededRandom(11);
-    const people = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'];
+    const people = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'odd'];
     const samples: LabelledSample[] = people.flatMap((person) =>
       Array.from({ length: 60 }, (_, n) => {
         const occluded = n % 3 === 0;
         const features = Float32Array.from({ length: 4 }, () => random() * 2 - 1);
-        if (occluded) features[0] = 3 + random();
+        if (occluded) features[person === 'odd' ? 1 : 0] = 3 + random();
         return { person, features, labels: [occluded ? 1 : 0, random() < 0.5 ? 1 : 0], clean: n % 6 === 1 };
       }),
     );
@@ -32,8 +34,10 @@ describe('occlusion model selection', () => {
     it('measures recall and clean flags on people left out of the fit', () => {
       const [light] = scores;
       expect(light.recall).toHaveLength(1);
-      expect(light.recall[0]).toBeGreaterThan(0.95);
-      expect(light.cleanCount).toBe(60);
+      // 120 positives of the six usual people found, the odd person's 20 missed: about 120 / 140.
+      expect(light.recall[0]).toBeGreaterThan(0.8);
+      expect(light.recall[0]).toBeLessThan(0.9);
+      expect(light.cleanCount).toBe(70);
       expect(light.cleanFlagged).toBeLessThan(0.05);
     });
 
