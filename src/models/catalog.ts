@@ -20,12 +20,16 @@ export const CONVERTED_MODELS = [
 ] as const;
 export type ConvertedModel = (typeof CONVERTED_MODELS)[number];
 
+/** Models an npm package already ships as ONNX: copied byte for byte, never changed. */
+export const SHIPPED_MODELS = ['fr-feature', 'fr-liveness'] as const;
+export type ShippedModel = (typeof SHIPPED_MODELS)[number];
+
 /** Models trained in this repository (train/), written straight to ONNX. */
 export const TRAINED_MODELS = ['occlusion'] as const;
 export type TrainedModel = (typeof TRAINED_MODELS)[number];
 
-export type ModelName = ConvertedModel | TrainedModel;
-export const MODEL_NAMES: readonly ModelName[] = [...CONVERTED_MODELS, ...TRAINED_MODELS];
+export type ModelName = ConvertedModel | ShippedModel | TrainedModel;
+export const MODEL_NAMES: readonly ModelName[] = [...CONVERTED_MODELS, ...SHIPPED_MODELS, ...TRAINED_MODELS];
 
 export interface CatalogTensor {
   /** Key of the tensor in the TFJS signature. */
@@ -144,8 +148,49 @@ export const CATALOG = {
   },
 } as const satisfies Record<ConvertedModel, CatalogEntry>;
 
+export interface ShippedEntry {
+  package: 'faceplugin-face-recognition-js';
+  /** The .onnx file inside the package. */
+  file: string;
+  input: { name: string; range: readonly [number, number]; meaning: string };
+  outputs: readonly { name: string; meaning: string }[];
+  origin: string;
+  licence: string;
+}
+
+const FACEPLUGIN_ORIGIN = 'not stated by the package (its README and code name no training data or upstream model)';
+const FACEPLUGIN_LICENCE = 'MIT (the npm package faceplugin-face-recognition-js; the same file ships in faceplugin 1.0.3); the weights\' own origin and licence are not stated';
+
+export const SHIPPED_CATALOG = {
+  'fr-feature': {
+    package: 'faceplugin-face-recognition-js',
+    file: 'model/fr_feature.onnx',
+    input: {
+      name: 'input',
+      // (x - 127.5) / 128 maps 0..255 onto this span.
+      range: [-127.5 / 128, 127.5 / 128],
+      meaning: 'RGB 112x112 face aligned by a 5-point similarity transform onto the ArcFace template, (x - 127.5) / 128, NCHW, batch 1',
+    },
+    outputs: [{ name: 'output', meaning: '512-d face embedding (not normalised), MobileFaceNet-like with PReLU' }],
+    origin: FACEPLUGIN_ORIGIN,
+    licence: FACEPLUGIN_LICENCE,
+  },
+  'fr-liveness': {
+    package: 'faceplugin-face-recognition-js',
+    file: 'model/fr_liveness.onnx',
+    input: { name: 'input', range: [0, 255], meaning: 'RGB 128x128 crop of the face box enlarged 2.7 times, raw 0..255, NCHW, batch 1' },
+    outputs: [{ name: 'output', meaning: 'logits of 3 classes; the package\'s own code reads the softmax of class 0 as its liveness score' }],
+    origin: FACEPLUGIN_ORIGIN,
+    licence: FACEPLUGIN_LICENCE,
+  },
+} as const satisfies Record<ShippedModel, ShippedEntry>;
+
 /** Names of the ONNX outputs of model `N`. */
-export type OutputName<N extends ModelName> = N extends ConvertedModel ? (typeof CATALOG)[N]['outputs'][number]['name'] : 'scores';
+export type OutputName<N extends ModelName> = N extends ConvertedModel
+  ? (typeof CATALOG)[N]['outputs'][number]['name']
+  : N extends ShippedModel
+    ? (typeof SHIPPED_CATALOG)[N]['outputs'][number]['name']
+    : 'scores';
 
 /** The installed package's folder (the Human packages do not export their package.json). */
 export function packageRoot(name: string): string {

@@ -1,12 +1,13 @@
 /**
- * `npm run models:convert`: converts every catalogued TFJS model to ONNX under models/
- * and rewrites models/manifest.json. The output is deterministic: converting twice
- * gives byte-identical files.
+ * `npm run models:convert`: converts every catalogued TFJS model to ONNX under models/, copies
+ * the models npm packages ship as ONNX, and rewrites models/manifest.json. The output is
+ * deterministic: converting twice gives byte-identical files.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { CATALOG, CONVERTED_MODELS, type ConvertedModel, packageRoot } from './catalog';
+import { CATALOG, CONVERTED_MODELS, type ConvertedModel, packageRoot, SHIPPED_CATALOG, SHIPPED_MODELS, type ShippedModel } from './catalog';
 import { type ManifestEntry, type ModelManifest, readManifest, sha256 } from './manifest';
 import { ONNX_OPSET, convertTfjsGraph } from './onnx-converter';
 import { readTfjsGraph } from './tfjs-graph';
@@ -65,22 +66,54 @@ async function convertOne(name: ConvertedModel, outDir: string): Promise<Manifes
   };
 }
 
+/** A model already in ONNX: copied unchanged, so the copy and the package's file have one sha256. */
+async function copyShipped(name: ShippedModel, outDir: string): Promise<ManifestEntry> {
+  const entry = SHIPPED_CATALOG[name];
+  const root = packageRoot(entry.package);
+  const bytes = readFileSync(join(root, entry.file));
+  const file = `${name}.onnx`;
+  writeFileSync(join(outDir, file), bytes);
+  const session = await ort.InferenceSession.create(bytes);
+  const dims = (meta: ort.InferenceSession.ValueMetadata) => (meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : -1)) : []);
+  const inputShape = dims(session.inputMetadata[0]);
+  const outputs = entry.outputs.map((o) => ({ name: o.name, shape: dims(session.outputMetadata[session.outputNames.indexOf(o.name)]), meaning: o.meaning }));
+  await session.release();
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  return {
+    name,
+    file,
+    sha256: sha256(bytes),
+    opset: Number(onnx.ModelProto.decode(bytes).opsetImport.find((o) => !o.domain)?.version ?? 0),
+    source: { package: entry.package, version, file: entry.file, weights: [{ file: entry.file, sha256: sha256(bytes) }] },
+    input: { name: entry.input.name, shape: inputShape, range: [...entry.input.range], meaning: entry.input.meaning },
+    outputs,
+    origin: entry.origin,
+    licence: entry.licence,
+  };
+}
+
 async function main(): Promise<void> {
   const outDir = resolve(process.argv[2] ?? 'models');
   mkdirSync(outDir, { recursive: true });
   // Entries this command does not produce (models trained in this repository) are kept as they are.
   const manifestPath = join(outDir, 'manifest.json');
-  const kept = existsSync(manifestPath) ? readManifest(manifestPath).models.filter((m) => !(CONVERTED_MODELS as readonly string[]).includes(m.name)) : [];
+  const produced: readonly string[] = [...CONVERTED_MODELS, ...SHIPPED_MODELS];
+  const kept = existsSync(manifestPath) ? readManifest(manifestPath).models.filter((m) => !produced.includes(m.name)) : [];
   const manifest: ModelManifest = { converter: CONVERTER, models: [] };
   for (const name of CONVERTED_MODELS) {
     const entry = await convertOne(name, outDir);
     manifest.models.push(entry);
     console.log(`${name.padEnd(13)} ${entry.file.padEnd(18)} ${entry.sha256.slice(0, 16)}  ${entry.outputs.map((o) => `${o.name}[${o.shape.join(',')}]`).join(' ')}`);
   }
+  for (const name of SHIPPED_MODELS) {
+    const entry = await copyShipped(name, outDir);
+    manifest.models.push(entry);
+    console.log(`${name.padEnd(13)} ${entry.file.padEnd(18)} ${entry.sha256.slice(0, 16)}  copied from ${entry.source.package}`);
+  }
   const converted = manifest.models.length;
   manifest.models.push(...kept);
   writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log(`converted ${converted} models; manifest.json in ${outDir} lists ${manifest.models.length}`);
+  console.log(`converted or copied ${converted} models; manifest.json in ${outDir} lists ${manifest.models.length}`);
 }
 
 main().catch((error: unknown) => {

@@ -2,8 +2,8 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config';
-import { CONVERTED_MODELS } from '../../src/models/catalog';
-import { readManifest } from '../../src/models/manifest';
+import { CONVERTED_MODELS, packageRoot, SHIPPED_MODELS } from '../../src/models/catalog';
+import { readManifest, sha256 } from '../../src/models/manifest';
 import { loadModels, ModelLoadError } from '../../src/models/registry';
 
 const MODELS_DIR = join(PROJECT_ROOT, 'models');
@@ -82,13 +82,20 @@ describe('models/manifest.json', () => {
         expect(model.source.weights.length).toBeGreaterThan(0);
         expect(model.input.shape).toHaveLength(4);
         expect(model.input.range).toHaveLength(2);
+        expect(model.opset).toBeGreaterThanOrEqual(17);
+      } else if ((SHIPPED_MODELS as readonly string[]).includes(model.name)) {
+        // Shipped ONNX files are copied unchanged: the copy is the package's file, byte for byte.
+        const original = readFileSync(join(packageRoot(model.source.package), model.source.file));
+        expect(sha256(readFileSync(join(MODELS_DIR, model.file)))).toBe(sha256(original));
+        expect(model.sha256).toBe(sha256(original));
+        expect(model.input.shape).toHaveLength(4);
       } else {
+        expect(model.opset).toBeGreaterThanOrEqual(17);
         expect(existsSync(join(PROJECT_ROOT, model.source.file))).toBe(true);
         expect(model.input.shape).toHaveLength(2);
       }
       for (const weight of model.source.weights) expect(weight.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(model.sha256).toMatch(/^[0-9a-f]{64}$/);
-      expect(model.opset).toBeGreaterThanOrEqual(17);
       for (const output of model.outputs) {
         expect(output.shape.length).toBeGreaterThan(0);
         expect(output.meaning.length).toBeGreaterThan(10);
