@@ -45,3 +45,25 @@ export function photoSetOptions(config: Config): AnalysisOptions {
   const configured = analysisOptions(config);
   return { ...configured, limits: { ...configured.limits, maxBytes: Infinity } };
 }
+
+/** The second photo set (never committed): unnamed bare and masked faces, and 8 people x 5 crops. */
+export const EXTRA_DIR = resolve(process.env.FACEGATE_FACES_EXTRA_DIR ?? join(PROJECT_ROOT, '..', 'shared', 'data', 'faces-extra'));
+
+export interface ExtraRecord {
+  /** Path under EXTRA_DIR, e.g. masks/bare/12.jpg. */
+  file: string;
+  set: 'masks' | 'masks-real' | 'identities';
+  identity: string | null;
+  occlusion: string[] | null;
+  faces: number;
+}
+
+export const extraAvailable = existsSync(join(EXTRA_DIR, 'manifest.json'));
+
+export function extraManifest(): ExtraRecord[] {
+  return JSON.parse(readFileSync(join(EXTRA_DIR, 'manifest.json'), 'utf8')) as ExtraRecord[];
+}
+
+export function extraPath(file: string): string {
+  return join(EXTRA_DIR, file);
+}

@@ -9,12 +9,13 @@ import { loadConfig } from '../src/config';
 import { loadModels, type ModelRegistry } from '../src/models/registry';
 import { analyze, type AnalysisOptions, type FaceAnalysis } from '../src/pipeline/analyze';
 import { decodeImage } from '../src/pipeline/decode';
-import { type EmbeddingModel, embedFaces, similarity } from '../src/pipeline/embed';
 import { headPose } from '../src/pipeline/geometry';
-import type { Landmarks, RgbImage } from '../src/pipeline/types';
+import type { RgbImage } from '../src/pipeline/types';
+import { similarity } from '../src/pipeline/embed';
 import { markdownReport, runScript } from './markdown';
 import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy, photoSetOptions } from './dataset';
 import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
+import { embedAll, pairScores, recognitionFaces } from './recognition-pairs';
 import { seededRandom } from './random';
 import { OCCLUSION_REGIONS, type OcclusionResult, occlusionResult } from '../src/pipeline/occlusion';
 import { OCCLUDER_KINDS } from '../train/occluders';
@@ -158,38 +159,22 @@ async function poseSection(all: Analysed[], models: ModelRegistry, options: Anal
   table(['file', 'yaw', 'mirrored yaw', 'yaw sum', 'roll sum'], worst);
 }
 
-async function verificationSection(all: Analysed[], models: ModelRegistry): Promise<void> {
+async function verificationSection(models: ModelRegistry, options: AnalysisOptions): Promise<void> {
   say('## Verification');
   say();
-  const usable = all.filter((a) => a.record.identity && !isCopy(a.record) && a.analysis.faces.length >= 1);
-  const byIdentity = new Map<string, Analysed[]>();
-  for (const a of usable) byIdentity.set(a.record.identity ?? '', [...(byIdentity.get(a.record.identity ?? '') ?? []), a]);
-  const people = [...byIdentity.keys()];
-  say(`${usable.length} photos of ${people.length} identities (copies of the same photo left out); the largest face of each.`);
-  say();
+  const { faces } = await recognitionFaces(models, options, 0);
+  const { model, mirror, regionScale } = options.embedding;
+  const embeddings = await embedAll(faces, models, model, { mirror, regionScale });
   const rows: (string | number)[][] = [];
-  const candidates: [EmbeddingModel, number][] = [];
-  for (const model of ['faceres', 'faceres-deep', 'mobileface'] as const) for (const scale of [1.0, 1.2, 1.5]) candidates.push([model, scale]);
-  for (const [model, regionScale] of candidates) {
-    const embeddings = new Map<Analysed, Float32Array>();
-    for (const a of usable) {
-      const faces: Landmarks[] = [a.analysis.faces[0].landmarks];
-      embeddings.set(a, (await embedFaces(a.image, faces, models.get(model), { regionScale, perturbations: 0 }))[0].embedding);
-    }
-    const genuine: number[] = [];
-    const impostor: number[] = [];
-    for (let i = 0; i < usable.length; i++) {
-      for (let j = i + 1; j < usable.length; j++) {
-        const s = similarity(embeddings.get(usable[i]) as Float32Array, embeddings.get(usable[j]) as Float32Array);
-        (usable[i].record.identity === usable[j].record.identity ? genuine : impostor).push(s);
-      }
-    }
+  for (const population of ['faces', 'identities'] as const) {
+    const indices = faces.map((f, i) => (f.population === population ? i : -1)).filter((i) => i >= 0);
+    const { genuine, impostor } = pairScores(faces, embeddings, indices);
     const { eer, eerThreshold } = equalErrorRate(genuine, impostor);
-    const at1 = tarAtFar(genuine, impostor, 0.01);
-    const at01 = tarAtFar(genuine, impostor, 0.001);
-    rows.push([model, regionScale, genuine.length, impostor.length, pct(eer), fixed(eerThreshold, 3), pct(at1.tar), fixed(at1.threshold, 3), pct(at01.tar)]);
+    rows.push([population, new Set(indices.map((i) => faces[i].person)).size, genuine.length, impostor.length, pct(eer), fixed(eerThreshold, 3), pct(tarAtFar(genuine, impostor, 0.01).tar), pct(tarAtFar(genuine, impostor, 0.001).tar)]);
   }
-  table(['model', 'region scale', 'genuine pairs', 'impostor pairs', 'EER', 'EER threshold', 'TAR @ FAR 1%', 'threshold @ FAR 1%', 'TAR @ FAR 0.1%'], rows);
+  say(`The service's embedding (${model}${mirror ? ' with its mirror image' : ''}) on the named people of both shared sets; \`npm run calibrate:recognition\` compares the models, adds the unnamed bare faces as impostors and chooses the thresholds (docs/recognition.md).`);
+  say();
+  table(['population', 'people', 'genuine pairs', 'impostor pairs', 'EER', 'EER threshold', 'TAR @ FAR 1%', 'TAR @ FAR 0.1%'], rows);
 }
 
 /** Different from the training seed, so evaluation occluders are new draws. */
@@ -346,7 +331,7 @@ async function main(): Promise<void> {
   if (!facesAvailable) throw new Error(`the photo set is absent: ${FACES_DIR}`);
   const config = loadConfig();
   const options = photoSetOptions(config);
-  const models = await loadModels({ ...config.models, load: [...new Set([...config.models.load, 'faceres-deep', 'mobileface'] as const)] });
+  const models = await loadModels(config.models);
   const all: Analysed[] = [];
   for (const record of faceManifest()) {
     const bytes = readFileSync(facePath(record.file));
@@ -362,7 +347,7 @@ async function main(): Promise<void> {
     size: () => sizeSection(all, models, options),
     pose: () => poseSection(all, models, options),
     eyes: () => eyeSection(all),
-    verification: () => verificationSection(all, models),
+    verification: () => verificationSection(models, options),
     occlusion: () => occlusionSection(all, models, options),
     quality: () => qualitySection(all, models, options),
     liveness: () => livenessSection(all),

@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const { say, table, finish } = markdownReport();
   say('# Quality measures under degradation');
   say();
-  say(`Medians over ${faces.length} clean frontal faces (${faces.map((f) => f.file).join(', ')}); embedding stability with ${options.embedding.perturbations} perturbed crops of ${options.embedding.model}. A face the detector loses is left out of its median; "faces" counts those kept.`);
+  say(`Medians over ${faces.length} clean frontal faces (${faces.map((f) => f.file).join(', ')}); embedding stability with ${options.stability.perturbations} perturbed crops of ${options.stability.model}. A face the detector loses is left out of its median; "faces" counts those kept.`);
   say();
   const rows: (string | number)[][] = [];
   for (const [name, degrade] of Object.entries(DEGRADATIONS)) {

@@ -10,10 +10,15 @@ import { profileOutliers } from './scan/outliers';
 import { AnalysisPool } from './pipeline/analysis-pool';
 import { type ProfiledImage, profileImage } from './scan/profile';
 import { scanReport } from './scan/report';
+import { embeddingSpace } from './models/manifest';
+import { rebuildTemplates } from './service/rebuild-templates';
+import { Store } from './store';
+import { Sealer } from './store/sealer';
 
 const USAGE = `usage:
   facegate analyze <image...> [--crop out.jpg]
-  facegate scan <folder> --out report.html [--workers N] [--contamination 0.05]`;
+  facegate scan <folder> --out report.html [--workers N] [--contamination 0.05]
+  facegate templates:rebuild      re-embeds stored enrollments with the configured model`;
 
 /** Numbers rounded to 4 decimals, embeddings as plain arrays, crops left out (see --crop). */
 function printable(file: string, analysis: FaceAnalysis): unknown {
@@ -135,10 +140,48 @@ async function scanCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Moves every enrollment onto the configured embedding model, from the stored original images.
+ * Run it with the server stopped or running: each user is rewritten in one transaction.
+ */
+async function rebuildTemplatesCommand(args: string[]): Promise<number> {
+  if (args.length > 0) throw new Error(USAGE);
+  const config = loadConfig();
+  const encryptionKey = process.env.FACEGATE_ENCRYPTION_KEY;
+  delete process.env.FACEGATE_ENCRYPTION_KEY;
+  const store = Store.open(config.store, encryptionKey ? Sealer.fromKeyText(encryptionKey) : Sealer.plain());
+  const models = await loadModels(config.models);
+  const options = analysisOptions(config);
+  const space = embeddingSpace(config.models.dir, options.embedding.model);
+  const bar = new SingleBar({ format: 'rebuilding templates [{bar}] {value}/{total} users | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 });
+  let started = false;
+  try {
+    const outcome = await rebuildTemplates(
+      store,
+      (bytes) => analyze(bytes, models, { ...options, limits: { ...options.limits, maxBytes: Infinity } }),
+      space,
+      { detection: config.gate.fiqa.detection, dominantFace: config.recognition.dominantFace },
+      (done, total) => {
+        if (!started) bar.start(total, 0);
+        started = true;
+        bar.update(done);
+      },
+    );
+    if (started) bar.stop();
+    for (const f of outcome.failed) console.log(`not moved: ${f.username}: ${f.reason}`);
+    console.log(`${outcome.rebuilt.length} users moved to ${space.model} (${space.modelVersion}), ${outcome.failed.length} left as they were`);
+    return outcome.failed.length === 0 ? 0 : 1;
+  } finally {
+    store.close();
+    await models.release();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === 'analyze') return analyzeCommand(args);
   if (command === 'scan') return scanCommand(args);
+  if (command === 'templates:rebuild') return rebuildTemplatesCommand(args);
   throw new Error(USAGE);
 }
 

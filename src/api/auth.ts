@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { type KeyRole, type Keyring, keyMatches } from '../config/api-keys';
 import { HttpError } from './errors';
 
@@ -7,6 +7,12 @@ export function presentedKey(authorization: string | undefined, apiKeyHeader: st
   const value = (authorization ?? apiKeyHeader ?? '').trim();
   if (!value) return undefined;
   return value.replace(/^Bearer\s+/i, '');
+}
+
+/** True when the request carries a valid admin key. */
+export function isAdmin(keyring: Keyring, req: Request): boolean {
+  const key = presentedKey(req.get('authorization'), req.get('x-api-key'));
+  return key !== undefined && keyMatches(keyring, 'admin', key);
 }
 
 /**

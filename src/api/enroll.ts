@@ -6,9 +6,10 @@ import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs } from 
 import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { ImageError, sniffFormat } from '../pipeline/decode';
 import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
+import { embeddingSpace } from '../models/manifest';
 import type { Store } from '../store';
 import { EnrollmentConflict } from '../store/users';
-import { requireKey } from './auth';
+import { isAdmin, requireKey } from './auth';
 import { classify, HttpError } from './errors';
 import { detectingFrom, IMAGE_KEY, isoSeconds, newImage } from './image-input';
 
@@ -20,6 +21,7 @@ export const REASON_STATUS: Record<string, number> = {
   AUTHENTIFICATION_SUCCESS: 200,
   FACE_MISMATCH: 200,
   LIVENESS_FAILED: 200,
+  REPLAYED_IMAGE: 200,
   MISSING_USERNAME: 400,
   EMPTY_USERNAME: 400,
   INVALID_USERNAME: 400,
@@ -38,6 +40,7 @@ export const REASON_STATUS: Record<string, number> = {
   DUPLICATE_USERNAME: 409,
   FACE_ALREADY_ENROLLED: 409,
   IMAGE_KEY_TAKEN: 409,
+  REENROLLMENT_REQUIRED: 409,
   FILE_TOO_LARGE: 413,
   NO_FACE_DETECTED: 422,
   MULTIPLE_FACES_DETECTED: 422,
@@ -118,7 +121,7 @@ export interface EnrollDeps {
 export function enrollRoutes({ config, analyzer, store, keyring, options, turn, perKey }: EnrollDeps): Router {
   const router = Router();
   const { recognition, gate } = config;
-  const embeddingModel = options.embedding.model;
+  const space = embeddingSpace(config.models.dir, options.embedding.model);
   const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
   const analysisOptions = detectingFrom(options, choice.detection);
   const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
@@ -166,7 +169,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     const face = verdict.value;
     const createdAt = isoSeconds();
     const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
-    const duplicateOf = () => (recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(embeddingModel), recognition.duplicateThreshold) : undefined);
+    const duplicateOf = () => (recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(space), recognition.duplicateThreshold) : undefined);
     try {
       store.users.enroll({ username: name, createdAt, image, template: { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding } }, duplicateOf);
     } catch (error) {
@@ -183,7 +186,11 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     const name = username(req);
     const { bytes, key } = mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO');
     if (!store.users.exists(name)) throw new Rejection('UNKNOWN_USER');
-    const templates = store.users.templatesOf(name, embeddingModel);
+    // An enrolled photo is evidence already on file, not a new capture, whoever presents it.
+    if (key && store.images.isEnrolled(key)) throw new Rejection('REPLAYED_IMAGE');
+    const templates = store.users.templatesOf(name, space);
+    if (templates.length === 0) throw new Rejection('REENROLLMENT_REQUIRED');
+    if (store.users.enrolledOriginals(name).some((original) => original.equals(bytes))) throw new Rejection('REPLAYED_IMAGE');
     let frames: FaceAnalysis[];
     let isVideo = false;
     if (sniffFormat(bytes)) {
@@ -206,11 +213,19 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     const probe = probeOf(frames, choice, config.video.bestFrames);
     if (!probe.ok) throw new Rejection(probe.problem);
     if (key) store.images.markUsed(key, isoSeconds());
-    const checkLiveness = isVideo ? config.liveness.videos : config.liveness.stills;
-    if (checkLiveness && !livenessPasses(probe.value.liveness, config.liveness)) throw new Rejection('LIVENESS_FAILED');
     const score = Math.round(matchScore(probe.value.embedding, templates) * 10000) / 10000;
+    if (score >= recognition.replaySimilarity) throw new Rejection('REPLAYED_IMAGE', score);
+    const checkLiveness = isVideo ? config.liveness.videos : config.liveness.stills;
+    if (checkLiveness && !livenessPasses(probe.value.liveness, config.liveness)) throw new Rejection('LIVENESS_FAILED', score);
     if (score < recognition.threshold) throw new Rejection('FACE_MISMATCH', score);
     res.status(200).json(authAnswer('AUTHENTIFICATION_SUCCESS', score));
+  };
+
+  /** A rejection's score goes only to the callers config trusts with it, so nobody can climb towards the threshold. */
+  const rejectionScore = (req: Request, error: unknown): number | null => {
+    if (!(error instanceof Rejection)) return null;
+    const trusted = recognition.rejectionScores === 'all' || (recognition.rejectionScores === 'admin' && isAdmin(keyring, req));
+    return trusted ? error.score : null;
   };
 
   const enrollErrors: ErrorRequestHandler = (error, req, res, _next) => {
@@ -221,7 +236,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
   const authErrors: ErrorRequestHandler = (error, req, res, _next) => {
     const { reason, status } = reasonOf(error, 'MISSING_AUTH_VIDEO');
     if (status === 500) req.log.error({ err: error }, 'authentication failed');
-    res.status(status).json(authAnswer(reason, error instanceof Rejection ? error.score : null));
+    res.status(status).json(authAnswer(reason, rejectionScore(req, error)));
   };
 
   router.post('/api/enroll', ...guard, turn, upload.single('cin_file'), enroll, enrollErrors);

@@ -35,8 +35,10 @@ export interface RecognitionConfig {
   threshold: number;
   duplicateSearch: boolean;
   duplicateThreshold: number;
+  replaySimilarity: number;
   minIpd: number;
   dominantFace: number;
+  rejectionScores: 'none' | 'admin' | 'all';
 }
 
 export interface LivenessConfig {

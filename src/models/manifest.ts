@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ModelName } from './catalog';
 
 export interface ManifestTensor {
@@ -43,4 +44,11 @@ export function readManifest(path: string): ModelManifest {
 /** How a model's outputs are labelled where they are kept: its npm source, version and file digest. */
 export function modelVersion(entry: ManifestEntry): string {
   return `${entry.source.package}@${entry.source.version}#${entry.sha256.slice(0, 12)}`;
+}
+
+/** The embedding space a model's outputs live in, as templates record it: its name and exact version. */
+export function embeddingSpace(dir: string, model: ModelName): { model: ModelName; modelVersion: string } {
+  const entry = readManifest(join(dir, 'manifest.json')).models.find((m) => m.name === model);
+  if (!entry) throw new Error(`model ${model} is not listed in ${join(dir, 'manifest.json')}`);
+  return { model, modelVersion: modelVersion(entry) };
 }

@@ -4,7 +4,7 @@ import type { ModelRegistry } from '../models/registry';
 import { alignedFace, type CropOptions, encodeJpeg } from './crop';
 import { decodeImage, type DecodeLimits } from './decode';
 import { type DetectOptions, detectFaces, overlapOfSmaller } from './detect';
-import { type EmbedOptions, type EmbeddingModel, embedFaces } from './embed';
+import { type EmbedOptions, type EmbeddingModel, embedFaces, embeddingStability, type StabilityOptions } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
 import { locateLandmarks, meshBox } from './landmarks';
@@ -25,6 +25,8 @@ export interface AnalysisOptions {
   geometry: GeometryOptions;
   crop: CropOptions;
   embedding: EmbedOptions & { model: EmbeddingModel };
+  /** The embedding whose steadiness under small reframing the quality score reads. */
+  stability: StabilityOptions & { model: EmbeddingModel };
   quality: QualityOptions;
   expression: { regionScale: number };
   liveness: { regionScale: number };
@@ -40,7 +42,7 @@ export interface FaceAssessment {
   /** Probability that each facial region is covered. */
   occlusion: Record<OcclusionRegion, number>;
   quality: Quality;
-  /** L2-normalised, from `embeddingModel` (computed anyway: the quality score's stability is measured around it). */
+  /** L2-normalised identity embedding from `embeddingModel`. */
   embedding: Float32Array;
   embeddingModel: EmbeddingModel;
   /** The embedding model's exact version (`modelVersion`), kept with templates. */
@@ -95,6 +97,7 @@ async function assessFaces(image: RgbImage, models: ModelRegistry, options: Anal
   const moods = await expressions(image, faces, models.get('emotion'), options.expression.regionScale);
   const occlusion = await occlusionScores(image, faces, models.get('occlusion'));
   const embeddings = await embedFaces(image, faces, models.get(options.embedding.model), options.embedding);
+  const stability = await embeddingStability(image, faces, models.get(options.stability.model), options.stability);
   const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
   return confirmed.map((c, i) => {
     const geometry = measureGeometry(c.landmarks, image, { happy: moods[i].happy, glasses: occlusion[i].glasses }, options.geometry);
@@ -106,8 +109,8 @@ async function assessFaces(image: RgbImage, models: ModelRegistry, options: Anal
       photometry,
       expression: moods[i],
       occlusion: occlusion[i].regions,
-      quality: assessQuality(embeddings[i].stability, photometry, geometry, options.quality),
-      embedding: embeddings[i].embedding,
+      quality: assessQuality(stability[i], photometry, geometry, options.quality),
+      embedding: embeddings[i],
       embeddingModel: options.embedding.model,
       embeddingVersion,
     };

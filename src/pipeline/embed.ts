@@ -1,22 +1,26 @@
 import type { ModelRunner } from '../models/registry';
-import { faceRegion, regionToTensor } from './crop';
+import { arcfaceAlignment } from './align';
+import { faceRegion, regionMap } from './crop';
+import { type Affine, cropToTensor, squareCrop } from './image-ops';
 import type { Roi } from './landmarks';
 import type { Landmarks, RgbImage } from './types';
 
-export type EmbeddingModel = 'faceres' | 'faceres-deep' | 'mobileface';
+export type EmbeddingModel = 'fr-feature' | 'faceres' | 'faceres-deep' | 'mobileface';
+
+/** Models trained on faces put onto the ArcFace five-point template; the others take a square around the mesh. */
+const FIVE_POINT_ALIGNED: ReadonlySet<EmbeddingModel> = new Set(['fr-feature', 'mobileface']);
 
 export interface EmbedOptions {
-  /** The face region fed to the model, as a multiple of the mesh extent. */
+  /** Adds the embedding of the mirrored crop before normalising (a face and its mirror image are the same person). */
+  mirror: boolean;
+  /** For models fed a square around the mesh: its side as a multiple of the mesh extent. */
   regionScale: number;
-  /** How many slightly shifted, scaled and turned copies of the crop measure the embedding's stability (0 = none). */
-  perturbations: number;
 }
 
-export interface FaceEmbedding {
-  /** L2-normalised embedding of the aligned crop. */
-  embedding: Float32Array;
-  /** Mean cosine between that embedding and those of the perturbed crops; 1 without perturbations. */
-  stability: number;
+export interface StabilityOptions {
+  regionScale: number;
+  /** How many slightly shifted, scaled and turned copies of the crop are compared with it (0 = none, stability 1). */
+  perturbations: number;
 }
 
 /** Small changes of framing a capture could equally have had: shift (share of the side), scale, turn (degrees). */
@@ -52,34 +56,61 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return dot;
 }
 
-/**
- * Each face's embedding and its stability under small changes of framing. The crops run through
- * the model one at a time: on the CPU that is faster than one batch (82 vs 106 ms for five faceres
- * crops on one thread) and keeps ~60 MB less working memory per analysis thread (docs/performance.md).
- */
-export async function embedFaces<N extends EmbeddingModel>(
-  image: RgbImage,
-  faces: Landmarks[],
-  model: ModelRunner<N>,
-  options: EmbedOptions,
-): Promise<FaceEmbedding[]> {
-  const views = 1 + Math.min(options.perturbations, MAX_PERTURBATIONS);
+/** Runs an embedding model on crops one at a time (faster on the CPU than one batch, docs/performance.md). */
+function cropEmbedder(image: RgbImage, model: ModelRunner<EmbeddingModel>): (crop: Affine) => Promise<Float32Array> {
   const [channels, size] = model.imageShape;
   const range = model.entry.input.range;
   if (!range) throw new Error(`${model.name} does not take images`);
   const input = new Float32Array(channels * size * size);
-  const embeddingOf = async (region: Roi): Promise<Float32Array> => {
-    regionToTensor(image, region, size, range, input, 0);
-    const outputs = (await model.run(input)) as Partial<Record<'descriptor' | 'embedding', Float32Array>>;
-    return l2Normalize(outputs.descriptor ?? outputs.embedding ?? new Float32Array(0));
+  return async (crop) => {
+    cropToTensor(image, crop, size, range, { data: input, offset: 0 });
+    const outputs = (await model.run(input)) as Partial<Record<'descriptor' | 'embedding' | 'output', Float32Array>>;
+    const raw = outputs.descriptor ?? outputs.embedding ?? outputs.output;
+    if (!raw) throw new Error(`${model.name} has no embedding output`);
+    return raw;
   };
-  const results: FaceEmbedding[] = [];
+}
+
+/** The crop map of a face for `model`: the five-point template, or the square around the mesh. */
+export function embeddingCrop(model: ModelRunner<EmbeddingModel>, face: Landmarks, regionScale: number, mirror = false): Affine {
+  const size = model.imageShape[1];
+  if (FIVE_POINT_ALIGNED.has(model.name)) return arcfaceAlignment(face, size, mirror);
+  const region = faceRegion(face, regionScale);
+  return squareCrop(region.center, region.side, region.angle, size, mirror);
+}
+
+/** Each face's L2-normalised embedding (of the crop plus its mirror image, with `mirror`). */
+export async function embedFaces(image: RgbImage, faces: Landmarks[], model: ModelRunner<EmbeddingModel>, options: EmbedOptions): Promise<Float32Array[]> {
+  const embed = cropEmbedder(image, model);
+  const results: Float32Array[] = [];
+  for (const face of faces) {
+    const sum = await embed(embeddingCrop(model, face, options.regionScale));
+    if (options.mirror) {
+      const flipped = await embed(embeddingCrop(model, face, options.regionScale, true));
+      for (let i = 0; i < sum.length; i++) sum[i] += flipped[i];
+    }
+    results.push(l2Normalize(sum));
+  }
+  return results;
+}
+
+/**
+ * How much a face's embedding moves under small changes of framing: the mean cosine between the
+ * embedding of the square around the mesh and those of the perturbed squares (1 without any).
+ * The quality score reads it (docs/quality.md).
+ */
+export async function embeddingStability(image: RgbImage, faces: Landmarks[], model: ModelRunner<EmbeddingModel>, options: StabilityOptions): Promise<number[]> {
+  const views = Math.min(options.perturbations, MAX_PERTURBATIONS);
+  if (views === 0) return faces.map(() => 1);
+  const embed = cropEmbedder(image, model);
+  const size = model.imageShape[1];
+  const results: number[] = [];
   for (const face of faces) {
     const region = faceRegion(face, options.regionScale);
-    const embedding = await embeddingOf(region);
+    const centre = l2Normalize(await embed(regionMap(region, size)));
     let total = 0;
-    for (let v = 1; v < views; v++) total += cosine(embedding, await embeddingOf(perturbed(region, v - 1)));
-    results.push({ embedding, stability: views > 1 ? total / (views - 1) : 1 });
+    for (let v = 0; v < views; v++) total += cosine(centre, l2Normalize(await embed(regionMap(perturbed(region, v), size))));
+    results.push(total / views);
   }
   return results;
 }

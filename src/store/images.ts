@@ -82,6 +82,12 @@ export class ImageRepository {
     this.db.prepare('UPDATE images SET used_at = COALESCE(used_at, ?) WHERE key = ?').run(at, key);
   }
 
+  /** True when the image belongs to an enrollment. */
+  isEnrolled(key: string): boolean {
+    const row = this.db.prepare('SELECT user_id FROM images WHERE key = ?').get(key) as { user_id: number | null } | undefined;
+    return row?.user_id != null;
+  }
+
   original(key: string): Buffer | undefined {
     const row = this.db.prepare('SELECT original FROM images WHERE key = ?').get(key) as { original: Buffer } | undefined;
     return row && this.sealer.open(row.original);

@@ -4,9 +4,13 @@ import type { ImageRepository } from './images';
 import { flushErased } from './erasure';
 import type { Sealer } from './sealer';
 
-export interface TemplateRecord {
+/** Which model, at which exact version, made an embedding: only embeddings of one space compare. */
+export interface EmbeddingSpace {
   model: string;
   modelVersion: string;
+}
+
+export interface TemplateRecord extends EmbeddingSpace {
   embedding: Float32Array;
 }
 
@@ -57,19 +61,60 @@ export class UserRepository {
     return this.userId(username) !== undefined;
   }
 
-  /** Every template of `model`, with its owner, for a 1:N search. */
-  templates(model: string): { username: string; embedding: Float32Array }[] {
+  /**
+   * Every template of one embedding space (model and exact version), with its owner, for a 1:N
+   * search. Templates of other spaces are left out: their similarities would mean nothing.
+   */
+  templates(space: EmbeddingSpace): { username: string; embedding: Float32Array }[] {
     const rows = this.db
-      .prepare('SELECT u.username, t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE t.model = ?')
-      .all(model) as { username: string; embedding: Buffer }[];
+      .prepare('SELECT u.username, t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE t.model = ? AND t.model_version = ?')
+      .all(space.model, space.modelVersion) as { username: string; embedding: Buffer }[];
     return rows.map((r) => ({ username: r.username, embedding: fromBlob(this.sealer.open(r.embedding)) }));
   }
 
-  templatesOf(username: string, model: string): Float32Array[] {
+  /** The user's templates in one embedding space; empty when they were enrolled with another model. */
+  templatesOf(username: string, space: EmbeddingSpace): Float32Array[] {
     const rows = this.db
-      .prepare('SELECT t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.username = ? AND t.model = ?')
-      .all(username, model) as { embedding: Buffer }[];
+      .prepare('SELECT t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.username = ? AND t.model = ? AND t.model_version = ?')
+      .all(username, space.model, space.modelVersion) as { embedding: Buffer }[];
     return rows.map((r) => fromBlob(this.sealer.open(r.embedding)));
+  }
+
+  /** The original bytes of every image enrolled for the user (for replay checks). */
+  enrolledOriginals(username: string): Buffer[] {
+    const rows = this.db
+      .prepare('SELECT i.original FROM images i JOIN users u ON u.id = i.user_id WHERE u.username = ?')
+      .all(username) as { original: Buffer }[];
+    return rows.map((r) => this.sealer.open(r.original));
+  }
+
+  /** Users with at least one template outside `space`, each with the stored images behind their templates. */
+  outdated(space: EmbeddingSpace): { username: string; templates: { id: number; imageKey: string | null }[] }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT u.username, t.id, t.image_key FROM templates t JOIN users u ON u.id = t.user_id
+         WHERE u.id IN (SELECT user_id FROM templates WHERE model <> ? OR model_version <> ?) ORDER BY u.id, t.id`,
+      )
+      .all(space.model, space.modelVersion) as { username: string; id: number; image_key: string | null }[];
+    const byUser = new Map<string, { id: number; imageKey: string | null }[]>();
+    for (const r of rows) byUser.set(r.username, [...(byUser.get(r.username) ?? []), { id: r.id, imageKey: r.image_key }]);
+    return [...byUser].map(([username, templates]) => ({ username, templates }));
+  }
+
+  /**
+   * Replaces the user's templates with `replacements` (each made from a stored image) in one
+   * transaction: either every template of the user is in the new space afterwards, or none changed.
+   */
+  replaceTemplates(username: string, replacements: { imageKey: string; template: TemplateRecord }[], createdAt: string): void {
+    this.db.transaction(() => {
+      const userId = this.userId(username);
+      if (userId === undefined) return;
+      this.db.prepare('DELETE FROM templates WHERE user_id = ?').run(userId);
+      const insert = this.db.prepare('INSERT INTO templates (user_id, image_key, model, model_version, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const { imageKey, template } of replacements) {
+        insert.run(userId, imageKey, template.model, template.modelVersion, this.sealer.seal(toBlob(template.embedding)), createdAt);
+      }
+    })();
   }
 
   /**
@@ -123,7 +168,6 @@ export class UserRepository {
     };
   }
 
-  /** Erases one person: user, templates and images (the schema cascades). False when unknown. */
   /** Erases the user with their templates and images (cascade), leaving no copy in the database files. */
   delete(username: string): boolean {
     const deleted = this.db.prepare('DELETE FROM users WHERE username = ?').run(username).changes > 0;

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { scaledTo } from '../../eval/transforms';
 import { createApp } from '../../src/api/app';
 import { analysisOptions } from '../../src/config';
+import { embeddingSpace } from '../../src/models/manifest';
 import { analyze } from '../../src/pipeline/analyze';
 import { Store } from '../../src/store';
 import { Sealer } from '../../src/store/sealer';
@@ -111,8 +112,8 @@ describeWithFaces('enroll and authenticate on real faces', () => {
     expect(same.body.score).toBeLessThanOrEqual(1);
 
     const other = await authenticate('?username=matt', { bytes: await photo('deepface_img2.jpg') }).expect(200);
-    expect(other.body).toMatchObject({ Decision: 'REJECTED', DecisionReason: 'FACE_MISMATCH' });
-    expect(other.body.score).toBeLessThan(testApp().config.recognition.threshold);
+    // A rejection carries no score (config recognition.rejectionScores), so nobody can climb towards the threshold.
+    expect(other.body).toEqual({ score: null, Decision: 'REJECTED', DecisionReason: 'FACE_MISMATCH' });
 
     const video = await authenticate('?username=matt', { bytes: await videoOfStill(await photo('deepface_img31.jpg')), name: 'probe.mp4' }, testApp().app, '/api/authenticate').expect(200);
     expect(video.body).toMatchObject({ Decision: 'APPROVED', DecisionReason: 'AUTHENTIFICATION_SUCCESS' });
@@ -129,7 +130,7 @@ describeWithFaces('enroll and authenticate on real faces', () => {
     expect(user.body).toEqual({
       username: 'matt',
       created_at: expect.stringMatching(/Z$/),
-      templates: [{ model: 'faceres', model_version: expect.stringContaining('@vladmandic/human@'), created_at: expect.any(String) }],
+      templates: [{ model: 'fr-feature', model_version: expect.stringContaining('faceplugin-face-recognition-js@0.0.1#'), created_at: expect.any(String) }],
       image_keys: [expect.stringMatching(/^[0-9a-f-]{36}$/)],
     });
   });
@@ -209,7 +210,7 @@ describeWithFaces('encryption at rest', () => {
     const bytes = await scaledTo(readFileSync(facePath('deepface_img29.jpg')), 1024);
     await enroll('?username=matt', { bytes }, app).expect(200);
     expect((await authenticate('?username=matt', { bytes: await scaledTo(readFileSync(facePath('deepface_img31.jpg')), 1024) }, app).expect(200)).body.Decision).toBe('APPROVED');
-    const [template] = store.users.templatesOf('matt', 'faceres');
+    const [template] = store.users.templatesOf('matt', embeddingSpace(config.models.dir, config.pipeline.embedding.model));
     const files = ['facegate.db', 'facegate.db-wal'].map((f) => {
       try {
         return readFileSync(join(config.store.dataDir, 'encrypted', f));

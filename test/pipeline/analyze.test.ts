@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { analyze, assess } from '../../src/pipeline/analyze';
 import { decodeImage, ImageError } from '../../src/pipeline/decode';
-import { embedFaces, similarity } from '../../src/pipeline/embed';
+import { embedFaces, embeddingStability, similarity } from '../../src/pipeline/embed';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { useModels } from '../helpers/models';
 
@@ -104,21 +104,40 @@ describeWithFaces('analyze on real photos', () => {
     expect(result.faces[0].geometry.rollLabel).toBe('level');
   });
 
-  it('embeds the unperturbed crop and measures stability on the perturbed ones, lower under noise', async () => {
+  it('measures embedding stability on perturbed crops, lower under noise', async () => {
     const bytes = read('deepface_img29.jpg');
     const [face] = (await analyze(bytes, models(), options)).faces;
     const image = await decodeImage(bytes, options.limits);
-    const faceres = models().get('faceres');
-    const embedOf = (perturbations: number, target = image) => embedFaces(target, [face.landmarks], faceres, { ...options.embedding, perturbations });
-    const [plain] = await embedOf(0);
-    const [perturbed] = await embedOf(2);
-    expect(plain.stability).toBe(1);
-    expect(similarity(plain.embedding, perturbed.embedding)).toBeCloseTo(1, 5);
-    expect(perturbed.stability).toBeGreaterThan(0.9);
-    expect(perturbed.stability).toBeLessThan(1);
+    const stabilityOf = (perturbations: number, target = image) => embeddingStability(target, [face.landmarks], models().get('faceres'), { ...options.stability, perturbations });
+    const [plain] = await stabilityOf(0);
+    const [perturbed] = await stabilityOf(2);
+    expect(plain).toBe(1);
+    expect(perturbed).toBeGreaterThan(0.9);
+    expect(perturbed).toBeLessThan(1);
     let seed = 1;
     const noisy = { ...image, data: image.data.map((v) => Math.min(255, Math.max(0, v + ((seed = (seed * 16807) % 2147483647) % 97) - 48))) };
-    const [degraded] = await embedOf(2, noisy);
-    expect(degraded.stability).toBeLessThan(perturbed.stability);
+    const [degraded] = await stabilityOf(2, noisy);
+    expect(degraded).toBeLessThan(perturbed);
+  });
+
+  it('embeds the face aligned on the five-point template; the mirror option adds the mirrored crop', async () => {
+    const bytes = read('deepface_img29.jpg');
+    const [face] = (await analyze(bytes, models(), options)).faces;
+    const image = await decodeImage(bytes, options.limits);
+    const model = models().get('fr-feature');
+    const [plain] = await embedFaces(image, [face.landmarks], model, { ...options.embedding, mirror: false });
+    const [both] = await embedFaces(image, [face.landmarks], model, { ...options.embedding, mirror: true });
+    const mirrorImage = { ...image, data: new Uint8Array(image.data.length) };
+    for (let y = 0; y < image.height; y++) {
+      for (let x = 0; x < image.width; x++) mirrorImage.data.set(image.data.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3), (y * image.width + image.width - 1 - x) * 3);
+    }
+    const [ofMirror] = (await analyze(await sharp(bytes).rotate().flop().png().toBuffer(), models(), options)).faces;
+    const [plainOfMirror] = await embedFaces(mirrorImage, [ofMirror.landmarks], model, { ...options.embedding, mirror: false });
+    expect(Math.hypot(...both)).toBeCloseTo(1, 5);
+    // A photo and its mirror image are one person to the model, and the mirror option makes them closer still.
+    expect(similarity(plain, plainOfMirror)).toBeGreaterThan(0.8);
+    expect(similarity(both, (await embedFaces(mirrorImage, [ofMirror.landmarks], model, { ...options.embedding, mirror: true }))[0])).toBeGreaterThan(similarity(plain, plainOfMirror));
+    expect(face.embedding).toEqual(both);
+    expect(face.embeddingModel).toBe('fr-feature');
   });
 });

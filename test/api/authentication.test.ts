@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import request from 'supertest';
+import { scaledTo } from '../../eval/transforms';
+import { newImage } from '../../src/api/image-input';
+import { analysisOptions } from '../../src/config';
+import { embeddingSpace } from '../../src/models/manifest';
+import { analyze } from '../../src/pipeline/analyze';
+import { rebuildTemplates } from '../../src/service/rebuild-templates';
+import { ADMIN_KEY, USER_KEY, useApp } from '../helpers/app';
+import { describeWithFaces, facePath } from '../helpers/faces';
+
+const testApp = useApp();
+
+function enroll(name: string, bytes: Buffer) {
+  return request(testApp().app).post(`/api/enroll?username=${name}`).set('Authorization', USER_KEY).attach('cin_file', bytes, 'cin.jpg');
+}
+function authenticate(query: string, bytes?: Buffer, key = USER_KEY) {
+  const req = request(testApp().app).post(`/api/authentificate${query}`).set('Authorization', key);
+  return bytes ? req.attach('auth_video', bytes, 'probe.jpg') : req;
+}
+const reset = () => request(testApp().app).post('/api/reset').set('Authorization', ADMIN_KEY).expect(200);
+
+describeWithFaces('authentication against replay, on real faces', () => {
+  const photo = (file: string) => scaledTo(readFileSync(facePath(file)), 1024);
+
+  it('refuses an enrolled image_key, the stored file re-sent, and a re-encoded copy, yet approves a new photo', async () => {
+    await reset();
+    const enrolled = await photo('deepface_img29.jpg');
+    await enroll('matt', enrolled).expect(200);
+    const key = (await request(testApp().app).get('/api/users/matt').set('Authorization', USER_KEY).expect(200)).body.image_keys[0] as string;
+
+    const byKey = await authenticate(`?username=matt&image_key=${key}`).expect(200);
+    expect(byKey.body).toEqual({ score: null, Decision: 'REJECTED', DecisionReason: 'REPLAYED_IMAGE' });
+
+    const stored = (await request(testApp().app).get(`/face_recognition/image/${key}/file`).set('Authorization', USER_KEY).buffer(true).expect(200)).body as Buffer;
+    expect((await authenticate('?username=matt', stored).expect(200)).body.DecisionReason).toBe('REPLAYED_IMAGE');
+
+    const reencoded = await sharp(stored).resize({ width: 800 }).jpeg({ quality: 70 }).toBuffer();
+    expect((await authenticate('?username=matt', reencoded).expect(200)).body).toEqual({ score: null, Decision: 'REJECTED', DecisionReason: 'REPLAYED_IMAGE' });
+
+    const genuine = await authenticate('?username=matt', await photo('deepface_img31.jpg')).expect(200);
+    expect(genuine.body).toMatchObject({ Decision: 'APPROVED', DecisionReason: 'AUTHENTIFICATION_SUCCESS' });
+    expect(genuine.body.score).toBeGreaterThanOrEqual(testApp().config.recognition.threshold);
+    expect(genuine.body.score).toBeLessThan(testApp().config.recognition.replaySimilarity);
+
+    const impostor = await authenticate('?username=matt', await photo('deepface_img2.jpg')).expect(200);
+    expect(impostor.body).toEqual({ score: null, Decision: 'REJECTED', DecisionReason: 'FACE_MISMATCH' });
+  });
+
+  it('shows a rejection\'s score only to the callers recognition.rejectionScores names', async () => {
+    await reset();
+    await enroll('matt', await photo('deepface_img29.jpg')).expect(200);
+    const impostor = await photo('deepface_img2.jpg');
+    const { recognition } = testApp().config;
+    const before = recognition.rejectionScores;
+    try {
+      recognition.rejectionScores = 'admin';
+      expect((await authenticate('?username=matt', impostor).expect(200)).body.score).toBeNull();
+      const trusted = await authenticate('?username=matt', impostor, ADMIN_KEY).expect(200);
+      expect(trusted.body.DecisionReason).toBe('FACE_MISMATCH');
+      expect(trusted.body.score).toBeLessThan(recognition.threshold);
+      recognition.rejectionScores = 'all';
+      expect(typeof (await authenticate('?username=matt', impostor).expect(200)).body.score).toBe('number');
+    } finally {
+      recognition.rejectionScores = before;
+    }
+  });
+
+  it('asks for re-enrollment while a user\'s template is of another model, and templates:rebuild moves it', async () => {
+    await reset();
+    const { store, models, config } = testApp();
+    // An enrollment as the previous release made it: a faceres template of the stored photo.
+    const options = analysisOptions(config);
+    const bytes = await photo('deepface_img29.jpg');
+    const old = await analyze(bytes, models, { ...options, embedding: { model: 'faceres', mirror: false, regionScale: 1.5 } });
+    const [face] = old.faces;
+    const createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    store.users.enroll({ username: 'legacy', createdAt, image: { upload: newImage(bytes, old, face, createdAt) }, template: { model: 'faceres', modelVersion: face.embeddingVersion, embedding: face.embedding } }, () => undefined);
+
+    const probe = await photo('deepface_img31.jpg');
+    const before = await authenticate('?username=legacy', probe).expect(409);
+    expect(before.body).toEqual({ score: null, Decision: 'REJECTED', DecisionReason: 'REENROLLMENT_REQUIRED' });
+
+    const space = embeddingSpace(config.models.dir, options.embedding.model);
+    const seen: number[] = [];
+    const outcome = await rebuildTemplates(store, (b) => analyze(b, models, options), space, { detection: config.gate.fiqa.detection, dominantFace: config.recognition.dominantFace }, (done) => seen.push(done));
+    expect(outcome).toEqual({ rebuilt: ['legacy'], failed: [] });
+    expect(seen).toEqual([1]);
+    expect(store.users.metadata('legacy')?.templates.map((t) => t.model)).toEqual(['fr-feature']);
+    expect(store.users.outdated(space)).toEqual([]);
+
+    const after = await authenticate('?username=legacy', probe).expect(200);
+    expect(after.body).toMatchObject({ Decision: 'APPROVED', DecisionReason: 'AUTHENTIFICATION_SUCCESS' });
+  });
+});
