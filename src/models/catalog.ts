@@ -178,8 +178,8 @@ export const SHIPPED_CATALOG = {
   'fr-liveness': {
     package: 'faceplugin-face-recognition-js',
     file: 'model/fr_liveness.onnx',
-    input: { name: 'input', range: [0, 255], meaning: 'RGB 128x128 crop of the face box enlarged 2.7 times, raw 0..255, NCHW, batch 1' },
-    outputs: [{ name: 'output', meaning: 'logits of 3 classes; the package\'s own code reads the softmax of class 0 as its liveness score' }],
+    input: { name: 'input', range: [0, 255], meaning: 'BGR (measured: docs/liveness-models.md) 128x128 crop of the face box enlarged 2.7 times, raw 0..255, NCHW, batch 1' },
+    outputs: [{ name: 'output', meaning: 'logits of 3 classes; class 0 is live (the package\'s own reading, confirmed on real photos: docs/liveness-models.md)' }],
     origin: FACEPLUGIN_ORIGIN,
     licence: FACEPLUGIN_LICENCE,
   },
