@@ -3,7 +3,7 @@ import { modelVersion } from '../models/manifest';
 import type { ModelRegistry } from '../models/registry';
 import { alignedFace, type CropOptions, encodeJpeg } from './crop';
 import { decodeImage, type DecodeLimits } from './decode';
-import { type DetectOptions, detectFaces, overlapOfSmaller } from './detect';
+import { type DetectOptions, detectWithReserve, detectZoomedOut, overlapOfSmaller, type SecondLookOptions } from './detect';
 import { type EmbedOptions, type EmbeddingModel, embedFaces, embeddingStability, type StabilityOptions } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
@@ -16,12 +16,17 @@ import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Pho
 
 export interface AnalysisOptions {
   limits: DecodeLimits;
-  detection: DetectOptions & {
-    /** FaceMesh score below which a detection is taken for a false one. */
-    minMeshScore: number;
-    /** Share of the smaller face's mesh box inside another's above which they are one face found twice. */
-    duplicateOverlap: number;
-  };
+  detection: DetectOptions &
+    SecondLookOptions & {
+      /** FaceMesh score below which a detection is taken for a false one. */
+      minMeshScore: number;
+      /** Share of the smaller face's mesh box inside another's above which they are one face found twice. */
+      duplicateOverlap: number;
+      /** FaceMesh score a second-look face needs (its detector score being lower, the mesh must be surer). */
+      secondLookMeshScore: number;
+      /** Most boxes the second look meshes, best scores first. */
+      secondLookMaxBoxes: number;
+    };
   geometry: GeometryOptions;
   crop: CropOptions;
   embedding: EmbedOptions & { model: EmbeddingModel };
@@ -72,22 +77,56 @@ export interface LocatedFace {
   box: Box;
 }
 
-/** Keeps detections FaceMesh confirms, once each (a face seen in two views converges to one mesh). */
-function confirmedFaces(detections: Detection[], landmarks: Landmarks[], options: AnalysisOptions['detection']): LocatedFace[] {
+/** Keeps detections FaceMesh confirms at `minMeshScore`, once each (a face seen in two views converges to one mesh). */
+function confirmedFaces(detections: Detection[], landmarks: Landmarks[], minMeshScore: number, duplicateOverlap: number): LocatedFace[] {
   const candidates = detections
     .map((detection, i) => ({ detection, landmarks: landmarks[i], box: meshBox(landmarks[i].mesh) }))
-    .filter((c) => c.landmarks.meshScore >= options.minMeshScore)
+    .filter((c) => c.landmarks.meshScore >= minMeshScore)
     .sort((p, q) => q.landmarks.meshScore * q.detection.confidence - p.landmarks.meshScore * p.detection.confidence);
   const kept: typeof candidates = [];
-  for (const c of candidates) if (!kept.some((k) => overlapOfSmaller(k.box, c.box) > options.duplicateOverlap)) kept.push(c);
+  for (const c of candidates) if (!kept.some((k) => overlapOfSmaller(k.box, c.box) > duplicateOverlap)) kept.push(c);
   return kept.sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
 }
 
-/** Detection, landmarks and the mesh's confirmation: every face in the image, largest first. */
+/**
+ * The second look, only for an image where the first pass confirmed no face: the boxes the first
+ * pass found (those below the score threshold down to `secondLookScore` too), plus those of one
+ * more view padded `secondLookZoomOut` times (a face filling a tight crop), meshed again from an
+ * upright crop twice the box (the detector's eye keypoints, which set the first crop's turn, go
+ * astray on masked faces). A face needs the surer mesh score `secondLookMeshScore`.
+ */
+async function secondLook(
+  image: RgbImage,
+  first: { faces: Detection[]; reserve: Detection[]; landmarks: Landmarks[] },
+  models: ModelRegistry,
+  options: AnalysisOptions['detection'],
+): Promise<LocatedFace[]> {
+  const detector = models.get('blazeface');
+  const meshModels = { facemesh: models.get('facemesh'), iris: models.get('iris') };
+  const zoomed = await detectZoomedOut(image, detector, options.secondLookZoomOut, options.secondLookScore, options);
+  const best = (list: Detection[]) => [...list].sort((p, q) => q.confidence - p.confidence).slice(0, options.secondLookMaxBoxes);
+  const meshedOnce = best(first.faces);
+  const fresh = best([...first.reserve, ...zoomed]);
+  const upright = best([...meshedOnce, ...fresh]);
+  const detections = [...meshedOnce, ...fresh, ...upright];
+  const landmarks = [
+    ...meshedOnce.map((d) => first.landmarks[first.faces.indexOf(d)]),
+    ...(await locateLandmarks(image, fresh, meshModels)),
+    ...(await locateLandmarks(image, upright, meshModels, { scale: 2, upright: true })),
+  ];
+  return confirmedFaces(detections, landmarks, options.secondLookMeshScore, options.duplicateOverlap);
+}
+
+/**
+ * Detection, landmarks and the mesh's confirmation: every face in the image, largest first. Only
+ * when that finds nothing does the second look run (`secondLook`).
+ */
 export async function locateFaces(image: RgbImage, models: ModelRegistry, options: AnalysisOptions['detection']): Promise<LocatedFace[]> {
-  const detections = await detectFaces(image, models.get('blazeface'), options);
-  const located = await locateLandmarks(image, detections, { facemesh: models.get('facemesh'), iris: models.get('iris') });
-  return confirmedFaces(detections, located, options);
+  const { faces, reserve } = await detectWithReserve(image, models.get('blazeface'), options, options.secondLookScore);
+  const landmarks = await locateLandmarks(image, faces, { facemesh: models.get('facemesh'), iris: models.get('iris') });
+  const confirmed = confirmedFaces(faces, landmarks, options.minMeshScore, options.duplicateOverlap);
+  if (confirmed.length > 0 || options.secondLookMaxBoxes === 0) return confirmed;
+  return secondLook(image, { faces, reserve, landmarks }, models, options);
 }
 
 /** Every face in a decoded image with the measurements the quality gates read. */

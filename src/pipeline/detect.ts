@@ -12,6 +12,14 @@ export interface DetectOptions {
   maxFaces: number;
 }
 
+/** The second look, taken only when the first pass finds no face the mesh confirms. */
+export interface SecondLookOptions {
+  /** Lower face score down to which the first pass's boxes, and the padded view's, are kept for the second look. */
+  secondLookScore: number;
+  /** How many times its long side the extra whole-frame view is padded (tight crops: a face filling the frame). */
+  secondLookZoomOut: number;
+}
+
 const INPUT = 256;
 /** Smallest face (box width in detector pixels) the full-range BlazeFace finds reliably; measured in docs/evaluation.md. */
 export const MIN_DETECTABLE_PX = 16;
@@ -190,14 +198,55 @@ function keypoints(points: Point[]): FaceKeypoints {
   return { rightEye, leftEye, noseTip, mouth, rightEar, leftEar };
 }
 
-/** Finds faces with BlazeFace, largest first. */
-export async function detectFaces(image: RgbImage, detector: ModelRunner<'blazeface'>, options: DetectOptions): Promise<Detection[]> {
-  const candidates: Candidate[] = [];
-  for (const view of detectionViews(image.width, image.height, options.minFaceSize)) {
-    const outputs = await detector.run(await viewTensor(image, view));
-    candidates.push(...decode(outputs, view, options.scoreThreshold));
-  }
-  return weightedNms(candidates, options.iouThreshold, options.maxFaces)
+function asDetections(candidates: Candidate[]): Detection[] {
+  return candidates
     .map((c) => ({ box: c.box, confidence: c.score, keypoints: keypoints(c.keypoints) }))
     .sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
+}
+
+/** Runs the detector on each view; candidates at or above `threshold`. */
+async function runViews(image: RgbImage, detector: ModelRunner<'blazeface'>, views: View[], threshold: number): Promise<Candidate[]> {
+  const candidates: Candidate[] = [];
+  for (const view of views) {
+    const outputs = await detector.run(await viewTensor(image, view));
+    candidates.push(...decode(outputs, view, threshold));
+  }
+  return candidates;
+}
+
+/**
+ * Finds faces with BlazeFace, largest first: `faces` at the score threshold and, from the same
+ * detector runs, `reserve`: the boxes scoring from `reserveScore` up to the threshold, for a second
+ * look when no face is confirmed (no extra model run).
+ */
+export async function detectWithReserve(
+  image: RgbImage,
+  detector: ModelRunner<'blazeface'>,
+  options: DetectOptions,
+  reserveScore = options.scoreThreshold,
+): Promise<{ faces: Detection[]; reserve: Detection[] }> {
+  const low = Math.min(reserveScore, options.scoreThreshold);
+  const candidates = await runViews(image, detector, detectionViews(image.width, image.height, options.minFaceSize), low);
+  const sure = candidates.filter((c) => c.score >= options.scoreThreshold);
+  const unsure = candidates.filter((c) => c.score < options.scoreThreshold);
+  return {
+    faces: asDetections(weightedNms(sure, options.iouThreshold, options.maxFaces)),
+    reserve: asDetections(weightedNms(unsure, options.iouThreshold, options.maxFaces)),
+  };
+}
+
+/** Finds faces with BlazeFace, largest first. */
+export async function detectFaces(image: RgbImage, detector: ModelRunner<'blazeface'>, options: DetectOptions): Promise<Detection[]> {
+  return (await detectWithReserve(image, detector, options)).faces;
+}
+
+/**
+ * One more detector run for the second look: the whole frame padded to `zoomOut` times its long
+ * side, so a face that fills a tight crop is seen at a size the detector knows; boxes at or above
+ * `threshold`.
+ */
+export async function detectZoomedOut(image: RgbImage, detector: ModelRunner<'blazeface'>, zoomOut: number, threshold: number, options: DetectOptions): Promise<Detection[]> {
+  const side = Math.max(image.width, image.height) * zoomOut;
+  const view: View = { x: (image.width - side) / 2, y: (image.height - side) / 2, side, maxFace: Infinity };
+  return asDetections(weightedNms(await runViews(image, detector, [view], threshold), options.iouThreshold, options.maxFaces));
 }

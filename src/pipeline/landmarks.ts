@@ -43,12 +43,25 @@ function distance(a: Point, b: Point): number {
   return Math.hypot(a.x - b.x, a.y - b.y);
 }
 
-function roiFromDetection(detection: Detection): Roi {
+/** How the first FaceMesh crop is taken from a detection. */
+export interface FirstCrop {
+  /** The crop's side over the detection box's longer side. */
+  scale: number;
+  /**
+   * Upright: not turned by the detector's eye keypoints, which a mask or sunglasses can throw off
+   * (the mesh's own eye line turns the second pass).
+   */
+  upright: boolean;
+}
+
+const DETECTOR_CROP: FirstCrop = { scale: MESH_ROI_SCALE, upright: false };
+
+function roiFromDetection(detection: Detection, crop: FirstCrop): Roi {
   const { box, keypoints } = detection;
   return {
     center: { x: box.x + box.width / 2, y: box.y + box.height / 2 },
-    side: Math.max(box.width, box.height) * MESH_ROI_SCALE,
-    angle: angleOf(keypoints.rightEye, keypoints.leftEye),
+    side: Math.max(box.width, box.height) * crop.scale,
+    angle: crop.upright ? 0 : angleOf(keypoints.rightEye, keypoints.leftEye),
   };
 }
 
@@ -163,9 +176,10 @@ export async function locateLandmarks(
   image: RgbImage,
   detections: Detection[],
   models: { facemesh: ModelRunner<'facemesh'>; iris: ModelRunner<'iris'> },
+  crop: FirstCrop = DETECTOR_CROP,
 ): Promise<Landmarks[]> {
   if (detections.length === 0) return [];
-  const first = await runMesh(image, detections.map(roiFromDetection), models.facemesh, false);
+  const first = await runMesh(image, detections.map((d) => roiFromDetection(d, crop)), models.facemesh, false);
   const refined = await runMesh(image, first.map((f) => meshRegion(f.mesh, MESH_ROI_SCALE)), models.facemesh, true);
   const eyes = await runIris(image, refined.map((r) => r.mesh), models.iris);
   return refined.map((r, i) => ({ mesh: r.mesh, meshScore: r.score, rightEye: eyes[i][0], leftEye: eyes[i][1] }));

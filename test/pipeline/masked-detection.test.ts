@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { locateFaces } from '../../src/pipeline/analyze';
+import { decodeImage } from '../../src/pipeline/decode';
+import { EXTRA_DIR, extraAvailable, extraPath } from '../../eval/dataset';
+import { describeWithFaces, facePath } from '../helpers/faces';
+import { useModels } from '../helpers/models';
+
+const { options, models } = useModels();
+
+async function facesIn(path: string): Promise<number> {
+  const image = await decodeImage(readFileSync(path), { ...options.limits, maxBytes: Infinity });
+  return (await locateFaces(image, models(), options.detection)).length;
+}
+
+/** `describe` when faces-extra is present; otherwise skipped, naming the folder. */
+function describeWithExtraFaces(name: string, body: () => void): void {
+  if (extraAvailable) {
+    describe(name, body);
+    return;
+  }
+  describe(name, () => {
+    it.skip(`needs the photos in ../shared/data/faces-extra (${EXTRA_DIR}, absent here)`, () => undefined);
+  });
+  console.warn(`SKIPPED "${name}": the photos in ../shared/data/faces-extra (${EXTRA_DIR}) are absent`);
+}
+
+describeWithExtraFaces('masked faces the first pass loses are found by the second look', () => {
+  // Each gave no face before the second look: the mesh did not confirm the detector's box
+  // (pasted masks, sunglasses), or no box reached the score threshold (tight crops of real masks).
+  it.each(['masks/masked/109-with-mask.jpg', 'masks/masked/136-with-mask.jpg'])('pasted mask %s: one face', async (file) => {
+    expect(await facesIn(extraPath(file))).toBe(1);
+  });
+
+  it.each(['masks-real/masked/d4654460e041.jpg', 'masks-real/masked/3a5ca9e56e3f.jpg'])('real mask, tight crop %s: one face', async (file) => {
+    expect(await facesIn(extraPath(file))).toBe(1);
+  });
+});
+
+describeWithFaces('the second look keeps face-free images empty', () => {
+  // A dog in sunglasses: a detector box at 0.57 that an upright mesh crop scores above 0.9.
+  it.each(['sunglasses_dog_images_801.jpg', 'skimage_rocket.jpg', 'skimage_page.png'])('%s: no face', async (file) => {
+    expect(await facesIn(facePath(file))).toBe(0);
+  });
+});
