@@ -2,7 +2,7 @@ import { type ErrorRequestHandler, type Request, type RequestHandler, Router } f
 import multer from 'multer';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs } from '../gate/recognition';
+import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs, videoLivenessPasses } from '../gate/recognition';
 import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { ImageError, sniffFormat } from '../pipeline/decode';
 import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
@@ -215,8 +215,8 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     if (key) store.images.markUsed(key, isoSeconds());
     const score = Math.round(matchScore(probe.value.embedding, templates) * 10000) / 10000;
     if (score >= recognition.replaySimilarity) throw new Rejection('REPLAYED_IMAGE', score);
-    const checkLiveness = isVideo ? config.liveness.videos : config.liveness.stills;
-    if (checkLiveness && !livenessPasses(probe.value.liveness, config.liveness)) throw new Rejection('LIVENESS_FAILED', score);
+    const live = isVideo ? !config.liveness.videos || videoLivenessPasses(probe.value, config.liveness) : !config.liveness.stills || livenessPasses(probe.value.liveness, config.liveness);
+    if (!live) throw new Rejection('LIVENESS_FAILED', score);
     if (score < recognition.threshold) throw new Rejection('FACE_MISMATCH', score);
     res.status(200).json(authAnswer('AUTHENTIFICATION_SUCCESS', score));
   };

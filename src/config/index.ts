@@ -46,6 +46,7 @@ export interface LivenessConfig {
   stills: boolean;
   minAntispoof: number;
   minLiveness: number;
+  minFaceMotion: number;
 }
 
 export interface VideoConfig {

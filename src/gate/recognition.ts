@@ -1,6 +1,8 @@
 import type { FaceAnalysis, FaceReport } from '../pipeline/analyze';
 import { OCCLUSION_REGIONS } from '../pipeline/occlusion';
 import { similarity } from '../pipeline/embed';
+import { faceMotion } from '../pipeline/face-motion';
+import type { Point3 } from '../pipeline/types';
 import { facesAbove } from './faces';
 
 export type FaceProblem = 'NO_FACE_DETECTED' | 'MULTIPLE_FACES_DETECTED';
@@ -42,6 +44,14 @@ export function livenessPasses(scores: { antispoof: number; liveness: number }, 
   return scores.antispoof >= limits.minAntispoof && scores.liveness >= limits.minLiveness;
 }
 
+/**
+ * Whether a video shows a live face: the liveness models' scores, and the face itself moving
+ * (blinks, mouth, small turns) more than any flat picture moved as a whole could (docs/video-liveness.md).
+ */
+export function videoLivenessPasses(probe: Probe, limits: LivenessLimits & { minFaceMotion: number }): boolean {
+  return livenessPasses(probe.liveness, limits) && faceMotion(probe.meshes).nonRigid >= limits.minFaceMotion;
+}
+
 /** The face to enroll from a photo, or why the photo cannot be enrolled. */
 export function enrollableFace(analysis: FaceAnalysis, rules: EnrollRules): Outcome<FaceReport, EnrollProblem> {
   const chosen = chooseFace(analysis, rules);
@@ -61,6 +71,8 @@ export interface Probe {
   embedding: Float32Array;
   /** Mean liveness scores over every frame with the face. */
   liveness: { antispoof: number; liveness: number };
+  /** The face's mesh in every frame that has it, in frame order. */
+  meshes: Point3[][];
   frames: number;
 }
 
@@ -83,7 +95,15 @@ export function probeOf(frames: FaceAnalysis[], choice: FaceChoice, best: number
   const norm = Math.hypot(...embedding) || 1;
   embedding.forEach((v, i) => (embedding[i] = v / norm));
   const mean = (pick: (f: FaceReport) => number) => faces.reduce((sum, f) => sum + pick(f), 0) / faces.length;
-  return { ok: true, value: { embedding, liveness: { antispoof: mean((f) => f.liveness.antispoof), liveness: mean((f) => f.liveness.liveness) }, frames: faces.length } };
+  return {
+    ok: true,
+    value: {
+      embedding,
+      liveness: { antispoof: mean((f) => f.liveness.antispoof), liveness: mean((f) => f.liveness.liveness) },
+      meshes: faces.map((f) => f.landmarks.mesh),
+      frames: faces.length,
+    },
+  };
 }
 
 /** The best similarity of `embedding` to any of `templates`, in [0, 1]. */

@@ -9,6 +9,7 @@ import { analyze } from '../../src/pipeline/analyze';
 import { rebuildTemplates } from '../../src/service/rebuild-templates';
 import { ADMIN_KEY, USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
+import { pannedStill, syntheticMotionVideo, videoOfStill, zoomedStill } from '../helpers/video';
 
 const testApp = useApp();
 
@@ -65,6 +66,20 @@ describeWithFaces('authentication against replay, on real faces', () => {
     } finally {
       recognition.rejectionScores = before;
     }
+  });
+
+  it('refuses a still looped, panned or zoomed into a video, and approves a clip where the face itself moves', async () => {
+    await reset();
+    await enroll('matt', await photo('deepface_img29.jpg')).expect(200);
+    const other = await photo('deepface_img31.jpg');
+    const video = (bytes: Buffer) => request(testApp().app).post('/api/authentificate?username=matt').set('Authorization', USER_KEY).attach('auth_video', bytes, 'probe.mp4');
+    for (const attack of [videoOfStill(other, 3), pannedStill(other), zoomedStill(other)]) {
+      expect((await video(await attack).expect(200)).body).toEqual({ score: null, Decision: 'REJECTED', DecisionReason: 'LIVENESS_FAILED' });
+    }
+    // Synthetic evidence: the photo warped along its mesh (a blink and a slight turn); docs/video-liveness.md says what that proves.
+    const moving = await syntheticMotionVideo(other, testApp().models, analysisOptions(testApp().config));
+    const approved = await video(moving).expect(200);
+    expect(approved.body).toMatchObject({ Decision: 'APPROVED', DecisionReason: 'AUTHENTIFICATION_SUCCESS' });
   });
 
   it('asks for re-enrollment while a user\'s template is of another model, and templates:rebuild moves it', async () => {
