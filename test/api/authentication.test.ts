@@ -1,12 +1,13 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
 import { scaledTo } from '../../eval/transforms';
 import { newImage } from '../../src/api/image-input';
-import { analysisOptions } from '../../src/config';
+import { analysisOptions, PROJECT_ROOT } from '../../src/config';
 import { embeddingSpace } from '../../src/models/manifest';
 import { analyze } from '../../src/pipeline/analyze';
-import { rebuildTemplates } from '../../src/service/rebuild-templates';
 import { ADMIN_KEY, USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { pannedStill, syntheticMotionVideo, videoOfStill, zoomedStill } from '../helpers/video';
@@ -97,13 +98,15 @@ describeWithFaces('authentication against replay, on real faces', () => {
     const before = await authenticate('?username=legacy', probe).expect(409);
     expect(before.body).toEqual({ score: null, Decision: 'REJECTED', DecisionReason: 'REENROLLMENT_REQUIRED' });
 
-    const space = embeddingSpace(config.models.dir, options.embedding.model);
-    const seen: number[] = [];
-    const outcome = await rebuildTemplates(store, (b) => analyze(b, models, options), space, { detection: config.gate.fiqa.detection, dominantFace: config.recognition.dominantFace }, (done) => seen.push(done));
-    expect(outcome).toEqual({ rebuilt: ['legacy'], failed: [] });
-    expect(seen).toEqual([1]);
+    // The command an operator runs, on the same database file (WAL lets both open it).
+    const cli = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, [join(PROJECT_ROOT, 'bin', 'facegate.js'), 'templates:rebuild'], { env: { ...process.env, FACEGATE_DATA_DIR: config.store.dataDir } }, (error, stdout) =>
+        resolve({ code: error ? Number(error.code) : 0, stdout }),
+      );
+    });
+    expect(cli).toEqual({ code: 0, stdout: expect.stringContaining('1 users moved to fr-feature') });
     expect(store.users.metadata('legacy')?.templates.map((t) => t.model)).toEqual(['fr-feature']);
-    expect(store.users.outdated(space)).toEqual([]);
+    expect(store.users.outdated(embeddingSpace(config.models.dir, options.embedding.model))).toEqual([]);
 
     const after = await authenticate('?username=legacy', probe).expect(200);
     expect(after.body).toMatchObject({ Decision: 'APPROVED', DecisionReason: 'AUTHENTIFICATION_SUCCESS' });
