@@ -15,6 +15,7 @@ import { similarity } from '../src/pipeline/embed';
 import { markdownReport, runScript } from './markdown';
 import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy, photoSetOptions } from './dataset';
 import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
+import { populationsSection } from './populations';
 import { embedAll, pairScores, recognitionFaces } from './recognition-pairs';
 import { seededRandom } from './random';
 import { OCCLUSION_REGIONS, type OcclusionResult, occlusionResult } from '../src/pipeline/occlusion';
@@ -351,6 +352,7 @@ async function main(): Promise<void> {
     occlusion: () => occlusionSection(all, models, options),
     quality: () => qualitySection(all, models, options),
     liveness: () => livenessSection(all),
+    populations: () => populationsSection(models, options, config, say, table),
   };
   const only = process.argv.indexOf('--only');
   const chosen = only >= 0 ? process.argv[only + 1].split(',') : Object.keys(sections);
