@@ -1,6 +1,7 @@
-import { chooseFace, enrollableFace, matchScore, probeOf, sameFaceAs } from '../../src/gate/recognition';
+import { chooseFace, enrollableFace, matchScore, probeOf, sameFaceAs, videoLivenessPasses } from '../../src/gate/recognition';
 import type { FaceAnalysis, FaceReport } from '../../src/pipeline/analyze';
 import { OCCLUSION_REGIONS } from '../../src/pipeline/occlusion';
+import type { Point3 } from '../../src/pipeline/types';
 
 const unit = (...values: number[]) => {
   const norm = Math.hypot(...values);
@@ -8,7 +9,11 @@ const unit = (...values: number[]) => {
 };
 
 /** Pure data standing for one analysed face: box size, quality, embedding, liveness. */
-function face(side: number, options: { quality?: number; embedding?: Float32Array; antispoof?: number; ipd?: number; occluded?: boolean } = {}): FaceReport {
+/** 468 points with depth, and the same turned a little: each point shifts by its depth, which no flat picture's motion does. */
+const MESH: Point3[] = Array.from({ length: 468 }, (_, k) => ({ x: 320 + 80 * Math.cos(k * 0.7) * (1 + (k % 7) / 10), y: 240 + 100 * Math.sin(k * 0.7), z: 40 * Math.cos(k * 1.3) }));
+const TURNED: Point3[] = MESH.map((p) => ({ ...p, x: p.x + 0.3 * p.z }));
+
+function face(side: number, options: { quality?: number; embedding?: Float32Array; antispoof?: number; ipd?: number; occluded?: boolean; mesh?: Point3[] } = {}): FaceReport {
   return {
     detection: { confidence: 0.95 },
     geometry: { faceBox: { x: 0, y: 0, width: side, height: side }, ipd: options.ipd ?? side / 3 },
@@ -16,6 +21,7 @@ function face(side: number, options: { quality?: number; embedding?: Float32Arra
     quality: { score: (options.quality ?? 0.8) * 0.5, credits: { resolution: 0.5 } },
     embedding: options.embedding ?? unit(1, 0, 0),
     liveness: { antispoof: options.antispoof ?? 0.9, liveness: 0.9 },
+    landmarks: { mesh: options.mesh ?? MESH },
   } as unknown as FaceReport;
 }
 const frame = (...faces: FaceReport[]): FaceAnalysis => ({ width: 640, height: 480, format: 'jpeg', bytes: 1, faces });
@@ -52,6 +58,22 @@ describe('recognition rules', () => {
     expect(probe.value.liveness.antispoof).toBeCloseTo(0.5, 10);
     expect(probeOf([frame(), frame()], choice, 2)).toEqual({ ok: false, problem: 'NO_FACE_DETECTED' });
     expect(probeOf([frames[0], frame(face(120), face(110))], choice, 2)).toEqual({ ok: false, problem: 'MULTIPLE_FACES_DETECTED' });
+  });
+
+  it('pass a video only when the face itself moves and the liveness scores pass', () => {
+    const limits = { minAntispoof: 0.5, minLiveness: 0.5, minFaceMotion: 0.05 };
+    const probeOfMeshes = (...meshes: Point3[][]) => {
+      const probe = probeOf(meshes.map((mesh) => frame(face(120, { mesh }))), choice, 3);
+      if (!probe.ok) throw new Error('expected a probe');
+      return probe.value;
+    };
+    expect(probeOfMeshes(MESH, TURNED, MESH).meshes).toEqual([MESH, TURNED, MESH]);
+    expect(videoLivenessPasses(probeOfMeshes(MESH, TURNED, MESH), limits)).toBe(true);
+    // The same picture in every frame, or moved as a whole, is not a live face.
+    expect(videoLivenessPasses(probeOfMeshes(MESH, MESH, MESH), limits)).toBe(false);
+    const shifted = MESH.map((p) => ({ x: 1.2 * p.x + 30, y: 1.2 * p.y - 10, z: 0 }));
+    expect(videoLivenessPasses(probeOfMeshes(MESH, shifted, MESH), limits)).toBe(false);
+    expect(videoLivenessPasses({ ...probeOfMeshes(MESH, TURNED, MESH), liveness: { antispoof: 0.2, liveness: 0.9 } }, limits)).toBe(false);
   });
 
   it('score against the best template and find the most similar enrolled user above a threshold', () => {
