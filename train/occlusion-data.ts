@@ -1,6 +1,7 @@
 /** Clean faces of the shared photo set and synthetic occlusions of them, as (features, coverage) samples. */
 import sharp from 'sharp';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ModelRegistry } from '../src/models/registry';
 import { type AnalysisOptions, locateFaces } from '../src/pipeline/analyze';
 import { decodeImage } from '../src/pipeline/decode';
@@ -8,7 +9,9 @@ import { overlapOfSmaller } from '../src/pipeline/detect';
 import { meshBox } from '../src/pipeline/landmarks';
 import { OCCLUSION_REGIONS, type OcclusionRegion, occlusionFeatures } from '../src/pipeline/occlusion';
 import type { Landmarks, RgbImage } from '../src/pipeline/types';
-import { type FaceRecord, faceManifest, facePath, isCopy } from '../eval/dataset';
+import { type ExtraRecord, extraManifest, extraPath, type FaceRecord, faceManifest, facePath, isCopy } from '../eval/dataset';
+import { seededRandom } from '../eval/random';
+import { embedFaces, similarity } from '../src/pipeline/embed';
 import { applyOccluder, GLASSES_KINDS, OCCLUDER_KINDS, type OccluderKind, occluderSvg, skinColour } from './occluders';
 
 export const TRAINING_SEED = 20261122;
@@ -25,13 +28,28 @@ export interface CleanFace {
   /** The photo's labels say the person wears (clear) glasses. */
   wearsGlasses: boolean;
   mirrored: boolean;
+  /** 'shared' when not given. */
+  population?: Population;
   image: RgbImage;
   face: Landmarks;
 }
 
+/**
+ * Where a face comes from: the shared set's people ('shared'), faces-extra's bare and masked
+ * folders, and, for checks only, the shared set's real masked photos and its held-out people.
+ */
+export const POPULATIONS = ['shared', 'masks-bare', 'masks-masked', 'real-bare', 'real-masked'] as const;
+export type Population = (typeof POPULATIONS)[number] | 'shared-masked' | 'shared-heldout';
+/** Populations whose faces wear a mask: the mask covers mouth, nose, chin and cheeks. */
+export const MASKED_POPULATIONS: readonly Population[] = ['masks-masked', 'real-masked', 'shared-masked'];
+/** The regions a worn mask covers; the others are left out of a masked face's labels. */
+export const MASK_REGIONS: readonly OcclusionRegion[] = ['mouth', 'nose', 'chin', 'cheek_left', 'cheek_right'];
+
 export interface Sample {
   /** 'none': the clean photo itself; 'photometric': the clean photo blurred, re-exposed, noisier or recompressed. */
   kind: OccluderKind | 'none' | 'photometric';
+  /** The photo's population (faces-extra folder or the shared set); 'shared' when not given. */
+  population?: Population;
   /** Whose face it is (personOf()), so that a person's samples stay on one side of a split. */
   person: string;
   features: Float32Array;
@@ -134,7 +152,7 @@ export async function samplesOf(
   options: AnalysisOptions,
 ): Promise<{ samples: Sample[]; lost: number }> {
   const samples: Sample[] = [
-    { kind: 'none', person: clean.person, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion(), glasses: clean.wearsGlasses },
+    { kind: 'none', person: clean.person, population: clean.population, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion(), glasses: clean.wearsGlasses },
   ];
   const skin = skinColour(clean.image, clean.face);
   const cleanBox = meshBox(clean.face.mesh);
@@ -150,9 +168,10 @@ export async function samplesOf(
     }
     samples.push({
       kind,
-      person: clean.person,
+      person: clean.person, population: clean.population,
       features: occlusionFeatures(image, found),
-      coverage: occluded.coverage,
+      // Clear eyeglasses leave eyes and brows visible: not occlusion, whatever part of a region the frame crosses.
+      coverage: kind === 'eyeglasses' ? noOcclusion() : occluded.coverage,
       glasses: clean.wearsGlasses || GLASSES_KINDS.includes(kind),
     });
   }
@@ -163,7 +182,197 @@ export async function samplesOf(
       lost++;
       continue;
     }
-    samples.push({ kind: 'photometric', person: clean.person, features: occlusionFeatures(image, found), coverage: noOcclusion(), glasses: clean.wearsGlasses });
+    samples.push({ kind: 'photometric', person: clean.person, population: clean.population, features: occlusionFeatures(image, found), coverage: noOcclusion(), glasses: clean.wearsGlasses });
   }
   return { samples, lost };
+}
+
+/** How a sample's labels are read: region coverage, the masked populations' mask regions, glasses. */
+export interface Labelled {
+  sample: Sample;
+  /** One per OCCLUSION_OUTPUTS: 1 occluded, 0 clear, NaN not used. */
+  labels: number[];
+}
+
+/**
+ * A sample's labels, one per region and then glasses:
+ * - a region at least OCCLUDED_FROM covered by a drawn occluder is occluded, under CLEAR_BELOW clear, between unused;
+ *   drawn clear eyeglasses leave every region clear;
+ * - a masked photo (a real or pasted mask) is occluded at mouth, nose, chin and cheeks; its other regions are
+ *   clear for the pasted mask (the photo is a bare one with the mask drawn on) and unused for real masks
+ *   (tight crops, hats, sunglasses are possible); a drawn occluder on a masked photo is never made;
+ * - glasses are known only for the shared set's photos (tagged eyeglasses) and drawn glasses; faces-extra's
+ *   bare faces are not tagged, so their glasses label is unused unless glasses were drawn.
+ */
+export function labelsOf(sample: Sample): number[] {
+  const population = sample.population ?? 'shared';
+  const masked = MASKED_POPULATIONS.includes(population);
+  const regions = OCCLUSION_REGIONS.map((region) => {
+    if (masked) {
+      if (MASK_REGIONS.includes(region)) return 1;
+      return population === 'masks-masked' ? 0 : Number.NaN;
+    }
+    // Clear eyeglasses are not occlusion (docs/occlusion.md), whatever part of a brow the frame crosses.
+    if (sample.kind === 'eyeglasses') return 0;
+    const coverage = sample.coverage[region];
+    if (coverage >= OCCLUDED_FROM) return 1;
+    if (coverage < CLEAR_BELOW) return 0;
+    return Number.NaN;
+  });
+  const drawnGlasses = GLASSES_KINDS.includes(sample.kind as OccluderKind);
+  const glasses = population === 'shared' || population === 'shared-heldout' || drawnGlasses ? (sample.glasses ? 1 : 0) : Number.NaN;
+  return [...regions, glasses];
+}
+
+/** One photo (or its mirror image) to make samples of, and how many. */
+export interface FaceUnit {
+  /** Path under the photo set's folder, which also names the unit. */
+  file: string;
+  path: string;
+  population: Population;
+  mirrored: boolean;
+  /** personOf() for the shared set; faces-extra's people are grouped later (groupPeople). */
+  person: string;
+  wearsGlasses: boolean;
+  variants: number;
+  degradations: number;
+}
+
+export interface UnitResult {
+  unit: FaceUnit;
+  located: boolean;
+  /** fr-feature embedding of the located face (for grouping near-duplicates and repeated people). */
+  embedding: number[];
+  samples: Sample[];
+  lost: number;
+}
+
+/** The shared set's clean photos and their mirror images, as units. */
+export function sharedUnits(records: FaceRecord[], variants: number, degradations: number, population: Population = 'shared'): FaceUnit[] {
+  return records.flatMap((r) =>
+    [false, true].map((mirrored) => ({
+      file: r.file,
+      path: facePath(r.file),
+      population,
+      mirrored,
+      person: personOf(r),
+      wearsGlasses: r.tags.includes('eyeglasses'),
+      variants,
+      degradations,
+    })),
+  );
+}
+
+function extraPopulation(r: ExtraRecord): Population | undefined {
+  if (r.set === 'masks') return r.occlusion ? 'masks-masked' : 'masks-bare';
+  if (r.set === 'masks-real') return r.occlusion ? 'real-masked' : 'real-bare';
+  return undefined;
+}
+
+/** faces-extra's masks and masks-real photos as units: bare faces get drawn occluders and degradations, masked ones are used as they are. */
+export function extraUnits(variants: number, degradations: number): FaceUnit[] {
+  const units: FaceUnit[] = [];
+  for (const r of extraManifest()) {
+    const population = extraPopulation(r);
+    if (!population || r.faces !== 1) continue;
+    const bare = !r.occlusion;
+    units.push({ file: r.file, path: extraPath(r.file), population, mirrored: false, person: r.file, wearsGlasses: false, variants: bare ? variants : 0, degradations: bare ? degradations : 0 });
+  }
+  return units;
+}
+
+/** The number a masks-folder file is named by (12.jpg, 12-with-mask.jpg): a bare and a masked file with the same number are often one photo. */
+function photoNumber(file: string): string | undefined {
+  const m = /^masks\/(?:bare|masked)\/(\d+)(?:-with-mask)?\.\w+$/.exec(file);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * People of faces-extra, which names no one: a file, its same-number partner (masks/bare/N and
+ * masks/masked/N-with-mask) and every face of the same population whose fr-feature embedding is
+ * at least that population's `thresholds` similar to it (augmented copies of a photo, several
+ * photos of one person) form one group, transitively. Faces are compared only within their own
+ * population: masks make masked faces alike whoever wears them, and tight crops make the
+ * masks-real faces more alike than portraits (so their thresholds are higher). Returns a person
+ * name per file: the group's first file.
+ */
+export function groupPeople(faces: { file: string; population: string; embedding: number[] | undefined }[], thresholds: Record<string, number>): Map<string, string> {
+  const parent = faces.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  const join = (a: number, b: number) => {
+    const [ra, rb] = [find(a), find(b)];
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  };
+  const byNumber = new Map<string, number>();
+  faces.forEach((f, i) => {
+    const n = photoNumber(f.file);
+    if (n === undefined) return;
+    const other = byNumber.get(n);
+    if (other === undefined) byNumber.set(n, i);
+    else join(other, i);
+  });
+  const vectors = faces.map((f) => (f.embedding && f.embedding.length > 0 ? Float32Array.from(f.embedding) : undefined));
+  for (let i = 0; i < faces.length; i++) {
+    const a = vectors[i];
+    const threshold = thresholds[faces[i].population];
+    if (!a || threshold === undefined) continue;
+    for (let j = i + 1; j < faces.length; j++) {
+      const b = vectors[j];
+      if (b && faces[j].population === faces[i].population && similarity(a, b) >= threshold) join(i, j);
+    }
+  }
+  return new Map(faces.map((f, i) => [f.file, `extra:${faces[find(i)].file}`]));
+}
+
+function encodeSamples(samples: Sample[]): unknown[] {
+  return samples.map((s) => ({ ...s, features: Buffer.from(s.features.buffer, s.features.byteOffset, s.features.byteLength).toString('base64') }));
+}
+
+function decodeSamples(rows: unknown[]): Sample[] {
+  return (rows as (Omit<Sample, 'features'> & { features: string })[]).map((r) => {
+    const bytes = Buffer.from(r.features, 'base64');
+    return { ...r, features: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+  });
+}
+
+/**
+ * Makes a unit's samples: the photo scaled to WORKING_SIDE (mirrored if asked), located as the
+ * service does, then samplesOf() with a generator seeded by the seed and the unit's name, so a
+ * unit's samples do not depend on which other units run or in what order. With `cacheDir`, the
+ * result is kept there and reused (the key holds the unit, the seed and `version`).
+ */
+export async function unitSamples(
+  unit: FaceUnit,
+  models: ModelRegistry,
+  options: AnalysisOptions,
+  cacheDir: string | undefined,
+  version: string,
+): Promise<UnitResult> {
+  const key = `${version}|${TRAINING_SEED}|${unit.population}|${unit.file}|${unit.mirrored}|${unit.variants}|${unit.degradations}`;
+  const cachePath = cacheDir ? join(cacheDir, `${hash(key).toString(16)}-${unit.file.replace(/[^\w.-]+/g, '_')}${unit.mirrored ? '-m' : ''}.json`) : undefined;
+  if (cachePath && existsSync(cachePath)) {
+    const kept = JSON.parse(readFileSync(cachePath, 'utf8')) as { key: string; located: boolean; embedding: number[]; samples: unknown[]; lost: number };
+    if (kept.key === key) {
+      const samples = decodeSamples(kept.samples).map((s) => ({ ...s, person: unit.person }));
+      return { unit, located: kept.located, embedding: kept.embedding, samples, lost: kept.lost };
+    }
+  }
+  const scaled = await sharp(readFileSync(unit.path)).rotate().resize(WORKING_SIDE, WORKING_SIDE, { fit: 'inside', withoutEnlargement: true }).png().toBuffer();
+  let image = await decodeImage(scaled, options.limits);
+  if (unit.mirrored) image = { ...image, data: await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).flop().raw().toBuffer() };
+  const [located] = await locateFaces(image, models, options.detection);
+  let result: UnitResult;
+  if (!located) result = { unit, located: false, embedding: [], samples: [], lost: 0 };
+  else {
+    const clean: CleanFace = { file: unit.file, person: unit.person, wearsGlasses: unit.wearsGlasses, mirrored: unit.mirrored, population: unit.population, image, face: located.landmarks };
+    const random = seededRandom((TRAINING_SEED ^ hash(`${unit.file}|${unit.mirrored}`)) >>> 0);
+    const made = await samplesOf(clean, unit.variants, unit.degradations, random, models, options);
+    const [embedding] = await embedFaces(image, [located.landmarks], models.get(options.embedding.model), options.embedding);
+    result = { unit, located: true, embedding: Array.from(embedding, (v) => Number(v.toFixed(5))), samples: made.samples, lost: made.lost };
+  }
+  if (cachePath) {
+    mkdirSync(cacheDir as string, { recursive: true });
+    writeFileSync(cachePath, JSON.stringify({ key, located: result.located, embedding: result.embedding, samples: encodeSamples(result.samples), lost: result.lost }));
+  }
+  return result;
 }

@@ -3,18 +3,32 @@
  * so the held-out identities of `npm run eval` take no part in the choice.
  */
 import { fitLogistic, predict } from './logistic';
+import type { Fitter } from './occlusion-fit';
 
 export interface FitSettings {
   l2: number;
   positiveShare: number;
 }
 
-/** One sample as the selection sees it: whose face it is, its features, its labels (1, 0 or NaN per output) and whether it is a clean photo. */
+/**
+ * One sample as the selection sees it: whose face it is, its features, its labels (1, 0 or NaN
+ * per output), whether it is a clean (bare) photo, whether it is a photo of a really covered face
+ * (a masked one: its positives are not drawn occluders, so they count in its population's flagged
+ * share rather than in the regions' recall), and the population it is tallied in.
+ */
 export interface LabelledSample {
   person: string;
   features: Float32Array;
   labels: number[];
   clean: boolean;
+  covered?: boolean;
+  population?: string;
+}
+
+/** Photos of a population (clean or covered ones) and how many had any scored output at or above the threshold. */
+export interface PopulationTally {
+  count: number;
+  flagged: number;
 }
 
 export interface SettingScore {
@@ -24,7 +38,12 @@ export interface SettingScore {
   /** Share of clean validation photos with any scored output at or above the threshold. */
   cleanFlagged: number;
   cleanCount: number;
+  /** Per population, the clean and covered photos flagged (held out, pooled over the folds). */
+  populations: Record<string, PopulationTally>;
 }
+
+/** fitLogistic (train/logistic.ts) as a Fitter. */
+export const fitLogisticJs: Fitter = async (inputs, labels, reference, options) => fitLogistic(inputs, labels, reference, options);
 
 /**
  * Deals people into `folds` groups, round-robin in the order of `order(person)`, so that each
@@ -38,9 +57,10 @@ export function foldsOf(people: string[], folds: number, order: (person: string)
 /**
  * Fits each setting once per fold on the other folds and scores the held-back fold. `scored` is
  * how many leading outputs the recall and the clean flags are measured on (the rest, such as
- * glasses, are fitted but not judged).
+ * glasses, are fitted but not judged). Recall counts the positives of samples that are not
+ * `covered` photos.
  */
-export function crossValidate(
+export async function crossValidate(
   samples: LabelledSample[],
   fold: Map<string, number>,
   grid: FitSettings[],
@@ -48,17 +68,20 @@ export function crossValidate(
   scored: number,
   threshold: number,
   progress: (line: string) => void = () => undefined,
-): SettingScore[] {
+  fitter: Fitter = fitLogisticJs,
+): Promise<SettingScore[]> {
   const folds = Math.max(...fold.values()) + 1;
-  return grid.map((settings) => {
+  const results: SettingScore[] = [];
+  for (const settings of grid) {
     const hits = new Array<number>(scored).fill(0);
     const positives = new Array<number>(scored).fill(0);
     let cleanFlags = 0;
     let cleanCount = 0;
+    const populations: Record<string, PopulationTally> = {};
     for (let k = 0; k < folds; k++) {
       const train = samples.filter((s) => fold.get(s.person) !== k);
       const check = samples.filter((s) => fold.get(s.person) === k);
-      const model = fitLogistic(
+      const model = await fitter(
         train.map((s) => s.features),
         train.map((s) => s.labels),
         train.filter((s) => s.clean).map((s) => s.features),
@@ -66,20 +89,27 @@ export function crossValidate(
       );
       for (const s of check) {
         const scores = predict(model, s.features);
-        for (let o = 0; o < scored; o++) {
+        const flagged = scores.slice(0, scored).some((x) => x >= threshold);
+        for (let o = 0; o < scored && !s.covered; o++) {
           if (s.labels[o] !== 1) continue;
           positives[o]++;
           if (scores[o] >= threshold) hits[o]++;
         }
         if (s.clean) {
           cleanCount++;
-          if (scores.slice(0, scored).some((x) => x >= threshold)) cleanFlags++;
+          if (flagged) cleanFlags++;
+        }
+        if ((s.clean || s.covered) && s.population !== undefined) {
+          const tally = (populations[s.population] ??= { count: 0, flagged: 0 });
+          tally.count++;
+          if (flagged) tally.flagged++;
         }
       }
       progress(`  L2 ${settings.l2}, positives' share ${settings.positiveShare}: fold ${k + 1}/${folds} done`);
     }
-    return { settings, recall: hits.map((h, o) => h / positives[o]), cleanFlagged: cleanFlags / cleanCount, cleanCount };
-  });
+    results.push({ settings, recall: hits.map((h, o) => h / positives[o]), cleanFlagged: cleanFlags / cleanCount, cleanCount, populations });
+  }
+  return results;
 }
 
 /**
