@@ -1,6 +1,6 @@
 /**
  * `npm run calibrate:quality [-- --out scratch/quality-calibration.md]`: the measurements behind
- * the IQA credit curves (config `pipeline.quality`, docs/quality.md). Medians of every measure on
+ * the IQA score (the quality model's inputs and output, and the measured credit curves of config `pipeline.quality`, docs/quality.md). Medians of every measure on
  * clean frontal faces of the shared photo set, and on the same faces at four strengths of each
  * degradation. Prints Markdown.
  */
@@ -16,7 +16,9 @@ import { DEGRADATIONS } from './transforms';
 const FACES = 10;
 
 const MEASURES: Record<string, (face: FaceReport) => number> = {
-  'embedding stability': (f) => f.quality.embeddingStability,
+  'fr-feature norm': (f) => f.quality.embeddingNorm,
+  'predicted similarity': (f) => f.quality.predictedSimilarity,
+  score: (f) => f.quality.score,
   'log10 sharpness': (f) => Math.log10(f.photometry.sharpness + 1),
   'inter-pupil distance': (f) => f.geometry.ipd,
   brightness: (f) => f.photometry.brightness,
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
   const { say, table, finish } = markdownReport();
   say('# Quality measures under degradation');
   say();
-  say(`Medians over ${faces.length} clean frontal faces (${faces.map((f) => f.file).join(', ')}); embedding stability with ${options.stability.perturbations} perturbed crops of ${options.stability.model}. A face the detector loses is left out of its median; "faces" counts those kept.`);
+  say(`Medians over ${faces.length} clean frontal faces (${faces.map((f) => f.file).join(', ')}); fr-feature norm: of the raw (mean of crop and mirror) embedding; predicted similarity: the quality model's output; score: the IQA score. A face the detector loses is left out of its median; "faces" counts those kept.`);
   say();
   const rows: (string | number)[][] = [];
   for (const [name, degrade] of Object.entries(DEGRADATIONS)) {

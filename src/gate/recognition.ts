@@ -59,8 +59,8 @@ export function enrollableFace(analysis: FaceAnalysis, rules: EnrollRules): Outc
   const face = chosen.value;
   if (face.geometry.ipd < rules.minIpd) return { ok: false, problem: 'LOW_IMAGE_QUALITY' };
   if (OCCLUSION_REGIONS.some((r) => face.occlusion[r] >= rules.occlusion)) return { ok: false, problem: 'FACE_OCCLUDED' };
-  // Size is judged by minIpd alone (an ID card's face is small), so the resolution credit is left out.
-  const quality = face.quality.score / Math.max(face.quality.credits.resolution, 1e-6);
+  // Size is judged by minIpd; the score itself falls for resolution only where recognition suffers (docs/quality.md).
+  const quality = face.quality.score;
   if (quality < rules.iqa) return { ok: false, problem: 'LOW_IMAGE_QUALITY' };
   if (rules.liveness && !livenessPasses(face.liveness, rules.liveness)) return { ok: false, problem: 'LIVENESS_FAILED' };
   return { ok: true, value: face };

@@ -25,7 +25,7 @@ export const SHIPPED_MODELS = ['fr-feature', 'fr-liveness'] as const;
 export type ShippedModel = (typeof SHIPPED_MODELS)[number];
 
 /** Models trained in this repository (train/), written straight to ONNX. */
-export const TRAINED_MODELS = ['occlusion'] as const;
+export const TRAINED_MODELS = ['occlusion', 'quality'] as const;
 export type TrainedModel = (typeof TRAINED_MODELS)[number];
 
 export type ModelName = ConvertedModel | ShippedModel | TrainedModel;

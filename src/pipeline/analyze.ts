@@ -4,7 +4,7 @@ import type { ModelRegistry } from '../models/registry';
 import { alignedFace, type CropOptions, encodeJpeg } from './crop';
 import { decodeImage, type DecodeLimits } from './decode';
 import { type DetectOptions, detectWithReserve, detectZoomedOut, overlapOfSmaller, type SecondLookOptions } from './detect';
-import { type EmbedOptions, type EmbeddingModel, embedFaces, embeddingStability, type StabilityOptions } from './embed';
+import { type EmbedOptions, type EmbeddingModel, embedFacesMeasured, type StabilityOptions } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
 import { locateLandmarks, meshBox } from './landmarks';
@@ -30,7 +30,7 @@ export interface AnalysisOptions {
   geometry: GeometryOptions;
   crop: CropOptions;
   embedding: EmbedOptions & { model: EmbeddingModel };
-  /** The embedding whose steadiness under small reframing the quality score reads. */
+  /** An embedding's steadiness under small reframing: measured by bench:pipeline, no longer read by the quality score (docs/quality.md). */
   stability: StabilityOptions & { model: EmbeddingModel };
   quality: QualityOptions;
   expression: { regionScale: number };
@@ -135,12 +135,19 @@ async function assessFaces(image: RgbImage, models: ModelRegistry, options: Anal
   const faces = confirmed.map((c) => c.landmarks);
   const moods = await expressions(image, faces, models.get('emotion'), options.expression.regionScale);
   const occlusion = await occlusionScores(image, faces, models.get('occlusion'));
-  const embeddings = await embedFaces(image, faces, models.get(options.embedding.model), options.embedding);
-  const stability = await embeddingStability(image, faces, models.get(options.stability.model), options.stability);
+  const embeddings = await embedFacesMeasured(image, faces, models.get(options.embedding.model), options.embedding);
   const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
+  const measured = confirmed.map((c, i) => ({
+    geometry: measureGeometry(c.landmarks, image, { happy: moods[i].happy, glasses: occlusion[i].glasses }, options.geometry),
+    photometry: measurePhotometry(image, c.landmarks),
+  }));
+  const quality = await assessQuality(
+    measured.map((m, i) => ({ ...m, norm: embeddings[i].norm })),
+    models.get('quality'),
+    options.quality,
+  );
   return confirmed.map((c, i) => {
-    const geometry = measureGeometry(c.landmarks, image, { happy: moods[i].happy, glasses: occlusion[i].glasses }, options.geometry);
-    const photometry = measurePhotometry(image, c.landmarks);
+    const { geometry, photometry } = measured[i];
     return {
       detection: c.detection,
       landmarks: c.landmarks,
@@ -148,8 +155,8 @@ async function assessFaces(image: RgbImage, models: ModelRegistry, options: Anal
       photometry,
       expression: moods[i],
       occlusion: occlusion[i].regions,
-      quality: assessQuality(stability[i], photometry, geometry, options.quality),
-      embedding: embeddings[i],
+      quality: quality[i],
+      embedding: embeddings[i].embedding,
       embeddingModel: options.embedding.model,
       embeddingVersion,
     };

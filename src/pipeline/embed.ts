@@ -79,19 +79,37 @@ export function embeddingCrop(model: ModelRunner<EmbeddingModel>, face: Landmark
   return squareCrop(region.center, region.side, region.angle, size, mirror);
 }
 
-/** Each face's L2-normalised embedding (of the crop plus its mirror image, with `mirror`). */
-export async function embedFaces(image: RgbImage, faces: Landmarks[], model: ModelRunner<EmbeddingModel>, options: EmbedOptions): Promise<Float32Array[]> {
+/** A face's L2-normalised embedding and the norm of the raw embedding behind it. */
+export interface MeasuredEmbedding {
+  embedding: Float32Array;
+  /**
+   * Euclidean norm of the raw (unnormalised) embedding; with `mirror`, of the mean of the crop's
+   * and the mirrored crop's raw embeddings. ArcFace-family models give smaller norms to faces they
+   * see poorly: the quality score reads it (docs/quality.md).
+   */
+  norm: number;
+}
+
+/** Each face's L2-normalised embedding (of the crop plus its mirror image, with `mirror`) and its raw norm. */
+export async function embedFacesMeasured(image: RgbImage, faces: Landmarks[], model: ModelRunner<EmbeddingModel>, options: EmbedOptions): Promise<MeasuredEmbedding[]> {
   const embed = cropEmbedder(image, model);
-  const results: Float32Array[] = [];
+  const results: MeasuredEmbedding[] = [];
   for (const face of faces) {
     const sum = await embed(embeddingCrop(model, face, options.regionScale));
     if (options.mirror) {
       const flipped = await embed(embeddingCrop(model, face, options.regionScale, true));
       for (let i = 0; i < sum.length; i++) sum[i] += flipped[i];
     }
-    results.push(l2Normalize(sum));
+    let squares = 0;
+    for (const x of sum) squares += x * x;
+    results.push({ embedding: l2Normalize(sum), norm: Math.sqrt(squares) / (options.mirror ? 2 : 1) });
   }
   return results;
+}
+
+/** Each face's L2-normalised embedding (of the crop plus its mirror image, with `mirror`). */
+export async function embedFaces(image: RgbImage, faces: Landmarks[], model: ModelRunner<EmbeddingModel>, options: EmbedOptions): Promise<Float32Array[]> {
+  return (await embedFacesMeasured(image, faces, model, options)).map((m) => m.embedding);
 }
 
 /**

@@ -18,7 +18,7 @@ function face(side: number, options: { quality?: number; embedding?: Float32Arra
     detection: { confidence: 0.95 },
     geometry: { faceBox: { x: 0, y: 0, width: side, height: side }, ipd: options.ipd ?? side / 3 },
     occlusion: Object.fromEntries(OCCLUSION_REGIONS.map((r) => [r, options.occluded && r === 'mouth' ? 0.9 : 0.1])),
-    quality: { score: (options.quality ?? 0.8) * 0.5, credits: { resolution: 0.5 } },
+    quality: { score: options.quality ?? 0.8, credits: { resolution: 0.5 } },
     embedding: options.embedding ?? unit(1, 0, 0),
     liveness: { antispoof: options.antispoof ?? 0.9, liveness: 0.9 },
     landmarks: { mesh: options.mesh ?? MESH },
@@ -34,7 +34,7 @@ describe('recognition rules', () => {
     expect(chooseFace(frame(face(200), face(110)), choice)).toEqual({ ok: false, problem: 'MULTIPLE_FACES_DETECTED' });
   });
 
-  it('judge enrollment quality without the resolution credit, and size by the inter-pupil distance', () => {
+  it('judge enrollment quality by the score, and size by the inter-pupil distance', () => {
     const rules = { ...choice, occlusion: 0.6, iqa: 0.435, minIpd: 24 };
     expect(enrollableFace(frame(face(120, { quality: 0.5 })), rules)).toMatchObject({ ok: true });
     expect(enrollableFace(frame(face(120, { quality: 0.4 })), rules)).toEqual({ ok: false, problem: 'LOW_IMAGE_QUALITY' });
