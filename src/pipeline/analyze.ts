@@ -26,6 +26,8 @@ export interface AnalysisOptions {
       secondLookMeshScore: number;
       /** Most boxes the second look meshes, best scores first. */
       secondLookMaxBoxes: number;
+      /** Side of the whole-frame mesh crop of the second look over the frame's long side; 0: none. */
+      secondLookFrame: number;
     };
   geometry: GeometryOptions;
   crop: CropOptions;
@@ -93,7 +95,12 @@ function confirmedFaces(detections: Detection[], landmarks: Landmarks[], minMesh
  * pass found (those below the score threshold down to `secondLookScore` too), plus those of one
  * more view padded `secondLookZoomOut` times (a face filling a tight crop), meshed again from an
  * upright crop twice the box (the detector's eye keypoints, which set the first crop's turn, go
- * astray on masked faces). A face needs the surer mesh score `secondLookMeshScore`.
+ * astray on masked faces), once as usual and once with black beyond the image's edges (the edge
+ * pixels repeated into a crop past the frame smear a face the frame cuts). With
+ * `secondLookFrame`, the whole frame is meshed too, from an upright square `secondLookFrame` times
+ * its long side (a face filling a tight crop whose detector boxes are off); that mesh takes the
+ * best detector box over it (from `secondLookScore` up) and without one it is dropped. A face
+ * needs the surer mesh score `secondLookMeshScore`.
  */
 async function secondLook(
   image: RgbImage,
@@ -108,14 +115,34 @@ async function secondLook(
   const meshedOnce = best(first.faces);
   const fresh = best([...first.reserve, ...zoomed]);
   const upright = best([...meshedOnce, ...fresh]);
-  const detections = [...meshedOnce, ...fresh, ...upright];
+  const detections = [...meshedOnce, ...fresh, ...upright, ...upright];
   const landmarks = [
     ...meshedOnce.map((d) => first.landmarks[first.faces.indexOf(d)]),
     ...(await locateLandmarks(image, fresh, meshModels)),
     ...(await locateLandmarks(image, upright, meshModels, { scale: 2, upright: true })),
+    ...(await locateLandmarks(image, upright, meshModels, { scale: 2, upright: true, black: true })),
   ];
+  if (options.secondLookFrame > 0) {
+    const side = Math.max(image.width, image.height) * options.secondLookFrame;
+    const frame: Detection = {
+      box: { x: (image.width - side) / 2, y: (image.height - side) / 2, width: side, height: side },
+      confidence: 0,
+      keypoints: { rightEye: ORIGIN, leftEye: ORIGIN, noseTip: ORIGIN, mouth: ORIGIN, rightEar: ORIGIN, leftEar: ORIGIN },
+    };
+    const [mesh] = await locateLandmarks(image, [frame], meshModels, { scale: 1, upright: true, black: true });
+    const box = meshBox(mesh.mesh);
+    const [over] = [...first.faces, ...first.reserve, ...zoomed]
+      .filter((d) => overlapOfSmaller(d.box, box) > options.duplicateOverlap)
+      .sort((p, q) => q.confidence - p.confidence);
+    if (over) {
+      detections.push(over);
+      landmarks.push(mesh);
+    }
+  }
   return confirmedFaces(detections, landmarks, options.secondLookMeshScore, options.duplicateOverlap);
 }
+
+const ORIGIN = { x: 0, y: 0 };
 
 /**
  * Detection, landmarks and the mesh's confirmation: every face in the image, largest first. Only

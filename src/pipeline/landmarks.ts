@@ -52,9 +52,27 @@ export interface FirstCrop {
    * (the mesh's own eye line turns the second pass).
    */
   upright: boolean;
+  /**
+   * Black beyond the image's edges in both FaceMesh crops, instead of the edge pixels repeated: a
+   * tight crop (forehead or chin cut) otherwise shows the mesh a face smeared into stripes.
+   */
+  black?: boolean;
 }
 
 const DETECTOR_CROP: FirstCrop = { scale: MESH_ROI_SCALE, upright: false };
+
+/** Sets to black (0 in the [0, 1] range) every crop pixel whose centre falls outside the image. */
+function blackenOutside(image: RgbImage, m: Affine, outSize: number, target: { data: Float32Array; offset: number }): void {
+  const plane = outSize * outSize;
+  for (let y = 0; y < outSize; y++) {
+    for (let x = 0; x < outSize; x++) {
+      const p = applyAffine(m, { x: x + 0.5, y: y + 0.5 });
+      if (p.x >= 0 && p.y >= 0 && p.x < image.width && p.y < image.height) continue;
+      const i = target.offset + y * outSize + x;
+      target.data[i] = target.data[i + plane] = target.data[i + 2 * plane] = 0;
+    }
+  }
+}
 
 function roiFromDetection(detection: Detection, crop: FirstCrop): Roi {
   const { box, keypoints } = detection;
@@ -102,6 +120,7 @@ async function runMesh(
   rois: Roi[],
   facemesh: ModelRunner<'facemesh'>,
   symmetric: boolean,
+  black = false,
 ): Promise<{ mesh: Point3[]; score: number }[]> {
   const views = symmetric ? 2 : 1;
   const plane = 3 * MESH_INPUT * MESH_INPUT;
@@ -110,7 +129,9 @@ async function runMesh(
   rois.forEach((roi, i) => {
     for (let v = 0; v < views; v++) {
       const m = squareCrop(roi.center, roi.side, roi.angle, MESH_INPUT, v === 1);
-      cropToTensor(image, m, MESH_INPUT, [0, 1], { data: input, offset: (i * views + v) * plane });
+      const target = { data: input, offset: (i * views + v) * plane };
+      cropToTensor(image, m, MESH_INPUT, [0, 1], target);
+      if (black) blackenOutside(image, m, MESH_INPUT, target);
       maps.push(m);
     }
   });
@@ -179,8 +200,9 @@ export async function locateLandmarks(
   crop: FirstCrop = DETECTOR_CROP,
 ): Promise<Landmarks[]> {
   if (detections.length === 0) return [];
-  const first = await runMesh(image, detections.map((d) => roiFromDetection(d, crop)), models.facemesh, false);
-  const refined = await runMesh(image, first.map((f) => meshRegion(f.mesh, MESH_ROI_SCALE)), models.facemesh, true);
+  const black = crop.black ?? false;
+  const first = await runMesh(image, detections.map((d) => roiFromDetection(d, crop)), models.facemesh, false, black);
+  const refined = await runMesh(image, first.map((f) => meshRegion(f.mesh, MESH_ROI_SCALE)), models.facemesh, true, black);
   const eyes = await runIris(image, refined.map((r) => r.mesh), models.iris);
   return refined.map((r, i) => ({ mesh: r.mesh, meshScore: r.score, rightEye: eyes[i][0], leftEye: eyes[i][1] }));
 }
