@@ -9,7 +9,7 @@ import { loadModels, type ModelRegistry } from '../src/models/registry';
 import { alignedFace, encodeJpeg } from '../src/pipeline/crop';
 import { decodeImage } from '../src/pipeline/decode';
 import { detectFaces } from '../src/pipeline/detect';
-import { embedFaces, embeddingStability } from '../src/pipeline/embed';
+import { embedFaces } from '../src/pipeline/embed';
 import { expressions } from '../src/pipeline/expression';
 import { analyze, type AnalysisOptions, assess } from '../src/pipeline/analyze';
 import { locateLandmarks } from '../src/pipeline/landmarks';
@@ -31,7 +31,6 @@ async function stages(bytes: Buffer, models: ModelRegistry, options: AnalysisOpt
   const faces = await timed('landmarks (mesh x2 + iris)', () => locateLandmarks(image, detections.slice(0, 1), { facemesh: models.get('facemesh'), iris: models.get('iris') }));
   await timed('expression', () => expressions(image, faces, models.get('emotion'), options.expression.regionScale));
   await timed(`embed (${options.embedding.model}${options.embedding.mirror ? ' + mirror' : ''})`, () => embedFaces(image, faces, models.get(options.embedding.model), options.embedding));
-  await timed(`stability (${options.stability.model} x${1 + options.stability.perturbations})`, () => embeddingStability(image, faces, models.get(options.stability.model), options.stability));
   await timed('liveness', () => livenessScores(image, faces, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness));
   await timed('photometry', () => faces.forEach((f) => measurePhotometry(image, f)));
   await timed('crop (JPEG)', () => Promise.all(faces.map((f) => encodeJpeg(alignedFace(image, f, options.crop), options.crop.jpegQuality))));

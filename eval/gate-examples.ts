@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   mkdirSync(folder, { recursive: true });
   const photo = (file: string) => scaledTo(readFileSync(facePath(file)), 1024);
   const config = loadConfig();
-  const models = await loadModels({ ...config.models, load: ['blazeface', 'facemesh', 'iris', 'emotion', 'faceres', 'antispoof', 'liveness', 'occlusion'] });
+  const models = await loadModels(config.models);
   const portrait = await photo('facenet_paul_rudd_1.jpg');
   const wider = await photo('deepface_img30.jpg');
   const boxOf = async (bytes: Buffer) => (await analyze(bytes, models, analysisOptions(config))).faces[0].geometry.faceBox;

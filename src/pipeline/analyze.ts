@@ -4,7 +4,7 @@ import type { ModelRegistry } from '../models/registry';
 import { alignedFace, type CropOptions, encodeJpeg } from './crop';
 import { decodeImage, type DecodeLimits } from './decode';
 import { type DetectOptions, detectWithReserve, detectZoomedOut, overlapOfSmaller, type SecondLookOptions } from './detect';
-import { type EmbedOptions, type EmbeddingModel, embedFacesMeasured, type StabilityOptions } from './embed';
+import { type EmbedOptions, type EmbeddingModel, embedFacesMeasured } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
 import { locateLandmarks, meshBox } from './landmarks';
@@ -32,8 +32,6 @@ export interface AnalysisOptions {
   geometry: GeometryOptions;
   crop: CropOptions;
   embedding: EmbedOptions & { model: EmbeddingModel };
-  /** An embedding's steadiness under small reframing: measured by bench:pipeline, no longer read by the quality score (docs/quality.md). */
-  stability: StabilityOptions & { model: EmbeddingModel };
   quality: QualityOptions;
   expression: { regionScale: number };
   liveness: { regionScale: number };

@@ -1,8 +1,7 @@
 import type { ModelRunner } from '../models/registry';
 import { arcfaceAlignment } from './align';
-import { faceRegion, regionMap } from './crop';
+import { faceRegion } from './crop';
 import { type Affine, cropToTensor, squareCrop } from './image-ops';
-import type { Roi } from './landmarks';
 import type { Landmarks, RgbImage } from './types';
 
 export type EmbeddingModel = 'fr-feature' | 'faceres' | 'faceres-deep' | 'mobileface';
@@ -15,32 +14,6 @@ export interface EmbedOptions {
   mirror: boolean;
   /** For models fed a square around the mesh: its side as a multiple of the mesh extent. */
   regionScale: number;
-}
-
-export interface StabilityOptions {
-  regionScale: number;
-  /** How many slightly shifted, scaled and turned copies of the crop are compared with it (0 = none, stability 1). */
-  perturbations: number;
-}
-
-/** Small changes of framing a capture could equally have had: shift (share of the side), scale, turn (degrees). */
-const PERTURBATIONS: readonly { dx: number; dy: number; scale: number; degrees: number }[] = [
-  { dx: 0.03, dy: 0, scale: 1.04, degrees: 2 },
-  { dx: -0.03, dy: 0.02, scale: 0.96, degrees: -2 },
-  { dx: 0, dy: -0.03, scale: 1.02, degrees: 3 },
-  { dx: 0.02, dy: 0.03, scale: 0.98, degrees: -3 },
-  { dx: -0.02, dy: -0.02, scale: 1.06, degrees: 1 },
-  { dx: 0.01, dy: 0.01, scale: 0.94, degrees: -1 },
-];
-export const MAX_PERTURBATIONS = PERTURBATIONS.length;
-
-function perturbed(region: Roi, k: number): Roi {
-  const p = PERTURBATIONS[k];
-  return {
-    center: { x: region.center.x + p.dx * region.side, y: region.center.y + p.dy * region.side },
-    side: region.side * p.scale,
-    angle: region.angle + (p.degrees * Math.PI) / 180,
-  };
 }
 
 function l2Normalize(v: Float32Array): Float32Array {
@@ -110,27 +83,6 @@ export async function embedFacesMeasured(image: RgbImage, faces: Landmarks[], mo
 /** Each face's L2-normalised embedding (of the crop plus its mirror image, with `mirror`). */
 export async function embedFaces(image: RgbImage, faces: Landmarks[], model: ModelRunner<EmbeddingModel>, options: EmbedOptions): Promise<Float32Array[]> {
   return (await embedFacesMeasured(image, faces, model, options)).map((m) => m.embedding);
-}
-
-/**
- * How much a face's embedding moves under small changes of framing: the mean cosine between the
- * embedding of the square around the mesh and those of the perturbed squares (1 without any).
- * The quality score reads it (docs/quality.md).
- */
-export async function embeddingStability(image: RgbImage, faces: Landmarks[], model: ModelRunner<EmbeddingModel>, options: StabilityOptions): Promise<number[]> {
-  const views = Math.min(options.perturbations, MAX_PERTURBATIONS);
-  if (views === 0) return faces.map(() => 1);
-  const embed = cropEmbedder(image, model);
-  const size = model.imageShape[1];
-  const results: number[] = [];
-  for (const face of faces) {
-    const region = faceRegion(face, options.regionScale);
-    const centre = l2Normalize(await embed(regionMap(region, size)));
-    let total = 0;
-    for (let v = 0; v < views; v++) total += cosine(centre, l2Normalize(await embed(regionMap(perturbed(region, v), size))));
-    results.push(total / views);
-  }
-  return results;
 }
 
 /** Similarity of two normalised embeddings in [0, 1]: their cosine, negatives counted as 0. */

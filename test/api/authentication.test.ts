@@ -12,7 +12,8 @@ import { ADMIN_KEY, USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { pannedStill, syntheticMotionVideo, videoOfStill, zoomedStill } from '../helpers/video';
 
-const testApp = useApp();
+// faceres is loaded too, to make an enrollment as the previous release did.
+const testApp = useApp((config) => config.models.load.push('faceres'));
 
 function enroll(name: string, bytes: Buffer) {
   return request(testApp().app).post(`/api/enroll?username=${name}`).set('Authorization', USER_KEY).attach('cin_file', bytes, 'cin.jpg');
