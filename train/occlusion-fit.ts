@@ -15,6 +15,8 @@ export interface FitOptions {
   l2: number;
   rate: number;
   positiveShare?: number;
+  /** Per sample, how much it weighs within its class (positives or negatives) of each output; 1 each when absent. */
+  weights?: number[];
 }
 
 export type Fitter = (inputs: Float32Array[], labels: number[][], reference: Float32Array[], options: FitOptions) => Promise<LogisticModel>;
@@ -65,15 +67,19 @@ export const fitLogisticOnnx: Fitter = async (inputs, labels, reference, options
   const weight = new Float32Array(n * outputs);
   const fitted = new Array<boolean>(outputs).fill(false);
   const share = options.positiveShare ?? 0.5;
+  const sampleWeight = (k: number) => options.weights?.[k] ?? 1;
   for (let o = 0; o < outputs; o++) {
-    const positives = labels.filter((l) => l[o] === 1).length;
-    const negatives = labels.filter((l) => l[o] === 0).length;
+    let [positives, negatives] = [0, 0];
+    labels.forEach((l, k) => {
+      if (l[o] === 1) positives += sampleWeight(k);
+      else if (l[o] === 0) negatives += sampleWeight(k);
+    });
     if (positives === 0 || negatives === 0) continue;
     fitted[o] = true;
     labels.forEach((l, k) => {
       if (Number.isNaN(l[o])) return;
       y[k * outputs + o] = l[o];
-      weight[k * outputs + o] = l[o] === 1 ? share / positives : (1 - share) / negatives;
+      weight[k * outputs + o] = (sampleWeight(k) * (l[o] === 1 ? share : 1 - share)) / (l[o] === 1 ? positives : negatives);
     });
   }
   const w = new Float64Array(p * outputs);

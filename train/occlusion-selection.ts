@@ -8,6 +8,8 @@ import type { Fitter } from './occlusion-fit';
 export interface FitSettings {
   l2: number;
   positiveShare: number;
+  /** How much a clean (bare) photo weighs against any other sample of its class; 1 when absent. Needs a Fitter that takes weights (fitLogisticOnnx). */
+  cleanWeight?: number;
 }
 
 /**
@@ -43,7 +45,15 @@ export interface SettingScore {
 }
 
 /** fitLogistic (train/logistic.ts) as a Fitter. */
-export const fitLogisticJs: Fitter = async (inputs, labels, reference, options) => fitLogistic(inputs, labels, reference, options);
+export const fitLogisticJs: Fitter = async (inputs, labels, reference, options) => {
+  if (options.weights?.some((w) => w !== 1)) throw new Error('fitLogistic takes no sample weights: use fitLogisticOnnx');
+  return fitLogistic(inputs, labels, reference, options);
+};
+
+/** Each sample's weight under `settings`: cleanWeight for clean photos, 1 for the rest. */
+export function sampleWeights(samples: { clean: boolean }[], settings: FitSettings): number[] {
+  return samples.map((s) => (s.clean ? (settings.cleanWeight ?? 1) : 1));
+}
 
 /**
  * Deals people into `folds` groups, round-robin in the order of `order(person)`, so that each
@@ -85,7 +95,7 @@ export async function crossValidate(
         train.map((s) => s.features),
         train.map((s) => s.labels),
         train.filter((s) => s.clean).map((s) => s.features),
-        { ...fit, ...settings },
+        { ...fit, l2: settings.l2, positiveShare: settings.positiveShare, weights: sampleWeights(train, settings) },
       );
       for (const s of check) {
         const scores = predict(model, s.features);

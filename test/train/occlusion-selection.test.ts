@@ -1,7 +1,7 @@
 import { fitLogistic, predict } from '../../train/logistic';
 import { groupPeople, labelsOf, type Sample } from '../../train/occlusion-data';
 import { fitLogisticOnnx } from '../../train/occlusion-fit';
-import { choose, crossValidate, foldsOf, type LabelledSample, type SettingScore } from '../../train/occlusion-selection';
+import { choose, crossValidate, fitLogisticJs, foldsOf, type LabelledSample, type SettingScore } from '../../train/occlusion-selection';
 import { OCCLUSION_REGIONS } from '../../src/pipeline/occlusion';
 import { seededRandom } from '../helpers/random';
 
@@ -98,6 +98,20 @@ describe('occlusion model selection', () => {
         const [a, b] = [predict(js, x), predict(onnx, x)];
         for (let o = 0; o < a.length; o++) expect(b[o]).toBeCloseTo(a[o], 4);
       }
+    });
+
+    it('weighs samples within their class: doubling every weight changes nothing, weighing some negatives more changes the fit', async () => {
+      const random = seededRandom(6);
+      const inputs = Array.from({ length: 200 }, () => Float32Array.from({ length: 4 }, () => random() * 2 - 1));
+      const labels = inputs.map((x) => [x[0] + 0.5 * (random() - 0.5) > 0 ? 1 : 0]);
+      const options = { epochs: 60, rate: 0.05, l2: 0.1 };
+      const plain = await fitLogisticOnnx(inputs, labels, inputs, options);
+      const doubled = await fitLogisticOnnx(inputs, labels, inputs, { ...options, weights: inputs.map(() => 2) });
+      const negativesHeavier = await fitLogisticOnnx(inputs, labels, inputs, { ...options, weights: labels.map(([y]) => (y === 0 && random() < 0.5 ? 5 : 1)) });
+      const mean = (m: typeof plain) => inputs.reduce((t, x) => t + predict(m, x)[0], 0) / inputs.length;
+      expect(mean(doubled)).toBeCloseTo(mean(plain), 5);
+      expect(mean(negativesHeavier)).not.toBeCloseTo(mean(plain), 3);
+      await expect(fitLogisticJs(inputs, labels, inputs, { ...options, weights: inputs.map(() => 2) })).rejects.toThrow(/no sample weights/);
     });
   });
 
