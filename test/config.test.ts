@@ -48,6 +48,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FACEGATE_CONFIG: overrideFile({ limits: { maxImageBytes: -1 } }) })).toThrow('/limits/maxImageBytes must be >= 1024');
     expect(() => loadConfig({ FACEGATE_CONFIG: overrideFile({ server: { prot: 1 } }) })).toThrow('/server has unknown key "prot"');
     expect(() => loadConfig({ FACEGATE_CONFIG: overrideFile({ models: { load: ['yolo'] } }) })).toThrow('/models/load/0 must be equal to one of the allowed values');
+    expect(() => loadConfig({ FACEGATE_CONFIG: overrideFile({ pipeline: { embedding: { model: 'faceres' } } }) })).toThrow('/pipeline/embedding/model must be fr-feature');
   });
 
   it('names an unreadable override file', () => {

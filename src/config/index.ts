@@ -179,6 +179,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const config = raw as unknown as Config;
+  if (config.pipeline.embedding.model !== 'fr-feature') {
+    // The quality model was trained on fr-feature's raw embedding norm (train/quality.ts).
+    throw new ConfigError(`invalid configuration: /pipeline/embedding/model must be fr-feature: the quality model reads its embedding norm`);
+  }
   for (const [key, [at10, at90]] of Object.entries(config.pipeline.quality)) {
     if (at10 === at90) throw new ConfigError(`invalid configuration: /pipeline/quality/${key} needs two different values`);
   }
