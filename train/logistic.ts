@@ -24,6 +24,17 @@ export function expand(x: Float32Array, mean: Float32Array, std: Float32Array): 
   return out;
 }
 
+/** Each input's mean and standard deviation over `reference` (at least `minStd`, so a constant input stays finite). */
+export function standardisation(reference: ArrayLike<number>[], minStd: number): { mean: Float32Array; std: Float32Array } {
+  const d = reference[0].length;
+  const mean = new Float32Array(d);
+  const std = new Float32Array(d);
+  for (const x of reference) for (let i = 0; i < d; i++) mean[i] += x[i] / reference.length;
+  for (const x of reference) for (let i = 0; i < d; i++) std[i] += (x[i] - mean[i]) ** 2 / reference.length;
+  for (let i = 0; i < d; i++) std[i] = Math.max(Math.sqrt(std[i]), minStd);
+  return { mean, std };
+}
+
 export function predict(model: LogisticModel, x: Float32Array): Float32Array {
   const phi = expand(x, model.mean, model.std);
   const outputs = model.bias.length;
@@ -47,11 +58,7 @@ export function fitLogistic(
   options: { epochs: number; l2: number; rate: number; positiveShare?: number },
 ): LogisticModel {
   const d = inputs[0].length;
-  const mean = new Float32Array(d);
-  const std = new Float32Array(d);
-  for (const x of reference) for (let i = 0; i < d; i++) mean[i] += x[i] / reference.length;
-  for (const x of reference) for (let i = 0; i < d; i++) std[i] += (x[i] - mean[i]) ** 2 / reference.length;
-  for (let i = 0; i < d; i++) std[i] = Math.max(Math.sqrt(std[i]), 0.05);
+  const { mean, std } = standardisation(reference, 0.05);
 
   const phi = inputs.map((x) => expand(x, mean, std));
   const p = 2 * d;

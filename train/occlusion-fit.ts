@@ -8,7 +8,7 @@
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { ONNX_OPSET } from '../src/models/onnx-converter';
-import { expand, type LogisticModel } from './logistic';
+import { expand, type LogisticModel, standardisation } from './logistic';
 
 export interface FitOptions {
   epochs: number;
@@ -52,11 +52,7 @@ export const fitLogisticOnnx: Fitter = async (inputs, labels, reference, options
   session ??= InferenceSession.create(gradientGraph(), { intraOpNumThreads: 2, graphOptimizationLevel: 'all' });
   const run = await session;
   const d = inputs[0].length;
-  const mean = new Float32Array(d);
-  const std = new Float32Array(d);
-  for (const x of reference) for (let i = 0; i < d; i++) mean[i] += x[i] / reference.length;
-  for (const x of reference) for (let i = 0; i < d; i++) std[i] += (x[i] - mean[i]) ** 2 / reference.length;
-  for (let i = 0; i < d; i++) std[i] = Math.max(Math.sqrt(std[i]), 0.05);
+  const { mean, std } = standardisation(reference, 0.05);
 
   const n = inputs.length;
   const p = 2 * d;

@@ -19,15 +19,12 @@
  * FACEGATE_OCCLUSION_CACHE) keeps each photo's samples for the next run; `--shard k/n` only makes
  * the samples of every n-th photo into the cache, so several processes can share the work.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfig, PROJECT_ROOT } from '../src/config';
+import { loadConfig } from '../src/config';
 import { EXTRA_DIR, extraAvailable, faceManifest, isCopy, photoSetOptions } from '../eval/dataset';
-import { type ManifestEntry, readManifest, sha256 } from '../src/models/manifest';
-import { ONNX_OPSET } from '../src/models/onnx-converter';
 import { loadModels } from '../src/models/registry';
 import { OCCLUSION_FEATURES, OCCLUSION_OUTPUTS, OCCLUSION_REGIONS } from '../src/pipeline/occlusion';
 import { predict } from './logistic';
+import { writeTrainedModel } from './trained-model';
 import { fitLogisticOnnx } from './occlusion-fit';
 import { logisticToOnnx } from './logistic-onnx';
 import {
@@ -210,17 +207,7 @@ async function main(): Promise<void> {
   }
 
   const bytes = logisticToOnnx(model, { graph: 'occlusion', input: 'features', output: 'scores' });
-  const dir = join(PROJECT_ROOT, 'models');
-  writeFileSync(join(dir, 'occlusion.onnx'), bytes);
-  const manifestPath = join(dir, 'manifest.json');
-  const manifest = readManifest(manifestPath);
-  const version = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  const entry: ManifestEntry = {
-    name: 'occlusion',
-    file: 'occlusion.onnx',
-    sha256: sha256(bytes),
-    opset: ONNX_OPSET,
-    source: { package: 'facegate', version, file: 'train/occlusion.ts', weights: [] },
+  writeTrainedModel('occlusion', 'train/occlusion.ts', bytes, {
     input: { name: 'features', shape: [-1, OCCLUSION_FEATURES], meaning: 'occlusionFeatures() of src/pipeline/occlusion.ts: per region and cell, luminance, chroma and gradient energy relative to the face' },
     outputs: [
       {
@@ -231,10 +218,7 @@ async function main(): Promise<void> {
     ],
     origin: `logistic regression trained by train/occlusion.ts (seed ${TRAINING_SEED}) on synthetic occlusions of the shared photo set's training people and faces-extra's bare faces, with faces-extra's masked faces as real positives (L2 ${settings.l2}, positives' share ${settings.positiveShare}, bare photos weighing ${settings.cleanWeight ?? 1})`,
     licence: 'MIT (this project)',
-  };
-  manifest.models = [...manifest.models.filter((m) => m.name !== 'occlusion'), entry];
-  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log(`wrote models/occlusion.onnx (${bytes.length} bytes, sha256 ${entry.sha256.slice(0, 16)})`);
+  });
 }
 
 main().catch((error: unknown) => {

@@ -23,8 +23,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadConfig, PROJECT_ROOT } from '../src/config';
-import { type ManifestEntry, readManifest, sha256 } from '../src/models/manifest';
-import { ONNX_OPSET } from '../src/models/onnx-converter';
+import { writeTrainedModel } from './trained-model';
 import { loadModels, type ModelRegistry } from '../src/models/registry';
 import { type AnalysisOptions, locateFaces } from '../src/pipeline/analyze';
 import { decodeImage } from '../src/pipeline/decode';
@@ -38,7 +37,7 @@ import { extraManifest, extraPath, faceManifest, facePath, isCleanFrontal, isCop
 import { spearman } from '../eval/metrics';
 import { seededRandom } from '../eval/random';
 import { DEGRADATIONS } from '../eval/transforms';
-import { expand, type LogisticModel, predict } from './logistic';
+import { expand, type LogisticModel, predict, standardisation } from './logistic';
 import { logisticToOnnx } from './logistic-onnx';
 
 const SEED = 20261129;
@@ -171,11 +170,7 @@ const SQUARED = new Set<number>();
 /** Logistic regression fitted to soft targets in [0, 1] by full-batch Adam, weights kept to DIRECTIONS. */
 function fitSoft(inputs: number[][], targets: number[], weights: number[], options: typeof TRAINING): LogisticModel {
   const d = inputs[0].length;
-  const mean = new Float32Array(d);
-  const std = new Float32Array(d);
-  for (const x of inputs) for (let i = 0; i < d; i++) mean[i] += x[i] / inputs.length;
-  for (const x of inputs) for (let i = 0; i < d; i++) std[i] += (x[i] - mean[i]) ** 2 / inputs.length;
-  for (let i = 0; i < d; i++) std[i] = Math.max(Math.sqrt(std[i]), 1e-3);
+  const { mean, std } = standardisation(inputs, 1e-3);
   const phi = inputs.map((x) => expand(Float32Array.from(x), mean, std));
   const p = 2 * d;
   const total = weights.reduce((s, w) => s + w, 0);
@@ -395,26 +390,12 @@ async function main(): Promise<void> {
   console.log(`config pipeline.quality.utility: [${chosen.curve.map((c) => Number(c.toFixed(4))).join(', ')}]`);
 
   const bytes = logisticToOnnx(model, { graph: 'quality', input: 'features', output: 'scores' });
-  const dir = join(PROJECT_ROOT, 'models');
-  writeFileSync(join(dir, 'quality.onnx'), bytes);
-  const version = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  const entry: ManifestEntry = {
-    name: 'quality',
-    file: 'quality.onnx',
-    sha256: sha256(bytes),
-    opset: ONNX_OPSET,
-    source: { package: 'facegate', version, file: 'train/quality.ts', weights: [] },
+  writeTrainedModel('quality', 'train/quality.ts', bytes, {
     input: { name: 'features', shape: [-1, QUALITY_FEATURES], meaning: `qualityFeatures() of src/pipeline/quality.ts: ${QUALITY_FEATURE_NAMES.join(', ')}` },
     outputs: [{ name: 'scores', shape: [-1, 1], meaning: 'predicted mean cosine of the face\'s fr-feature embedding with other photos of the same person; config pipeline.quality.utility maps it onto the IQA score' }],
     origin: `logistic regression trained by train/quality.ts (seed ${SEED}) on degraded copies of named people's photos and bare faces of the shared sets`,
     licence: 'MIT (this project)',
-  };
-  // Re-read just before writing: another training script may have rewritten its own entry meanwhile.
-  const manifestPath = join(dir, 'manifest.json');
-  const manifest = readManifest(manifestPath);
-  manifest.models = [...manifest.models.filter((m) => m.name !== 'quality'), entry];
-  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log(`wrote models/quality.onnx (${bytes.length} bytes, sha256 ${entry.sha256.slice(0, 16)})`);
+  });
 }
 
 main().catch((error: unknown) => {
