@@ -6,21 +6,19 @@
  * set's real one-face photos and its few attack-like ones, real bare faces of faces-extra (all of them, or
  * N per folder with --extra N), and recapture-like attacks synthesised here from real photos. Prints Markdown.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { loadConfig, PROJECT_ROOT } from '../src/config';
+import { loadConfig } from '../src/config';
 import { loadModels } from '../src/models/registry';
 import { analyze } from '../src/pipeline/analyze';
 import { decodeImage } from '../src/pipeline/decode';
 import { meshBox } from '../src/pipeline/landmarks';
 import { FR_LIVENESS_DEFAULTS, frLivenessProbabilities } from '../src/pipeline/liveness';
 import type { RgbImage } from '../src/pipeline/types';
-import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCleanFrontal, photoSetOptions } from './dataset';
+import { extraAvailable, extraManifest, extraPath, FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCleanFrontal, photoSetOptions } from './dataset';
 import { markdownReport, runScript } from './markdown';
 import { seededRandom } from './random';
 
-const EXTRA_DIR = join(PROJECT_ROOT, '..', 'shared', 'data', 'faces-extra');
 const ATTACK_TAGS = ['cgi', 'cartoon', 'screen_recapture'];
 const MODELS = ['antispoof', 'liveness', 'fr-liveness'] as const;
 type Model = (typeof MODELS)[number];
@@ -170,11 +168,11 @@ async function main(): Promise<void> {
   for (const r of records.filter((r) => r.faces === 1)) {
     scored.push(await scoreImage(readFileSync(facePath(r.file)), r.file, isAttack(r) ? 'shared attack-like' : 'shared real'));
   }
-  if (existsSync(join(EXTRA_DIR, 'manifest.json'))) {
-    const extra = JSON.parse(readFileSync(join(EXTRA_DIR, 'manifest.json'), 'utf8')) as { file: string; faces: number; occlusion: string[] | null }[];
+  if (extraAvailable) {
+    const extra = extraManifest();
     for (const folder of ['masks/bare/', 'masks-real/bare/']) {
       const rows = extra.filter((e) => e.file.startsWith(folder) && !e.occlusion).slice(0, extraLimit);
-      for (const e of rows) scored.push(await scoreImage(readFileSync(join(EXTRA_DIR, e.file)), e.file, `${folder.replace(/\/$/, '')} (real)`));
+      for (const e of rows) scored.push(await scoreImage(readFileSync(extraPath(e.file)), e.file, `${folder.replace(/\/$/, '')} (real)`));
     }
   }
   const sources = records.filter(isCleanFrontal).slice(0, synthCount);
