@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { analysisOptions, loadConfig } from '../../src/config';
-import { loadModels, type ModelRegistry } from '../../src/models/registry';
 import { type LocatedFace, locateFaces } from '../../src/pipeline/analyze';
 import { decodeImage } from '../../src/pipeline/decode';
 import { applyAffine } from '../../src/pipeline/image-ops';
@@ -9,6 +7,7 @@ import { FR_LIVENESS_DEFAULTS, frLivenessCrop, frLivenessProbabilities, frLivene
 import type { RgbImage } from '../../src/pipeline/types';
 import { isCleanFrontal } from '../../eval/dataset';
 import { describeWithFaces, faceManifest, facePath } from '../helpers/faces';
+import { useModels } from '../helpers/models';
 
 describe('frLivenessCrop (the package\'s crop)', () => {
   const corners = (m: ReturnType<typeof frLivenessCrop>) => [applyAffine(m, { x: 0, y: 0 }), applyAffine(m, { x: 128, y: 128 })];
@@ -39,19 +38,7 @@ describe('frLivenessCrop (the package\'s crop)', () => {
 });
 
 describeWithFaces('fr-liveness on real photos', () => {
-  const config = loadConfig({});
-  const options = analysisOptions(config);
-  let registry: ModelRegistry | undefined;
-  const models = () => {
-    if (!registry) throw new Error('models are loaded in beforeAll');
-    return registry;
-  };
-  beforeAll(async () => {
-    registry = await loadModels({ ...config.models, load: ['blazeface', 'facemesh', 'iris', 'fr-liveness'] });
-  });
-  afterAll(async () => {
-    await registry?.release();
-  });
+  const { options, models } = useModels(['blazeface', 'facemesh', 'iris', 'fr-liveness']);
 
   const located = async (bytes: Buffer): Promise<{ image: RgbImage; faces: LocatedFace[] }> => {
     const image = await decodeImage(bytes, { ...options.limits, maxBytes: Infinity });

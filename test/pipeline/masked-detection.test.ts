@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { locateFaces } from '../../src/pipeline/analyze';
 import { decodeImage } from '../../src/pipeline/decode';
-import { EXTRA_DIR, extraAvailable, extraPath } from '../../eval/dataset';
-import { describeWithFaces, facePath } from '../helpers/faces';
+import { extraPath } from '../../eval/dataset';
+import { describeWithExtraFaces, describeWithFaces, facePath } from '../helpers/faces';
 import { useModels } from '../helpers/models';
 
 const { options, models } = useModels();
@@ -10,18 +10,6 @@ const { options, models } = useModels();
 async function facesIn(path: string): Promise<number> {
   const image = await decodeImage(readFileSync(path), { ...options.limits, maxBytes: Infinity });
   return (await locateFaces(image, models(), options.detection)).length;
-}
-
-/** `describe` when faces-extra is present; otherwise skipped, naming the folder. */
-function describeWithExtraFaces(name: string, body: () => void): void {
-  if (extraAvailable) {
-    describe(name, body);
-    return;
-  }
-  describe(name, () => {
-    it.skip(`needs the photos in ../shared/data/faces-extra (${EXTRA_DIR}, absent here)`, () => undefined);
-  });
-  console.warn(`SKIPPED "${name}": the photos in ../shared/data/faces-extra (${EXTRA_DIR}) are absent`);
 }
 
 describeWithExtraFaces('masked faces the first pass loses are found by the second look', () => {
