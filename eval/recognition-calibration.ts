@@ -153,22 +153,20 @@ async function main(): Promise<void> {
 
   say('## Replay: how close a re-sent copy of an enrolled photo comes');
   say();
-  const replayFaces = named.map((i) => faces[i]);
   const copies: { label: string; scores: number[]; lost: number }[] = [];
   const runner = models.get(chosen.model);
   for (const variant of REENCODINGS) {
     const scores: number[] = [];
     let lost = 0;
-    for (const face of replayFaces) {
-      const image = await decodeImage(await variant.encode(face.image), options.limits);
+    for (const i of named) {
+      const image = await decodeImage(await variant.encode(faces[i].image), options.limits);
       const [found] = await locateFaces(image, models, options.detection);
       if (!found) {
         lost++;
         continue;
       }
       const [copy] = await embedFaces(image, [found.landmarks], runner, chosen);
-      const [original] = await embedFaces(face.image, [face.landmarks], runner, chosen);
-      scores.push(similarity(copy, original));
+      scores.push(similarity(copy, service[i]));
     }
     copies.push({ label: variant.label, scores, lost });
   }

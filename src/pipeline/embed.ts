@@ -45,7 +45,7 @@ function cropEmbedder(image: RgbImage, model: ModelRunner<EmbeddingModel>): (cro
 }
 
 /** The crop map of a face for `model`: the five-point template, or the square around the mesh. */
-export function embeddingCrop(model: ModelRunner<EmbeddingModel>, face: Landmarks, regionScale: number, mirror = false): Affine {
+function embeddingCrop(model: ModelRunner<EmbeddingModel>, face: Landmarks, regionScale: number, mirror = false): Affine {
   const size = model.imageShape[1];
   if (FIVE_POINT_ALIGNED.has(model.name)) return arcfaceAlignment(face, size, mirror);
   const region = faceRegion(face, regionScale);

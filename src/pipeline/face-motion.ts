@@ -1,11 +1,12 @@
+import { MESH } from './landmarks';
 import type { Point, Point3 } from './types';
 
 /** FaceMesh eye corners and mid-lid points ("right" and "left" are the subject's). */
 const EYE = {
-  right: { outer: 33, inner: 133, upper: 159, lower: 145 },
-  left: { outer: 263, inner: 362, upper: 386, lower: 374 },
+  right: { outer: MESH.rightEyeOuter, inner: MESH.rightEyeInner, upper: 159, lower: 145 },
+  left: { outer: MESH.leftEyeOuter, inner: MESH.leftEyeInner, upper: 386, lower: 374 },
 } as const;
-const MOUTH = { upper: 13, lower: 14, right: 61, left: 291 } as const;
+const MOUTH = { upper: MESH.upperLipInner, lower: MESH.lowerLipInner, right: MESH.mouthRight, left: MESH.mouthLeft } as const;
 
 /** A 3x3 projective transform, row-major. */
 export type Homography = [number, number, number, number, number, number, number, number, number];
