@@ -147,27 +147,20 @@ async function scanCommand(args: string[]): Promise<number> {
 async function rebuildTemplatesCommand(args: string[]): Promise<number> {
   if (args.length > 0) throw new Error(USAGE);
   const config = loadConfig();
-  const encryptionKey = process.env.FACEGATE_ENCRYPTION_KEY;
-  delete process.env.FACEGATE_ENCRYPTION_KEY;
-  const store = Store.open(config.store, encryptionKey ? Sealer.fromKeyText(encryptionKey) : Sealer.plain());
+  const store = Store.open(config.store, Sealer.fromEnvironment());
   const models = await loadModels(config.models);
   const options = analysisOptions(config);
   const space = embeddingSpace(config.models.dir, options.embedding.model);
   const bar = new SingleBar({ format: 'rebuilding templates [{bar}] {value}/{total} users | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 });
-  let started = false;
   try {
     const outcome = await rebuildTemplates(
       store,
       (bytes) => analyze(bytes, models, { ...options, limits: { ...options.limits, maxBytes: Infinity } }),
       space,
       { detection: config.gate.fiqa.detection, dominantFace: config.recognition.dominantFace },
-      (done, total) => {
-        if (!started) bar.start(total, 0);
-        started = true;
-        bar.update(done);
-      },
+      (done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)),
     );
-    if (started) bar.stop();
+    bar.stop();
     for (const f of outcome.failed) console.log(`not moved: ${f.username}: ${f.reason}`);
     console.log(`${outcome.rebuilt.length} users moved to ${space.model} (${space.modelVersion}), ${outcome.failed.length} left as they were`);
     return outcome.failed.length === 0 ? 0 : 1;

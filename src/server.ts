@@ -15,11 +15,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.log.level);
   const started = Date.now();
-  // The encryption key comes from the environment only and is removed from it at once, so that no
-  // child process (ffmpeg) inherits it; it is never written anywhere.
-  const encryptionKey = process.env.FACEGATE_ENCRYPTION_KEY;
-  delete process.env.FACEGATE_ENCRYPTION_KEY;
-  const sealer = encryptionKey ? Sealer.fromKeyText(encryptionKey) : Sealer.plain();
+  // The encryption key comes from the environment only; it is never written anywhere.
+  const sealer = Sealer.fromEnvironment();
   const store = Store.open(config.store, sealer);
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
   const stopRetention = startImageRetention(store.images, config.store.unenrolledImageHours, (count) =>

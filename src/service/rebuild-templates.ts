@@ -12,7 +12,7 @@ export interface RebuildOutcome {
 /**
  * Re-embeds every enrollment whose templates are not all in `space`, from the stored original
  * images, with the current model: one transaction per user, so a user is either wholly moved or
- * left as before (an interruption loses nothing). `progress` is told after each user.
+ * left as before (an interruption loses nothing). `progress` is told the total first, then after each user.
  */
 export async function rebuildTemplates(
   store: Store,
@@ -23,6 +23,7 @@ export async function rebuildTemplates(
 ): Promise<RebuildOutcome> {
   const outdated = store.users.outdated(space);
   const outcome: RebuildOutcome = { rebuilt: [], failed: [] };
+  progress(0, outdated.length);
   for (const [done, user] of outdated.entries()) {
     try {
       const replacements: { imageKey: string; template: TemplateRecord }[] = [];

@@ -15,6 +15,16 @@ export class Sealer {
     return new Sealer(undefined);
   }
 
+  /**
+   * From the environment's FACEGATE_ENCRYPTION_KEY, which is removed from it at once so that no child
+   * process (ffmpeg) inherits it; without one, a sealer that stores in clear.
+   */
+  static fromEnvironment(env: NodeJS.ProcessEnv = process.env): Sealer {
+    const text = env.FACEGATE_ENCRYPTION_KEY;
+    delete env.FACEGATE_ENCRYPTION_KEY;
+    return text ? Sealer.fromKeyText(text) : Sealer.plain();
+  }
+
   /** From FACEGATE_ENCRYPTION_KEY: 64 hex digits or base64 of 32 bytes. */
   static fromKeyText(text: string): Sealer {
     const trimmed = text.trim();

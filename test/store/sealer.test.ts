@@ -27,4 +27,11 @@ describe('Sealer', () => {
     expect(Sealer.fromKeyText(Buffer.alloc(32, 1).toString('base64')).encrypts).toBe(true);
     expect(() => Sealer.fromKeyText('too-short')).toThrow('must be 32 bytes');
   });
+
+  it('reads the key from the environment and removes it there, so no child process inherits it', () => {
+    const env: NodeJS.ProcessEnv = { FACEGATE_ENCRYPTION_KEY: 'ab'.repeat(32), PATH: '/bin' };
+    expect(Sealer.fromEnvironment(env).encrypts).toBe(true);
+    expect(env).toEqual({ PATH: '/bin' });
+    expect(Sealer.fromEnvironment(env).encrypts).toBe(false);
+  });
 });
