@@ -67,3 +67,27 @@ export function extraManifest(): ExtraRecord[] {
 export function extraPath(file: string): string {
   return join(EXTRA_DIR, file);
 }
+
+export interface ExtraPopulation {
+  set: ExtraRecord['set'];
+  /** Whether the faces wear masks; undefined for the identities, which are all bare. */
+  masked?: boolean;
+  paths: string[];
+}
+
+/** faces-extra's populations, each to be reported apart: masks and masks-real, bare and masked, and the identities. */
+export function extraPopulations(): ExtraPopulation[] {
+  const extra = extraManifest();
+  const folder = (set: 'masks' | 'masks-real', masked: boolean): ExtraPopulation => ({
+    set,
+    masked,
+    paths: extra.filter((r) => r.set === set && Boolean(r.occlusion) === masked).map((r) => extraPath(r.file)),
+  });
+  return [
+    folder('masks', false),
+    folder('masks', true),
+    folder('masks-real', false),
+    folder('masks-real', true),
+    { set: 'identities', paths: extra.filter((r) => r.set === 'identities').map((r) => extraPath(r.file)) },
+  ];
+}

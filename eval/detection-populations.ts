@@ -15,7 +15,7 @@ import { decodeImage } from '../src/pipeline/decode';
 import { detectFaces } from '../src/pipeline/detect';
 import { locateLandmarks } from '../src/pipeline/landmarks';
 import type { RgbImage } from '../src/pipeline/types';
-import { EXTRA_DIR, extraAvailable, extraManifest, extraPath, FACES_DIR, faceManifest, facePath, facesAvailable, photoSetOptions } from './dataset';
+import { EXTRA_DIR, extraAvailable, extraPopulations, FACES_DIR, faceManifest, facePath, facesAvailable, photoSetOptions } from './dataset';
 import { markdownReport, runScript } from './markdown';
 
 interface Population {
@@ -38,16 +38,9 @@ function populations(): Population[] {
     );
   }
   if (extraAvailable) {
-    const extra = extraManifest();
-    const pick = (set: string, masked: boolean | null) =>
-      extra.filter((r) => r.set === set && (masked === null || !!r.occlusion === masked)).map((r) => extraPath(r.file));
-    all.push(
-      { name: 'masks bare', expected: '1', files: pick('masks', false) },
-      { name: 'masks masked', expected: '1', files: pick('masks', true) },
-      { name: 'masks-real bare', expected: '1', files: pick('masks-real', false) },
-      { name: 'masks-real masked', expected: '1', files: pick('masks-real', true) },
-      { name: 'identities', expected: '1', files: pick('identities', null) },
-    );
+    for (const { set, masked, paths } of extraPopulations()) {
+      all.push({ name: masked === undefined ? set : `${set} ${masked ? 'masked' : 'bare'}`, expected: '1', files: paths });
+    }
   }
   return all;
 }

@@ -8,7 +8,7 @@ import { type FiqaOutcome, fiqaVerdict } from '../src/gate/fiqa';
 import type { ModelRegistry } from '../src/models/registry';
 import { type AnalysisOptions, assess } from '../src/pipeline/analyze';
 import { OCCLUSION_REGIONS, type OcclusionRegion } from '../src/pipeline/occlusion';
-import { extraAvailable, extraManifest, extraPath, faceManifest, facePath, facesAvailable, isCleanFrontal, isCopy } from './dataset';
+import { extraAvailable, extraPopulations, faceManifest, facePath, facesAvailable, isCleanFrontal, isCopy } from './dataset';
 
 export interface Population {
   name: string;
@@ -26,13 +26,10 @@ export function populations(): Population[] {
     list.push({ name: 'shared set: masked', covered: true, paths: records.filter((r) => r.faces === 1 && r.occlusion?.includes('mask')).map((r) => facePath(r.file)) });
   }
   if (extraAvailable) {
-    const extra = extraManifest();
-    const folder = (set: string, covered: boolean) => extra.filter((r) => r.set === set && Boolean(r.occlusion) === covered).map((r) => extraPath(r.file));
-    list.push({ name: 'faces-extra masks: bare', covered: false, paths: folder('masks', false) });
-    list.push({ name: 'faces-extra masks: masked (pasted)', covered: true, paths: folder('masks', true) });
-    list.push({ name: 'faces-extra masks-real: bare', covered: false, paths: folder('masks-real', false) });
-    list.push({ name: 'faces-extra masks-real: masked', covered: true, paths: folder('masks-real', true) });
-    list.push({ name: 'faces-extra identities', covered: false, paths: extra.filter((r) => r.set === 'identities').map((r) => extraPath(r.file)) });
+    for (const { set, masked, paths } of extraPopulations()) {
+      const kind = masked === undefined ? '' : masked ? (set === 'masks' ? ': masked (pasted)' : ': masked') : ': bare';
+      list.push({ name: `faces-extra ${set}${kind}`, covered: masked === true, paths });
+    }
   }
   return list;
 }
