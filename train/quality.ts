@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadConfig, PROJECT_ROOT } from '../src/config';
+import { hash } from './occlusion-data';
 import { writeTrainedModel } from './trained-model';
 import { loadModels, type ModelRegistry } from '../src/models/registry';
 import { type AnalysisOptions, locateFaces } from '../src/pipeline/analyze';
@@ -77,12 +78,6 @@ interface Sample {
   embedding: number[];
   /** Filled after collection. */
   credits?: { sharpness: number; exposure: number };
-}
-
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
 }
 
 const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
