@@ -24,7 +24,9 @@ async function main(): Promise<void> {
   );
   const keyring = createKeyring(config.auth, config.store.dataDir);
   if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');
-  if (keyring.admin.length === 0) logger.warn('no admin key configured: admin-only routes refuse every request');
+  if (!keyring.entries.some((entry) => entry.role === 'admin')) logger.warn('no admin key configured: admin-only routes refuse every request');
+  const clients = new Set(keyring.entries.map((entry) => entry.clientId));
+  logger.info({ clients: [...clients] }, `${clients.size} client${clients.size === 1 ? '' : 's'} configured`);
   const api = loadApiDocument();
   const analyzer = await startAnalyzer(config.models);
   logger.info({ models: analyzer.loaded, workers: config.models.workers, ms: Date.now() - started }, 'models loaded');

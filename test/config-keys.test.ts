@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AuthConfig, loadConfig } from '../src/config';
-import { createKeyring, keyMatches } from '../src/config/api-keys';
+import { presentedKey } from '../src/api/auth';
+import { callerOf, createKeyring, keyMatches } from '../src/config/api-keys';
 
-const auth = (apiKeys: string[] = [], adminKeys: string[] = []): AuthConfig => ({ apiKeys, adminKeys, keyFile: 'api-key', required: { nodeflux: true, qitech: true, enroll: true, scan: true } });
+const auth = (apiKeys: string[] = [], adminKeys: string[] = []): AuthConfig => ({ apiKeys, adminKeys, defaultClient: 'default', clients: {}, keyFile: 'api-key', required: { nodeflux: true, qitech: true, enroll: true, scan: true } });
 const tempDir = () => mkdtempSync(join(tmpdir(), 'facegate-keys-'));
 
 describe('API keys', () => {
@@ -47,5 +48,44 @@ describe('API keys', () => {
     expect(keyMatches(first, 'user', key)).toBe(true);
     const second = createKeyring(auth(), dir);
     expect(keyMatches(second, 'user', key)).toBe(true);
+  });
+});
+
+describe('clients', () => {
+  const clientAuth = (): AuthConfig => ({
+    ...auth(['default-user-key-0123'], ['global-admin-key-0123']),
+    clients: { alpha: { apiKeys: ['alpha-user-key-0123'], adminKeys: ['alpha-admin-key-0123'] }, beta: { apiKeys: ['beta-user-key-01234'] } },
+  });
+
+  it('gives every key its client and role; top-level admin keys act on every client', () => {
+    const keyring = createKeyring(clientAuth(), tempDir());
+    expect(callerOf(keyring, 'default-user-key-0123')).toEqual({ clientId: 'default', role: 'user', allClients: false });
+    expect(callerOf(keyring, 'global-admin-key-0123')).toEqual({ clientId: 'default', role: 'admin', allClients: true });
+    expect(callerOf(keyring, 'alpha-user-key-0123')).toEqual({ clientId: 'alpha', role: 'user', allClients: false });
+    expect(callerOf(keyring, 'alpha-admin-key-0123')).toEqual({ clientId: 'alpha', role: 'admin', allClients: false });
+    expect(callerOf(keyring, 'beta-user-key-01234')).toEqual({ clientId: 'beta', role: 'user', allClients: false });
+    expect(callerOf(keyring, 'gamma-user-key-0123')).toBeUndefined();
+  });
+
+  it('refuses a key configured for two clients', () => {
+    const config = clientAuth();
+    config.clients.beta.apiKeys.push('alpha-user-key-0123');
+    expect(() => createKeyring(config, tempDir())).toThrow('configured more than once');
+  });
+
+  it('refuses client ids that are not plain lower-case names', () => {
+    const file = join(tempDir(), 'clients.json');
+    writeFileSync(file, JSON.stringify({ auth: { clients: { 'Bad Id': { apiKeys: ['some-user-key-01234'] } } } }));
+    expect(() => loadConfig({ FACEGATE_CONFIG: file })).toThrow(/\/auth\/clients/);
+  });
+});
+
+describe('presented keys', () => {
+  it('takes the first header that is not empty, with or without Bearer', () => {
+    expect(presentedKey('', 'from-x-api-key')).toBe('from-x-api-key');
+    expect(presentedKey('   ', 'from-x-api-key')).toBe('from-x-api-key');
+    expect(presentedKey('Bearer ', 'from-x-api-key')).toBe('from-x-api-key');
+    expect(presentedKey('Bearer from-authorization', 'from-x-api-key')).toBe('from-authorization');
+    expect(presentedKey(undefined, undefined)).toBeUndefined();
   });
 });

@@ -103,7 +103,7 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     limits: { fileSize: config.scan.maxUploadBytes, files: config.scan.maxFiles, fields: 16 },
   });
   const reports = new ReportCache(store.scans, REPORTS_KEPT);
-  const guard: RequestHandler[] = config.auth.required.scan ? [perKey, requireKey(keyring, 'user')] : [perKey];
+  const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.scan)];
 
   const taskOfCollection = (req: Request): ScanTask => {
     const task = store.scans.taskOfCollection(id(String(req.params.collection), 'collection'));

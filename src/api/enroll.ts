@@ -1,4 +1,4 @@
-import { type ErrorRequestHandler, type Request, type RequestHandler, Router } from 'express';
+import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 import multer from 'multer';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
@@ -9,7 +9,7 @@ import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
 import { embeddingSpace } from '../models/manifest';
 import type { Store } from '../store';
 import { EnrollmentConflict } from '../store/users';
-import { isAdmin, requireKey } from './auth';
+import { requestCaller, requireKey } from './auth';
 import { classify, HttpError } from './errors';
 import { detectingFrom, IMAGE_KEY, isoSeconds, newImage } from './image-input';
 
@@ -149,7 +149,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
   };
 
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: Math.max(config.limits.maxImageBytes, config.video.maxBytes), files: 1, fields: 8 } });
-  const guard: RequestHandler[] = config.auth.required.enroll ? [perKey, requireKey(keyring, 'user')] : [perKey];
+  const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.enroll)];
 
   const enroll: RequestHandler = async (req, res) => {
     const name = username(req);
@@ -222,9 +222,9 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
   };
 
   /** A rejection's score goes only to the callers config trusts with it, so nobody can climb towards the threshold. */
-  const rejectionScore = (req: Request, error: unknown): number | null => {
+  const rejectionScore = (res: Response, error: unknown): number | null => {
     if (!(error instanceof Rejection)) return null;
-    const trusted = recognition.rejectionScores === 'all' || (recognition.rejectionScores === 'admin' && isAdmin(keyring, req));
+    const trusted = recognition.rejectionScores === 'all' || (recognition.rejectionScores === 'admin' && requestCaller(res).role === 'admin');
     return trusted ? error.score : null;
   };
 
@@ -236,7 +236,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
   const authErrors: ErrorRequestHandler = (error, req, res, _next) => {
     const { reason, status } = reasonOf(error, 'MISSING_AUTH_VIDEO');
     if (status === 500) req.log.error({ err: error }, 'authentication failed');
-    res.status(status).json(authAnswer(reason, rejectionScore(req, error)));
+    res.status(status).json(authAnswer(reason, rejectionScore(res, error)));
   };
 
   router.post('/api/enroll', ...guard, turn, upload.single('cin_file'), enroll, enrollErrors);

@@ -112,7 +112,7 @@ export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn, 
     });
   };
 
-  const guard: RequestHandler[] = config.auth.required.nodeflux ? [perKey, requireKey(keyring, 'user')] : [perKey];
+  const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.nodeflux)];
   router.post('/NFFS-FIQA/v1/predict', startJob, ...guard, turn, express.json({ limit: bodyLimit }), predict, fiqaErrors);
   return router;
 }

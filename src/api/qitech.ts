@@ -110,7 +110,7 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, t
     sendBytes(res, 'image/jpeg', crop, 'The cropped file exists once the image has been used for an enrollment or a validation.');
   };
 
-  const guard: RequestHandler[] = config.auth.required.qitech ? [perKey, requireKey(keyring, 'user')] : [perKey];
+  const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.qitech)];
   router.post('/face_recognition/image', ...guard, turn, express.json({ limit: jsonBodyLimit(config.limits.maxImageBytes) }), upload, qitechErrors);
   router.get('/face_recognition/image/:image_key', ...guard, stored, metadata, qitechErrors);
   router.get('/face_recognition/image/:image_key/file', ...guard, stored, file, qitechErrors);

@@ -1,14 +1,27 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuthConfig } from '.';
+import { type AuthConfig, ConfigError } from '.';
 
 export type KeyRole = 'user' | 'admin';
 
-/** SHA-256 digests of the accepted keys; the keys themselves are not kept. */
+/** Who sent a request: the client whose data it may touch, and with which role. */
+export interface Caller {
+  clientId: string;
+  role: KeyRole;
+  /** An admin key configured outside any client: it acts on every client's data. */
+  allClients: boolean;
+}
+
+interface KeyEntry extends Caller {
+  digest: Buffer;
+}
+
+/** SHA-256 digests of the accepted keys, each with the caller it stands for; the keys themselves are not kept. */
 export interface Keyring {
-  user: Buffer[];
-  admin: Buffer[];
+  entries: KeyEntry[];
+  /** The client of the top-level keys, of the generated key, and of requests to routes configured without keys. */
+  defaultClient: string;
   /** Set when no key was configured and the key in this file (generated at first start) is used. */
   keyFile?: string;
 }
@@ -28,23 +41,48 @@ function generatedKey(path: string): string {
 }
 
 /**
- * Takes the configured keys out of `auth` (emptying its lists) and returns their digests. With no
- * key configured, the key in the data folder's key file is used, generated on first start.
+ * Takes the configured keys out of `auth` (emptying its lists) and returns their digests, each
+ * with its client: top-level `apiKeys` belong to the default client, top-level `adminKeys` act on
+ * every client, and each entry of `clients` holds that client's user and admin keys. A key given
+ * twice is refused (it could not say whose it is). With no key configured at all, the key in the
+ * data folder's key file is the default client's, generated on first start.
  */
 export function createKeyring(auth: AuthConfig, dataDir: string): Keyring {
-  const user = auth.apiKeys.splice(0).map(digest);
-  const admin = auth.adminKeys.splice(0).map(digest);
-  if (user.length > 0 || admin.length > 0) return { user, admin };
+  const entries: KeyEntry[] = [];
+  const add = (keys: string[], caller: Caller) => {
+    for (const key of keys.splice(0)) entries.push({ ...caller, digest: digest(key) });
+  };
+  const defaultClient = auth.defaultClient;
+  add(auth.apiKeys, { clientId: defaultClient, role: 'user', allClients: false });
+  add(auth.adminKeys, { clientId: defaultClient, role: 'admin', allClients: true });
+  for (const [clientId, keys] of Object.entries(auth.clients)) {
+    add(keys.apiKeys, { clientId, role: 'user', allClients: false });
+    add(keys.adminKeys ?? [], { clientId, role: 'admin', allClients: false });
+  }
+  const seen = new Set<string>();
+  for (const { digest: d, clientId } of entries) {
+    const hex = d.toString('hex');
+    if (seen.has(hex)) throw new ConfigError(`invalid configuration: a key of client "${clientId}" is configured more than once`);
+    seen.add(hex);
+  }
+  if (entries.length > 0) return { entries, defaultClient };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const keyFile = join(dataDir, auth.keyFile);
-  return { user: [digest(generatedKey(keyFile))], admin: [], keyFile };
+  return { entries: [{ clientId: defaultClient, role: 'user', allClients: false, digest: digest(generatedKey(keyFile)) }], defaultClient, keyFile };
 }
 
-/** Whether `presented` is a key of `role` (admin keys also open user routes). Compares every digest, in constant time. */
-export function keyMatches(keyring: Keyring, role: KeyRole, presented: string): boolean {
+/** The caller a presented key stands for, or undefined when it is no configured key. Compares every digest, in constant time. */
+export function callerOf(keyring: Keyring, presented: string): Caller | undefined {
   const candidate = digest(presented);
-  const digests = role === 'admin' ? keyring.admin : [...keyring.user, ...keyring.admin];
-  let found = false;
-  for (const known of digests) found = timingSafeEqual(known, candidate) || found;
-  return found;
+  let found: KeyEntry | undefined;
+  for (const entry of keyring.entries) {
+    if (timingSafeEqual(entry.digest, candidate)) found = entry;
+  }
+  return found && { clientId: found.clientId, role: found.role, allClients: found.allClients };
+}
+
+/** Whether `presented` is a key of `role` (admin keys also open user routes). */
+export function keyMatches(keyring: Keyring, role: KeyRole, presented: string): boolean {
+  const caller = callerOf(keyring, presented);
+  return caller !== undefined && (role === 'user' || caller.role === 'admin');
 }

@@ -80,6 +80,9 @@ export interface AuthConfig {
   /** Plain keys until `createKeyring` has taken them; empty afterwards. */
   apiKeys: string[];
   adminKeys: string[];
+  defaultClient: string;
+  /** Client apps by id: each owns the data its keys create. */
+  clients: Record<string, { apiKeys: string[]; adminKeys?: string[] }>;
   /** Name of the generated key's file in the data folder. */
   keyFile: string;
   required: Record<ApiFamily, boolean>;

@@ -14,6 +14,9 @@ import { Store } from '../../src/store';
 
 export const USER_KEY = 'user-key-for-tests-0123456789';
 export const ADMIN_KEY = 'admin-key-for-tests-0123456789';
+/** Keys of a second client app, `other`, beside the default client's USER_KEY (ADMIN_KEY acts on both). */
+export const OTHER_CLIENT_KEY = 'other-client-key-for-tests-0123';
+export const OTHER_CLIENT_ADMIN_KEY = 'other-client-admin-key-for-tests';
 
 export interface TestApp {
   config: Config;
@@ -26,12 +29,13 @@ export interface TestApp {
 
 /**
  * The real app on the real models, with a fresh SQLite file in a temporary folder and the test
- * keys; `adjust` may change the configuration first. Models load once per test file.
+ * keys of two clients; `adjust` may change the configuration first. Models load once per test file.
  */
 export function useApp(adjust: (config: Config) => void = () => undefined): () => TestApp {
   let built: TestApp | undefined;
   beforeAll(async () => {
     const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-test-')), FACEGATE_API_KEYS: USER_KEY, FACEGATE_ADMIN_KEYS: ADMIN_KEY });
+    config.auth.clients = { other: { apiKeys: [OTHER_CLIENT_KEY], adminKeys: [OTHER_CLIENT_ADMIN_KEY] } };
     adjust(config);
     const models = await loadModels(config.models);
     const store = Store.open(config.store);
