@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   void scanning.then(() => (finished = true));
   while (!finished) during.push(await fiqa());
   await scanning;
-  const task = store.scans.task(accepted.tid);
+  const task = store.scans.task(config.auth.defaultClient, accepted.tid);
   if (!task || task.status !== 'done' || !task.startedAt || !task.finishedAt) throw new Error(`the scan did not finish: ${JSON.stringify(task)}`);
   const seconds = (Date.parse(task.finishedAt) - Date.parse(task.startedAt)) / 1000;
 

@@ -147,7 +147,7 @@ async function scanCommand(args: string[]): Promise<number> {
 async function rebuildTemplatesCommand(args: string[]): Promise<number> {
   if (args.length > 0) throw new Error(USAGE);
   const config = loadConfig();
-  const store = Store.open(config.store, Sealer.fromEnvironment());
+  const store = Store.open({ ...config.store, defaultClient: config.auth.defaultClient }, Sealer.fromEnvironment());
   const models = await loadModels(config.models);
   const options = analysisOptions(config);
   const space = embeddingSpace(config.models.dir, options.embedding.model);
@@ -161,7 +161,7 @@ async function rebuildTemplatesCommand(args: string[]): Promise<number> {
       (done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)),
     );
     bar.stop();
-    for (const f of outcome.failed) console.log(`not moved: ${f.username}: ${f.reason}`);
+    for (const f of outcome.failed) console.log(`not moved: ${f.username} of client ${f.client}: ${f.reason}`);
     console.log(`${outcome.rebuilt.length} users moved to ${space.model} (${space.modelVersion}), ${outcome.failed.length} left as they were`);
     return outcome.failed.length === 0 ? 0 : 1;
   } finally {

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   // The encryption key comes from the environment only; it is never written anywhere.
   const sealer = Sealer.fromEnvironment();
-  const store = Store.open(config.store, sealer);
+  const store = Store.open({ ...config.store, defaultClient: config.auth.defaultClient }, sealer);
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
   const stopRetention = startImageRetention(store.images, config.store.unenrolledImageHours, (count) =>
     logger.info({ count }, 'erased images never used for an enrollment'),

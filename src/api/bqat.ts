@@ -1,4 +1,4 @@
-import { type ErrorRequestHandler, type Request, type RequestHandler, Router } from 'express';
+import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 import multer from 'multer';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
@@ -9,7 +9,7 @@ import { imagesOfUpload, IntakeError } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
 import { collectionOutliers, ReportCache } from '../scan/results';
 import { progressOf, type Scanner } from '../scan/scanner';
-import { requireKey } from './auth';
+import { requestCaller, requireKey } from './auth';
 import { classify, HttpError } from './errors';
 import { IMAGE_KEY } from './image-input';
 
@@ -105,13 +105,13 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   const reports = new ReportCache(store.scans, REPORTS_KEPT);
   const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.scan)];
 
-  const taskOfCollection = (req: Request): ScanTask => {
-    const task = store.scans.taskOfCollection(id(String(req.params.collection), 'collection'));
+  const taskOfCollection = (req: Request, res: Response): ScanTask => {
+    const task = store.scans.taskOfCollection(requestCaller(res).clientId, id(String(req.params.collection), 'collection'));
     if (!task) throw new HttpError(404, 'not_found', `No collection ${req.params.collection}.`);
     return task;
   };
-  const finishedTask = (req: Request): ScanTask => {
-    const task = taskOfCollection(req);
+  const finishedTask = (req: Request, res: Response): ScanTask => {
+    const task = taskOfCollection(req, res);
     if (task.status === 'pending' || task.status === 'running') {
       throw new HttpError(409, 'scan_unfinished', `The scan of this collection is ${task.status} (${task.processed} of ${task.total} images); ask again when it is done.`);
     }
@@ -120,18 +120,18 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
 
   router.post('/scan/uploaded', ...guard, upload.any(), async (req, res) => {
     const parts: UploadedFile[] = ((req.files ?? []) as Express.Multer.File[]).map((f) => ({ name: f.originalname, bytes: f.buffer }));
-    const task = scanner.submit(await imagesOfUpload(parts, limits));
+    const task = scanner.submit(requestCaller(res).clientId, await imagesOfUpload(parts, limits));
     res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
   });
 
   router.get(['/task/:tid', '/task/:tid/status'], ...guard, (req, res) => {
-    const task = store.scans.task(id(String(req.params.tid), 'task'));
+    const task = store.scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
     if (!task) throw new HttpError(404, 'not_found', `No task ${req.params.tid}.`);
     res.json(taskAnswer(task, store.scans.errors(task.id)));
   });
 
   router.get('/scan/:collection/profiles', ...guard, (req, res) => {
-    const task = taskOfCollection(req);
+    const task = taskOfCollection(req, res);
     const skip = nonNegativeInteger(req.query.skip, 'skip') ?? 0;
     const limit = nonNegativeInteger(req.query.limit, 'limit');
     const format = req.query.format ?? 'json';
@@ -146,7 +146,7 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   });
 
   router.get('/scan/:collection/outliers', ...guard, (req, res) => {
-    const task = finishedTask(req);
+    const task = finishedTask(req, res);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
     const { profiled, outliers } = collectionOutliers(store.scans, task, contamination);
     res.json({
@@ -165,14 +165,14 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   });
 
   router.get('/scan/:collection/report', ...guard, async (req, res) => {
-    const task = finishedTask(req);
+    const task = finishedTask(req, res);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
     res.type('html').send(await reports.report(task, contamination));
   });
 
   router.delete('/scan/:collection', ...guard, (req, res) => {
     const collection = id(String(req.params.collection), 'collection');
-    if (!store.scans.deleteCollection(collection)) throw new HttpError(404, 'not_found', `No collection ${collection}.`);
+    if (!store.scans.deleteCollection(requestCaller(res).clientId, collection)) throw new HttpError(404, 'not_found', `No collection ${collection}.`);
     res.status(204).end();
   });
 

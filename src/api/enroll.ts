@@ -7,7 +7,8 @@ import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyz
 import { ImageError, sniffFormat } from '../pipeline/decode';
 import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
 import { embeddingSpace } from '../models/manifest';
-import type { Store } from '../store';
+import { deploymentIdentityTagger } from '../log';
+import type { ResetScope, Store } from '../store';
 import { EnrollmentConflict } from '../store/users';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError } from './errors';
@@ -120,6 +121,7 @@ export interface EnrollDeps {
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
 export function enrollRoutes({ config, analyzer, store, keyring, options, turn, perKey }: EnrollDeps): Router {
   const router = Router();
+  const identities = deploymentIdentityTagger(config);
   const { recognition, gate } = config;
   const space = embeddingSpace(config.models.dir, options.embedding.model);
   const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
@@ -132,17 +134,17 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
       throw error;
     }
   };
-  const storedImage = (key: string): Buffer => {
-    const bytes = store.images.original(key);
+  const storedImage = (client: string, key: string): Buffer => {
+    const bytes = store.images.original(client, key);
     if (!bytes) throw new Rejection('UNKNOWN_IMAGE_KEY');
     return bytes;
   };
 
-  /** The request's photo or video: the uploaded file, or the stored image that image_key names. */
-  const mediaOf = (req: Request, missing: string, empty: string): { bytes: Buffer; key?: string } => {
+  /** The request's photo or video: the uploaded file, or the stored image of the client that image_key names. */
+  const mediaOf = (req: Request, client: string, missing: string, empty: string): { bytes: Buffer; key?: string } => {
     const key = imageKey(req);
     if (req.file && key) throw new Rejection('INVALID_REQUEST');
-    if (key) return { bytes: storedImage(key), key };
+    if (key) return { bytes: storedImage(client, key), key };
     if (!req.file) throw new Rejection(missing);
     if (req.file.size === 0) throw new Rejection(empty);
     return { bytes: req.file.buffer };
@@ -152,10 +154,11 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
   const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.enroll)];
 
   const enroll: RequestHandler = async (req, res) => {
+    const { clientId } = requestCaller(res);
     const name = username(req);
-    const { bytes, key } = mediaOf(req, 'MISSING_CIN_FILE', 'EMPTY_CIN_FILE');
+    const { bytes, key } = mediaOf(req, clientId, 'MISSING_CIN_FILE', 'EMPTY_CIN_FILE');
     if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
-    if (store.users.exists(name)) throw new Rejection('DUPLICATE_USERNAME');
+    if (store.users.exists(clientId, name)) throw new Rejection('DUPLICATE_USERNAME');
     if (!sniffFormat(bytes)) throw new Rejection('INVALID_IMAGE');
     const analysis = await analyseImage(bytes, 'INVALID_IMAGE');
     const verdict = enrollableFace(analysis, {
@@ -169,12 +172,15 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     const face = verdict.value;
     const createdAt = isoSeconds();
     const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
-    const duplicateOf = () => (recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(space), recognition.duplicateThreshold) : undefined);
+    const duplicateOf = () =>
+      recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(clientId, space), recognition.duplicateThreshold) : undefined;
+    const template = { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding };
     try {
-      store.users.enroll({ username: name, createdAt, image, template: { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding } }, duplicateOf);
+      store.users.enroll(clientId, { username: name, createdAt, image, template }, duplicateOf);
     } catch (error) {
       if (error instanceof EnrollmentConflict) {
-        if (error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ username: name, enrolledAs: error.otherUser }, 'face already enrolled');
+        // Only the newcomer, and only as a keyed hash: the log never pairs two identities.
+        if (error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ client: clientId, user: identities.tag(clientId, name) }, 'face already enrolled');
         throw new Rejection(error.reason);
       }
       throw error;
@@ -183,14 +189,15 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
   };
 
   const authenticate: RequestHandler = async (req, res) => {
+    const { clientId } = requestCaller(res);
     const name = username(req);
-    const { bytes, key } = mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO');
-    if (!store.users.exists(name)) throw new Rejection('UNKNOWN_USER');
+    const { bytes, key } = mediaOf(req, clientId, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO');
+    if (!store.users.exists(clientId, name)) throw new Rejection('UNKNOWN_USER');
     // An enrolled photo is evidence already on file, not a new capture, whoever presents it.
-    if (key && store.images.isEnrolled(key)) throw new Rejection('REPLAYED_IMAGE');
-    const templates = store.users.templatesOf(name, space);
+    if (key && store.images.isEnrolled(clientId, key)) throw new Rejection('REPLAYED_IMAGE');
+    const templates = store.users.templatesOf(clientId, name, space);
     if (templates.length === 0) throw new Rejection('REENROLLMENT_REQUIRED');
-    if (store.users.enrolledOriginals(name).some((original) => original.equals(bytes))) throw new Rejection('REPLAYED_IMAGE');
+    if (store.users.enrolledOriginals(clientId, name).some((original) => original.equals(bytes))) throw new Rejection('REPLAYED_IMAGE');
     let frames: FaceAnalysis[];
     let isVideo = false;
     if (sniffFormat(bytes)) {
@@ -212,7 +219,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     }
     const probe = probeOf(frames, choice, config.video.bestFrames);
     if (!probe.ok) throw new Rejection(probe.problem);
-    if (key) store.images.markUsed(key, isoSeconds());
+    if (key) store.images.markUsed(clientId, key, isoSeconds());
     const score = Math.round(matchScore(probe.value.embedding, templates) * 10000) / 10000;
     if (score >= recognition.replaySimilarity) throw new Rejection('REPLAYED_IMAGE', score);
     const live = isVideo ? !config.liveness.videos || videoLivenessPasses(probe.value, config.liveness) : !config.liveness.stills || livenessPasses(probe.value.liveness, config.liveness);
@@ -221,7 +228,11 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     res.status(200).json(authAnswer('AUTHENTIFICATION_SUCCESS', score));
   };
 
-  /** A rejection's score goes only to the callers config trusts with it, so nobody can climb towards the threshold. */
+  /**
+   * A rejection's score goes only to the callers config trusts with it, so nobody can climb towards
+   * the threshold. The user scored is always of the caller's own client, so an admin is trusted
+   * only with its own client's users (an all-clients admin acts as the default client here).
+   */
   const rejectionScore = (res: Response, error: unknown): number | null => {
     if (!(error instanceof Rejection)) return null;
     const trusted = recognition.rejectionScores === 'all' || (recognition.rejectionScores === 'admin' && requestCaller(res).role === 'admin');
@@ -253,8 +264,17 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     req.log.error({ err: error }, 'reset failed');
     res.status(500).json({ code: 500, msg: 'ERROR_DETECTED : the database could not be reset' });
   };
-  const reset: RequestHandler = (_req, res) => {
-    store.users.reset();
+  /** The caller's client, or every client when an all-clients admin sends `all_clients=true`. */
+  const resetScope = (req: Request, res: Response): ResetScope => {
+    const caller = requestCaller(res);
+    const { all_clients: allClients } = req.query;
+    if (allClients === undefined || allClients === 'false') return { client: caller.clientId };
+    if (allClients !== 'true') throw new HttpError(400, 'invalid_request', "all_clients must be 'true' or 'false'");
+    if (!caller.allClients) throw new HttpError(403, 'forbidden', "this admin key acts on its own client's data only: all_clients=true needs an all-clients admin key");
+    return { allClients: true };
+  };
+  const reset: RequestHandler = (req, res) => {
+    store.reset(resetScope(req, res));
     res.json({ code: 200, msg: 'DONE' });
   };
   router.post('/api/reset', perKey, requireKey(keyring, 'admin'), reset, resetErrors);
@@ -271,7 +291,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     next();
   };
   const userMetadata: RequestHandler = (_req, res) => {
-    const user = store.users.metadata(res.locals.username as string);
+    const user = store.users.metadata(requestCaller(res).clientId, res.locals.username as string);
     if (!user) throw new Rejection('UNKNOWN_USER');
     res.set('Cache-Control', 'no-store').json({
       username: user.username,
@@ -281,7 +301,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     });
   };
   const deleteUser: RequestHandler = (_req, res) => {
-    if (!store.users.delete(res.locals.username as string)) throw new Rejection('UNKNOWN_USER');
+    if (!store.users.delete(requestCaller(res).clientId, res.locals.username as string)) throw new Rejection('UNKNOWN_USER');
     res.json({ code: 200, msg: 'DELETED' });
   };
   router.get('/api/users/:username', ...guard, userName, userMetadata, userErrors);

@@ -5,7 +5,7 @@ import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import type { Store } from '../store';
 import type { ImageMetadata } from '../store/images';
-import { requireKey } from './auth';
+import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
 import { asClientError, detectingFrom, IMAGE_KEY, imageBytes, isoSeconds, newImage } from './image-input';
@@ -80,14 +80,15 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, t
       return;
     }
     const image = newImage(bytes, analysis, face, isoSeconds());
-    store.images.insert(image);
+    store.images.insert(requestCaller(res).clientId, image);
     res.status(201).json(metadataBody(image));
   };
 
   const stored: RequestHandler = (req, res, next) => {
     const key = String(req.params.image_key);
     if (!IMAGE_KEY.test(key)) throw new HttpError(400, 'invalid_request', 'image_key must be a UUID.');
-    const metadata = store.images.metadata(key.toLowerCase());
+    // Another client's image answers exactly as one never stored.
+    const metadata = store.images.metadata(requestCaller(res).clientId, key.toLowerCase());
     if (!metadata) throw new HttpError(404, 'not_found', 'No image is stored under this key.');
     res.locals.image = metadata;
     next();
@@ -102,11 +103,11 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, t
   };
   const file: RequestHandler = (_req, res) => {
     const image = res.locals.image as ImageMetadata;
-    sendBytes(res, image.contentType, store.images.original(image.key), 'No image is stored under this key.');
+    sendBytes(res, image.contentType, store.images.original(requestCaller(res).clientId, image.key), 'No image is stored under this key.');
   };
   const croppedFile: RequestHandler = (_req, res) => {
     const image = res.locals.image as ImageMetadata;
-    const crop = store.images.croppedOfUsed(image.key);
+    const crop = store.images.croppedOfUsed(requestCaller(res).clientId, image.key);
     sendBytes(res, 'image/jpeg', crop, 'The cropped file exists once the image has been used for an enrollment or a validation.');
   };
 

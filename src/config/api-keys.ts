@@ -28,11 +28,11 @@ export interface Keyring {
 
 const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
 
-/** Reads the generated key, creating it (mode 0600) when the file does not exist yet. */
-function generatedKey(path: string): string {
+/** Reads a generated secret (an API key, the log's identity secret), creating it (mode 0600) when the file does not exist yet. */
+export function generatedSecret(path: string): string {
   if (existsSync(path)) {
     const key = readFileSync(path, 'utf8').trim();
-    if (key.length < 16) throw new Error(`API key file ${path} holds no usable key; delete it to generate a new one`);
+    if (key.length < 16) throw new Error(`secret file ${path} holds no usable secret; delete it to generate a new one`);
     return key;
   }
   const key = randomBytes(32).toString('base64url');
@@ -68,7 +68,7 @@ export function createKeyring(auth: AuthConfig, dataDir: string): Keyring {
   if (entries.length > 0) return { entries, defaultClient };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const keyFile = join(dataDir, auth.keyFile);
-  return { entries: [{ clientId: defaultClient, role: 'user', allClients: false, digest: digest(generatedKey(keyFile)) }], defaultClient, keyFile };
+  return { entries: [{ clientId: defaultClient, role: 'user', allClients: false, digest: digest(generatedSecret(keyFile)) }], defaultClient, keyFile };
 }
 
 /** The caller a presented key stands for, or undefined when it is no configured key. Compares every digest, in constant time. */

@@ -8,7 +8,11 @@ import type { AnalysisOptions } from '../pipeline/analyze';
 
 export interface Config {
   server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number; corsOrigins: string[] };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** File in the data folder with the secret keying the hashes that stand for users in the logs. */
+    identitySecretFile: string;
+  };
   store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number };
   models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {

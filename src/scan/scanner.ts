@@ -28,7 +28,7 @@ export function progressOf(task: ScanTask, now: Date): TaskProgress {
  * images in flight, which `resume` analyses again.
  */
 export class Scanner {
-  private readonly queue: string[] = [];
+  private readonly queue: ScanTask[] = [];
   private running: Promise<void> | undefined;
   private closing = false;
 
@@ -39,18 +39,19 @@ export class Scanner {
     private readonly logger: Logger,
   ) {}
 
-  /** Stores the files as a new collection and queues its scan; returns its task as it stands. */
-  submit(files: UploadedFile[]): ScanTask {
+  /** Stores the files as a new collection of `client` and queues its scan; returns its task as it stands. */
+  submit(client: string, files: UploadedFile[]): ScanTask {
     const id = randomUUID();
-    this.scans.create({ id, collection: randomUUID(), createdAt: new Date().toISOString() }, files);
-    this.enqueue(id);
-    return this.scans.task(id) as ScanTask;
+    this.scans.create({ id, client, collection: randomUUID(), createdAt: new Date().toISOString() }, files);
+    const task = this.scans.task(client, id) as ScanTask;
+    this.enqueue(task);
+    return task;
   }
 
   /** Queues the tasks an earlier process left pending or running; returns how many. */
   resume(): number {
     const unfinished = this.scans.unfinished();
-    for (const task of unfinished) this.enqueue(task.id);
+    for (const task of unfinished) this.enqueue(task);
     return unfinished.length;
   }
 
@@ -66,27 +67,28 @@ export class Scanner {
     await this.idle();
   }
 
-  private enqueue(taskId: string): void {
-    this.queue.push(taskId);
+  private enqueue(task: ScanTask): void {
+    this.queue.push(task);
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
     });
   }
 
   private async drain(): Promise<void> {
-    for (let taskId = this.queue.shift(); taskId && !this.closing; taskId = this.queue.shift()) {
+    for (let task = this.queue.shift(); task && !this.closing; task = this.queue.shift()) {
       try {
-        await this.run(taskId);
+        await this.run(task);
       } catch (error) {
         if (this.closing) return;
-        this.logger.error({ err: error, task: taskId }, 'scan task failed');
-        this.scans.fail(taskId, (error as Error).message, new Date().toISOString());
+        this.logger.error({ err: error, task: task.id }, 'scan task failed');
+        this.scans.fail(task.id, (error as Error).message, new Date().toISOString());
       }
     }
   }
 
-  private async run(taskId: string): Promise<void> {
-    if (!this.scans.task(taskId)) return;
+  private async run({ id: taskId, client }: ScanTask): Promise<void> {
+    // Deleted (or reset away) while it waited.
+    if (!this.scans.task(client, taskId)) return;
     this.scans.start(taskId, new Date().toISOString());
     const positions = this.scans.pendingPositions(taskId);
     const lane = async () => {
@@ -95,7 +97,7 @@ export class Scanner {
       }
     };
     await Promise.all(Array.from({ length: this.pool.size }, lane));
-    if (!this.closing && this.scans.task(taskId)) this.scans.finish(taskId, new Date().toISOString());
+    if (!this.closing && this.scans.task(client, taskId)) this.scans.finish(taskId, new Date().toISOString());
   }
 
   private async scanFile(taskId: string, position: number): Promise<void> {

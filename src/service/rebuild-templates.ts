@@ -4,13 +4,13 @@ import type { Store } from '../store';
 import type { EmbeddingSpace, TemplateRecord } from '../store/users';
 
 export interface RebuildOutcome {
-  rebuilt: string[];
+  rebuilt: { client: string; username: string }[];
   /** Users left as they were, and why: their templates stay in the old space until re-enrolled. */
-  failed: { username: string; reason: string }[];
+  failed: { client: string; username: string; reason: string }[];
 }
 
 /**
- * Re-embeds every enrollment whose templates are not all in `space`, from the stored original
+ * Re-embeds every enrollment, of every client, whose templates are not all in `space`, from the stored original
  * images, with the current model: one transaction per user, so a user is either wholly moved or
  * left as before (an interruption loses nothing). `progress` is told the total first, then after each user.
  */
@@ -28,7 +28,7 @@ export async function rebuildTemplates(
     try {
       const replacements: { imageKey: string; template: TemplateRecord }[] = [];
       for (const { imageKey } of user.templates) {
-        const original = imageKey ? store.images.original(imageKey) : undefined;
+        const original = imageKey ? store.images.original(user.client, imageKey) : undefined;
         if (!imageKey || !original) throw new Error('the enrolled image is no longer stored');
         const chosen = chooseFace(await analyse(original), choice);
         if (!chosen.ok) throw new Error(`the enrolled image now gives ${chosen.problem}`);
@@ -38,10 +38,10 @@ export async function rebuildTemplates(
         }
         replacements.push({ imageKey, template: { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding } });
       }
-      store.users.replaceTemplates(user.username, replacements, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));
-      outcome.rebuilt.push(user.username);
+      store.users.replaceTemplates(user.client, user.username, replacements, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));
+      outcome.rebuilt.push({ client: user.client, username: user.username });
     } catch (error) {
-      outcome.failed.push({ username: user.username, reason: (error as Error).message });
+      outcome.failed.push({ client: user.client, username: user.username, reason: (error as Error).message });
     }
     progress(done + 1, outdated.length);
   }

@@ -34,22 +34,27 @@ interface MetadataRow {
 
 const METADATA = 'key, content_type, file_size, width_px, height_px, created_at, used_at';
 
-/** Stored images by key: the original bytes, their face crop (both sealed at rest) and metadata. */
+/**
+ * Stored images by key: the original bytes, their face crop (both sealed at rest) and metadata.
+ * Every image belongs to a client; each read and change names it, and another client's key is
+ * treated as unknown.
+ */
 export class ImageRepository {
   constructor(
     private readonly db: Database.Database,
     private readonly sealer: Sealer,
   ) {}
 
-  /** Stores an image, owned by `userId` and already used when given (an enrollment's own photo). */
-  insert(image: NewImage, owner?: { userId: number; usedAt: string }): void {
+  /** Stores an image of `client`, owned by `userId` and already used when given (an enrollment's own photo). */
+  insert(client: string, image: NewImage, owner?: { userId: number; usedAt: string }): void {
     this.db
       .prepare(
-        `INSERT INTO images (key, user_id, content_type, file_size, width_px, height_px, original, cropped, analysis, created_at, used_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO images (key, client, user_id, content_type, file_size, width_px, height_px, original, cropped, analysis, created_at, used_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         image.key,
+        client,
         owner?.userId ?? null,
         image.contentType,
         image.fileSize,
@@ -63,8 +68,8 @@ export class ImageRepository {
       );
   }
 
-  metadata(key: string): ImageMetadata | undefined {
-    const row = this.db.prepare(`SELECT ${METADATA} FROM images WHERE key = ?`).get(key) as MetadataRow | undefined;
+  metadata(client: string, key: string): ImageMetadata | undefined {
+    const row = this.db.prepare(`SELECT ${METADATA} FROM images WHERE key = ? AND client = ?`).get(key, client) as MetadataRow | undefined;
     if (!row) return undefined;
     return {
       key: row.key,
@@ -78,28 +83,28 @@ export class ImageRepository {
   }
 
   /** Records the first use of the image for an enrollment or a validation, which releases its crop. */
-  markUsed(key: string, at: string): void {
-    this.db.prepare('UPDATE images SET used_at = COALESCE(used_at, ?) WHERE key = ?').run(at, key);
+  markUsed(client: string, key: string, at: string): void {
+    this.db.prepare('UPDATE images SET used_at = COALESCE(used_at, ?) WHERE key = ? AND client = ?').run(at, key, client);
   }
 
   /** True when the image belongs to an enrollment. */
-  isEnrolled(key: string): boolean {
-    const row = this.db.prepare('SELECT user_id FROM images WHERE key = ?').get(key) as { user_id: number | null } | undefined;
+  isEnrolled(client: string, key: string): boolean {
+    const row = this.db.prepare('SELECT user_id FROM images WHERE key = ? AND client = ?').get(key, client) as { user_id: number | null } | undefined;
     return row?.user_id != null;
   }
 
-  original(key: string): Buffer | undefined {
-    const row = this.db.prepare('SELECT original FROM images WHERE key = ?').get(key) as { original: Buffer } | undefined;
+  original(client: string, key: string): Buffer | undefined {
+    const row = this.db.prepare('SELECT original FROM images WHERE key = ? AND client = ?').get(key, client) as { original: Buffer } | undefined;
     return row && this.sealer.open(row.original);
   }
 
   /** The face crop, once the image has been used; undefined before that or when there is none. */
-  croppedOfUsed(key: string): Buffer | undefined {
-    const row = this.db.prepare('SELECT cropped FROM images WHERE key = ? AND used_at IS NOT NULL').get(key) as { cropped: Buffer | null } | undefined;
+  croppedOfUsed(client: string, key: string): Buffer | undefined {
+    const row = this.db.prepare('SELECT cropped FROM images WHERE key = ? AND client = ? AND used_at IS NOT NULL').get(key, client) as { cropped: Buffer | null } | undefined;
     return row?.cropped ? this.sealer.open(row.cropped) : undefined;
   }
 
-  /** Erases the images no user owns (never enrolled) uploaded before `cutoff`; returns how many. */
+  /** Erases the images no user owns (never enrolled) uploaded before `cutoff`, of every client; returns how many. */
   eraseUnenrolledBefore(cutoff: Date): number {
     // created_at is ISO 8601 to the second, which orders as text.
     const before = cutoff.toISOString().replace(/\.\d{3}Z$/, 'Z');

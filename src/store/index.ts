@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { flushErased } from './erasure';
 import { ImageRepository } from './images';
 import { MIGRATIONS } from './migrations';
 import { ScanRepository } from './scans';
@@ -10,9 +11,14 @@ import { UserRepository } from './users';
 export interface StoreOptions {
   dataDir: string;
   busyTimeoutMs: number;
+  /** The client (config `auth.defaultClient`) that rows stored before tenants existed go to; 'default' when not given. */
+  defaultClient?: string;
 }
 
 export const DATABASE_FILE = 'facegate.db';
+
+/** Whose data a reset erases: one client's, or (only for an all-clients admin) everyone's. */
+export type ResetScope = { client: string } | { allClients: true };
 
 /** The SQLite database in the data folder: WAL journal, foreign keys on, migrated on open. */
 export class Store {
@@ -39,7 +45,7 @@ export class Store {
     db.pragma('secure_delete = ON');
     db.pragma('synchronous = NORMAL');
     const store = new Store(db, sealer);
-    store.migrate();
+    store.migrate(options.defaultClient ?? 'default');
     return store;
   }
 
@@ -47,17 +53,45 @@ export class Store {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
 
-  private migrate(): void {
+  private migrate(defaultClient: string): void {
     const from = this.schemaVersion;
     if (from > MIGRATIONS.length) {
       throw new Error(`database schema version ${from} is newer than this build knows (${MIGRATIONS.length})`);
     }
-    MIGRATIONS.slice(from).forEach((sql, i) => {
-      this.db.transaction(() => {
-        this.db.exec(sql);
-        this.db.pragma(`user_version = ${from + i + 1}`);
-      })();
-    });
+    if (from === MIGRATIONS.length) return;
+    // Off outside the transactions (SQLite ignores the pragma inside one): dropping a rebuilt
+    // table would otherwise cascade into the rows that reference it.
+    this.db.pragma('foreign_keys = OFF');
+    try {
+      MIGRATIONS.slice(from).forEach((migration, i) => {
+        this.db.transaction(() => {
+          if (typeof migration === 'string') this.db.exec(migration);
+          else migration(this.db, defaultClient);
+          const broken = this.db.pragma('foreign_key_check') as unknown[];
+          if (broken.length > 0) throw new Error(`migration ${from + i + 1} left ${broken.length} rows with a broken reference`);
+          this.db.pragma(`user_version = ${from + i + 1}`);
+        })();
+      });
+    } finally {
+      this.db.pragma('foreign_keys = ON');
+    }
+  }
+
+  /**
+   * Erases the scope's users, templates, images and scans (files, profiles and thumbnails) in one
+   * transaction, then gives the space back to the file system.
+   */
+  reset(scope: ResetScope): void {
+    const tables = ['users', 'images', 'tasks'];
+    this.db.transaction(() => {
+      // Deleting users and tasks cascades to their templates and scan files.
+      for (const table of tables) {
+        if ('client' in scope) this.db.prepare(`DELETE FROM ${table} WHERE client = ?`).run(scope.client);
+        else this.db.prepare(`DELETE FROM ${table}`).run();
+      }
+    })();
+    this.db.exec('VACUUM');
+    flushErased(this.db);
   }
 
   /** True when the database accepts a write right now (checked by writing its header and rolling back). */

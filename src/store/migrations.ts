@@ -1,8 +1,17 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * A migration's SQL, or a function running it for a migration that needs the store's context: the
+ * client that rows written before tenants belong to.
+ */
+export type Migration = string | ((db: Database.Database, defaultClient: string) => void);
+
 /**
  * Schema migrations, applied in order. `PRAGMA user_version` records how many have run;
- * a migration is never edited once released, only followed by a new one.
+ * a migration is never edited once released, only followed by a new one. They run with foreign
+ * keys off (so a table can be rebuilt without cascading deletes), each checked before it commits.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE users (
     id          INTEGER PRIMARY KEY,
@@ -70,4 +79,26 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX scan_files_status ON scan_files(task_id, status);
   `,
+  // Tenants: users, images and scan tasks belong to the client whose key created them (templates
+  // and scan files through their user and task). Rows from before go to the default client, and a
+  // username is unique per client, which needs the users table rebuilt (SQLite cannot drop UNIQUE).
+  (db, defaultClient) => {
+    db.exec(`
+      CREATE TABLE users_by_client (
+        id          INTEGER PRIMARY KEY,
+        client      TEXT NOT NULL,
+        username    TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        UNIQUE (client, username)
+      );
+      INSERT INTO users_by_client (id, client, username, created_at) SELECT id, '', username, created_at FROM users;
+      DROP TABLE users;
+      ALTER TABLE users_by_client RENAME TO users;
+
+      ALTER TABLE images ADD COLUMN client TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tasks ADD COLUMN client TEXT NOT NULL DEFAULT '';
+      CREATE INDEX tasks_client_collection ON tasks(client, collection);
+    `);
+    for (const table of ['users', 'images', 'tasks']) db.prepare(`UPDATE ${table} SET client = ?`).run(defaultClient);
+  },
 ];

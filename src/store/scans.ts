@@ -6,6 +6,8 @@ export type TaskStatus = 'pending' | 'running' | 'done' | 'failed';
 
 export interface ScanTask {
   id: string;
+  /** The client whose key uploaded the collection: only its keys see the task. */
+  client: string;
   collection: string;
   status: TaskStatus;
   total: number;
@@ -49,6 +51,7 @@ export interface ProfiledFile {
 
 interface TaskRow {
   id: string;
+  client: string;
   collection: string;
   status: TaskStatus;
   total: number;
@@ -63,6 +66,7 @@ interface TaskRow {
 
 const taskOf = (row: TaskRow): ScanTask => ({
   id: row.id,
+  client: row.client,
   collection: row.collection,
   status: row.status,
   total: row.total,
@@ -77,7 +81,9 @@ const taskOf = (row: TaskRow): ScanTask => ({
 
 /**
  * Batch-scan tasks and their files. An uploaded file's bytes (sealed at rest) stay until the file
- * is profiled or has failed, so a task interrupted by a restart can pick up where it was.
+ * is profiled or has failed, so a task interrupted by a restart can pick up where it was. A task
+ * belongs to a client: finding one by id or collection names the client, and a task of another
+ * client is not found; the per-task methods below take the id of a task found that way.
  */
 export class ScanRepository {
   constructor(
@@ -86,28 +92,30 @@ export class ScanRepository {
   ) {}
 
   /** Stores a new pending task with all its files, in one transaction. */
-  create(task: { id: string; collection: string; createdAt: string }, files: UploadedFile[]): void {
+  create(task: { id: string; client: string; collection: string; createdAt: string }, files: UploadedFile[]): void {
     const insertFile = this.db.prepare('INSERT INTO scan_files (task_id, position, name, content) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       this.db
-        .prepare(`INSERT INTO tasks (id, collection, status, total, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)`)
-        .run(task.id, task.collection, files.length, task.createdAt, task.createdAt);
+        .prepare(`INSERT INTO tasks (id, client, collection, status, total, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)`)
+        .run(task.id, task.client, task.collection, files.length, task.createdAt, task.createdAt);
       files.forEach((file, position) => insertFile.run(task.id, position, file.name, this.sealer.seal(file.bytes)));
     })();
   }
 
-  task(id: string): ScanTask | undefined {
-    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+  task(client: string, id: string): ScanTask | undefined {
+    const row = this.db.prepare('SELECT * FROM tasks WHERE id = ? AND client = ?').get(id, client) as TaskRow | undefined;
     return row && taskOf(row);
   }
 
   /** The task that scanned `collection` (one task per uploaded collection). */
-  taskOfCollection(collection: string): ScanTask | undefined {
-    const row = this.db.prepare('SELECT * FROM tasks WHERE collection = ? ORDER BY created_at DESC LIMIT 1').get(collection) as TaskRow | undefined;
+  taskOfCollection(client: string, collection: string): ScanTask | undefined {
+    const row = this.db.prepare('SELECT * FROM tasks WHERE client = ? AND collection = ? ORDER BY created_at DESC LIMIT 1').get(client, collection) as
+      | TaskRow
+      | undefined;
     return row && taskOf(row);
   }
 
-  /** Tasks still pending or left running by an earlier process, oldest first. */
+  /** Tasks of every client still pending or left running by an earlier process, oldest first. */
   unfinished(): ScanTask[] {
     const rows = this.db.prepare(`SELECT * FROM tasks WHERE status IN ('pending', 'running') ORDER BY created_at, rowid`).all() as TaskRow[];
     return rows.map(taskOf);
@@ -188,9 +196,9 @@ export class ScanRepository {
     return row?.thumbnail ? this.sealer.open(row.thumbnail) : undefined;
   }
 
-  /** Deletes the collection's tasks with their files and results; false when there was none. */
-  deleteCollection(collection: string): boolean {
-    const deleted = this.db.prepare('DELETE FROM tasks WHERE collection = ?').run(collection).changes > 0;
+  /** Deletes the client's collection: its tasks with their files and results; false when there was none. */
+  deleteCollection(client: string, collection: string): boolean {
+    const deleted = this.db.prepare('DELETE FROM tasks WHERE client = ? AND collection = ?').run(client, collection).changes > 0;
     if (deleted) flushErased(this.db);
     return deleted;
   }

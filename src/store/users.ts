@@ -22,6 +22,12 @@ export interface NewEnrollment {
   image: { upload: NewImage } | { key: string };
 }
 
+export interface OutdatedUser {
+  client: string;
+  username: string;
+  templates: { id: number; imageKey: string | null }[];
+}
+
 export interface UserMetadata {
   username: string;
   createdAt: string;
@@ -45,7 +51,10 @@ const fromBlob = (blob: Buffer): Float32Array => {
   return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
 };
 
-/** Enrolled people: a user row, their face templates (sealed at rest) and their images. */
+/**
+ * Enrolled people: a user row, their face templates (sealed at rest) and their images. A user
+ * belongs to a client, and usernames are unique per client: every method names the client.
+ */
 export class UserRepository {
   constructor(
     private readonly db: Database.Database,
@@ -53,61 +62,68 @@ export class UserRepository {
     private readonly images: ImageRepository,
   ) {}
 
-  private userId(username: string): number | undefined {
-    return (this.db.prepare('SELECT id FROM users WHERE username = ?').get(username) as { id: number } | undefined)?.id;
+  private userId(client: string, username: string): number | undefined {
+    return (this.db.prepare('SELECT id FROM users WHERE client = ? AND username = ?').get(client, username) as { id: number } | undefined)?.id;
   }
 
-  exists(username: string): boolean {
-    return this.userId(username) !== undefined;
+  exists(client: string, username: string): boolean {
+    return this.userId(client, username) !== undefined;
   }
 
   /**
-   * Every template of one embedding space (model and exact version), with its owner, for a 1:N
-   * search. Templates of other spaces are left out: their similarities would mean nothing.
+   * Every template of the client's users in one embedding space (model and exact version), with
+   * its owner, for a 1:N search. Templates of other spaces are left out: their similarities would mean nothing.
    */
-  templates(space: EmbeddingSpace): { username: string; embedding: Float32Array }[] {
+  templates(client: string, space: EmbeddingSpace): { username: string; embedding: Float32Array }[] {
     const rows = this.db
-      .prepare('SELECT u.username, t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE t.model = ? AND t.model_version = ?')
-      .all(space.model, space.modelVersion) as { username: string; embedding: Buffer }[];
+      .prepare('SELECT u.username, t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.client = ? AND t.model = ? AND t.model_version = ?')
+      .all(client, space.model, space.modelVersion) as { username: string; embedding: Buffer }[];
     return rows.map((r) => ({ username: r.username, embedding: fromBlob(this.sealer.open(r.embedding)) }));
   }
 
   /** The user's templates in one embedding space; empty when they were enrolled with another model. */
-  templatesOf(username: string, space: EmbeddingSpace): Float32Array[] {
+  templatesOf(client: string, username: string, space: EmbeddingSpace): Float32Array[] {
     const rows = this.db
-      .prepare('SELECT t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.username = ? AND t.model = ? AND t.model_version = ?')
-      .all(username, space.model, space.modelVersion) as { embedding: Buffer }[];
+      .prepare('SELECT t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.client = ? AND u.username = ? AND t.model = ? AND t.model_version = ?')
+      .all(client, username, space.model, space.modelVersion) as { embedding: Buffer }[];
     return rows.map((r) => fromBlob(this.sealer.open(r.embedding)));
   }
 
   /** The original bytes of every image enrolled for the user (for replay checks). */
-  enrolledOriginals(username: string): Buffer[] {
+  enrolledOriginals(client: string, username: string): Buffer[] {
     const rows = this.db
-      .prepare('SELECT i.original FROM images i JOIN users u ON u.id = i.user_id WHERE u.username = ?')
-      .all(username) as { original: Buffer }[];
+      .prepare('SELECT i.original FROM images i JOIN users u ON u.id = i.user_id WHERE u.client = ? AND u.username = ?')
+      .all(client, username) as { original: Buffer }[];
     return rows.map((r) => this.sealer.open(r.original));
   }
 
-  /** Users with at least one template outside `space`, each with the stored images behind their templates. */
-  outdated(space: EmbeddingSpace): { username: string; templates: { id: number; imageKey: string | null }[] }[] {
+  /**
+   * Users of every client with at least one template outside `space`, each with the stored images
+   * behind their templates (a maintenance pass over the whole database, not a client's request).
+   */
+  outdated(space: EmbeddingSpace): OutdatedUser[] {
     const rows = this.db
       .prepare(
-        `SELECT u.username, t.id, t.image_key FROM templates t JOIN users u ON u.id = t.user_id
+        `SELECT u.id AS user_id, u.client, u.username, t.id, t.image_key FROM templates t JOIN users u ON u.id = t.user_id
          WHERE u.id IN (SELECT user_id FROM templates WHERE model <> ? OR model_version <> ?) ORDER BY u.id, t.id`,
       )
-      .all(space.model, space.modelVersion) as { username: string; id: number; image_key: string | null }[];
-    const byUser = new Map<string, { id: number; imageKey: string | null }[]>();
-    for (const r of rows) byUser.set(r.username, [...(byUser.get(r.username) ?? []), { id: r.id, imageKey: r.image_key }]);
-    return [...byUser].map(([username, templates]) => ({ username, templates }));
+      .all(space.model, space.modelVersion) as { user_id: number; client: string; username: string; id: number; image_key: string | null }[];
+    const byUser = new Map<number, OutdatedUser>();
+    for (const r of rows) {
+      const user = byUser.get(r.user_id) ?? { client: r.client, username: r.username, templates: [] };
+      user.templates.push({ id: r.id, imageKey: r.image_key });
+      byUser.set(r.user_id, user);
+    }
+    return [...byUser.values()];
   }
 
   /**
    * Replaces the user's templates with `replacements` (each made from a stored image) in one
    * transaction: either every template of the user is in the new space afterwards, or none changed.
    */
-  replaceTemplates(username: string, replacements: { imageKey: string; template: TemplateRecord }[], createdAt: string): void {
+  replaceTemplates(client: string, username: string, replacements: { imageKey: string; template: TemplateRecord }[], createdAt: string): void {
     this.db.transaction(() => {
-      const userId = this.userId(username);
+      const userId = this.userId(client, username);
       if (userId === undefined) return;
       this.db.prepare('DELETE FROM templates WHERE user_id = ?').run(userId);
       const insert = this.db.prepare('INSERT INTO templates (user_id, image_key, model, model_version, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?)');
@@ -118,26 +134,31 @@ export class UserRepository {
   }
 
   /**
-   * Stores user, template and image in one transaction. `duplicateOf`, run inside it, names an
-   * enrolled user with the same face (then nothing is written): checking and writing together
-   * means two simultaneous enrollments of one face cannot both pass.
+   * Stores user, template and image for `client` in one transaction. `duplicateOf`, run inside it,
+   * names an enrolled user with the same face (then nothing is written): checking and writing
+   * together means two simultaneous enrollments of one face cannot both pass. An image key of
+   * another client is unknown here.
    */
-  enroll(enrollment: NewEnrollment, duplicateOf: () => string | undefined): void {
+  enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => string | undefined): void {
     this.db.transaction(() => {
-      if (this.exists(enrollment.username)) throw new EnrollmentConflict('DUPLICATE_USERNAME');
+      if (this.exists(client, enrollment.username)) throw new EnrollmentConflict('DUPLICATE_USERNAME');
       if ('key' in enrollment.image) {
-        const row = this.db.prepare('SELECT user_id FROM images WHERE key = ?').get(enrollment.image.key) as { user_id: number | null } | undefined;
+        const row = this.db.prepare('SELECT user_id FROM images WHERE key = ? AND client = ?').get(enrollment.image.key, client) as
+          | { user_id: number | null }
+          | undefined;
         if (!row) throw new EnrollmentConflict('UNKNOWN_IMAGE_KEY');
         if (row.user_id !== null) throw new EnrollmentConflict('IMAGE_KEY_TAKEN');
       }
       const other = duplicateOf();
       if (other !== undefined) throw new EnrollmentConflict('FACE_ALREADY_ENROLLED', other);
-      const { lastInsertRowid } = this.db.prepare('INSERT INTO users (username, created_at) VALUES (?, ?)').run(enrollment.username, enrollment.createdAt);
+      const { lastInsertRowid } = this.db
+        .prepare('INSERT INTO users (client, username, created_at) VALUES (?, ?, ?)')
+        .run(client, enrollment.username, enrollment.createdAt);
       const userId = Number(lastInsertRowid);
       let imageKey: string;
       if ('upload' in enrollment.image) {
         imageKey = enrollment.image.upload.key;
-        this.images.insert(enrollment.image.upload, { userId, usedAt: enrollment.createdAt });
+        this.images.insert(client, enrollment.image.upload, { userId, usedAt: enrollment.createdAt });
       } else {
         imageKey = enrollment.image.key;
         this.db.prepare('UPDATE images SET user_id = ?, used_at = COALESCE(used_at, ?) WHERE key = ?').run(userId, enrollment.createdAt, imageKey);
@@ -149,8 +170,8 @@ export class UserRepository {
     })();
   }
 
-  metadata(username: string): UserMetadata | undefined {
-    const user = this.db.prepare('SELECT id, username, created_at FROM users WHERE username = ?').get(username) as
+  metadata(client: string, username: string): UserMetadata | undefined {
+    const user = this.db.prepare('SELECT id, username, created_at FROM users WHERE client = ? AND username = ?').get(client, username) as
       | { id: number; username: string; created_at: string }
       | undefined;
     if (!user) return undefined;
@@ -169,18 +190,9 @@ export class UserRepository {
   }
 
   /** Erases the user with their templates and images (cascade), leaving no copy in the database files. */
-  delete(username: string): boolean {
-    const deleted = this.db.prepare('DELETE FROM users WHERE username = ?').run(username).changes > 0;
+  delete(client: string, username: string): boolean {
+    const deleted = this.db.prepare('DELETE FROM users WHERE client = ? AND username = ?').run(client, username).changes > 0;
     if (deleted) flushErased(this.db);
     return deleted;
-  }
-
-  /** Erases every user, template and image in one transaction, then gives the space back to the file system. */
-  reset(): void {
-    this.db.transaction(() => {
-      this.db.exec('DELETE FROM templates; DELETE FROM images; DELETE FROM users;');
-    })();
-    this.db.exec('VACUUM');
-    flushErased(this.db);
   }
 }

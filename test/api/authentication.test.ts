@@ -93,7 +93,7 @@ describeWithFaces('authentication against replay, on real faces', () => {
     const old = await analyze(bytes, models, { ...options, embedding: { model: 'faceres', mirror: false, regionScale: 1.5 } });
     const [face] = old.faces;
     const createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    store.users.enroll({ username: 'legacy', createdAt, image: { upload: newImage(bytes, old, face, createdAt) }, template: { model: 'faceres', modelVersion: face.embeddingVersion, embedding: face.embedding } }, () => undefined);
+    store.users.enroll('default', { username: 'legacy', createdAt, image: { upload: newImage(bytes, old, face, createdAt) }, template: { model: 'faceres', modelVersion: face.embeddingVersion, embedding: face.embedding } }, () => undefined);
 
     const probe = await photo('deepface_img31.jpg');
     const before = await authenticate('?username=legacy', probe).expect(409);
@@ -106,7 +106,7 @@ describeWithFaces('authentication against replay, on real faces', () => {
       );
     });
     expect(cli).toEqual({ code: 0, stdout: expect.stringContaining('1 users moved to fr-feature') });
-    expect(store.users.metadata('legacy')?.templates.map((t) => t.model)).toEqual(['fr-feature']);
+    expect(store.users.metadata('default', 'legacy')?.templates.map((t) => t.model)).toEqual(['fr-feature']);
     expect(store.users.outdated(embeddingSpace(config.models.dir, options.embedding.model))).toEqual([]);
 
     const after = await authenticate('?username=legacy', probe).expect(200);

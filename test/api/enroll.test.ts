@@ -58,7 +58,7 @@ describe('enroll and authenticate: requests without real faces', () => {
       const res = await req;
       expect({ status: res.status, body: res.body }).toEqual({ status, body: { ...REJECTED, DecisionReason: reason } });
     }
-    expect(testApp().store.users.exists('ann')).toBe(false);
+    expect(testApp().store.users.exists('default', 'ann')).toBe(false);
   });
 
   it('authenticate refuses missing input, unknown users and media it cannot read, under both spellings', async () => {
@@ -125,7 +125,7 @@ describeWithFaces('enroll and authenticate on real faces', () => {
 
     expect((await enroll('?username=matt', { bytes: await photo('deepface_img30.jpg') }).expect(409)).body.DecisionReason).toBe('DUPLICATE_USERNAME');
     expect((await enroll('?username=matt_again', { bytes: await photo('deepface_img29.jpg') }).expect(409)).body.DecisionReason).toBe('FACE_ALREADY_ENROLLED');
-    expect(testApp().store.users.exists('matt_again')).toBe(false);
+    expect(testApp().store.users.exists('default', 'matt_again')).toBe(false);
 
     const user = await request(testApp().app).get('/api/users/matt').set('Authorization', USER_KEY).expect(200);
     expect(user.body).toEqual({
@@ -178,7 +178,7 @@ describeWithFaces('enroll and authenticate on real faces', () => {
     expect((await request(testApp().app).delete('/api/users/matt').set('Authorization', USER_KEY).expect(200)).body).toEqual({ code: 200, msg: 'DELETED' });
     await request(testApp().app).get(`/face_recognition/image/${key}`).set('Authorization', USER_KEY).expect(404);
     expect((await authenticate('?username=matt', { bytes: await photo('deepface_img31.jpg') }).expect(404)).body.DecisionReason).toBe('UNKNOWN_USER');
-    expect(testApp().store.users.exists('angelina')).toBe(true);
+    expect(testApp().store.users.exists('default', 'angelina')).toBe(true);
     await reset();
     const count = (table: string) => (testApp().store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
     expect([count('users'), count('templates'), count('images')]).toEqual([0, 0, 0]);
@@ -197,7 +197,7 @@ describeWithFaces('enroll and authenticate on real faces', () => {
       expect(enrolled.map((r) => r.status)).toEqual(names.map(() => 200));
       const authenticated = await Promise.all(names.map((n) => authenticate(`?username=${n}`, { bytes: probe }, app)));
       expect(authenticated.map((r) => r.body.DecisionReason)).toEqual(names.map(() => 'AUTHENTIFICATION_SUCCESS'));
-      expect(names.every((n) => testApp().store.users.exists(n))).toBe(true);
+      expect(names.every((n) => testApp().store.users.exists('default', n))).toBe(true);
     } finally {
       testApp().config.recognition.duplicateSearch = original;
     }
@@ -212,7 +212,7 @@ describeWithFaces('encryption at rest', () => {
     const bytes = await scaledTo(readFileSync(facePath('deepface_img29.jpg')), 1024);
     await enroll('?username=matt', { bytes }, app).expect(200);
     expect((await authenticate('?username=matt', { bytes: await scaledTo(readFileSync(facePath('deepface_img31.jpg')), 1024) }, app).expect(200)).body.Decision).toBe('APPROVED');
-    const [template] = store.users.templatesOf('matt', embeddingSpace(config.models.dir, config.pipeline.embedding.model));
+    const [template] = store.users.templatesOf('default', 'matt', embeddingSpace(config.models.dir, config.pipeline.embedding.model));
     const files = ['facegate.db', 'facegate.db-wal'].map((f) => {
       try {
         return readFileSync(join(config.store.dataDir, 'encrypted', f));

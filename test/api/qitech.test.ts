@@ -133,7 +133,7 @@ describeWithFaces('POST /face_recognition/image on real faces', () => {
 
     const early = await get(`${ROUTE}/${key}/cropped_file`).expect(404);
     expect(early.body).toEqual({ title: 'not_found', description: 'The cropped file exists once the image has been used for an enrollment or a validation.' });
-    testApp().store.images.markUsed(key, new Date().toISOString());
+    testApp().store.images.markUsed('default', key, new Date().toISOString());
     const crop = await get(`${ROUTE}/${key}/cropped_file`).buffer(true).expect(200);
     expect(crop.headers['content-type']).toBe('image/jpeg');
     const size = testApp().config.pipeline.crop.size;

@@ -28,10 +28,10 @@ describe('Scanner across a restart', () => {
     const config = freshConfig();
     let store = Store.open(config.store);
     const first = createScanner(config, store.scans, logger);
-    const task = first.submit(await images(4));
-    await until(() => (store.scans.task(task.id)?.processed ?? 0) >= 1);
+    const task = first.submit('default', await images(4));
+    await until(() => (store.scans.task('default', task.id)?.processed ?? 0) >= 1);
     await first.close();
-    const interrupted = store.scans.task(task.id);
+    const interrupted = store.scans.task('default', task.id);
     expect(interrupted?.status).toBe('running');
     expect(interrupted?.processed).toBeLessThan(4);
     const profiledBefore = store.scans.profiles(task.id).map((p) => p.name);
@@ -42,7 +42,7 @@ describe('Scanner across a restart', () => {
     expect(second.resume()).toBe(1);
     await second.idle();
     await second.close();
-    expect(store.scans.task(task.id)).toMatchObject({ status: 'done', processed: 4, total: 4 });
+    expect(store.scans.task('default', task.id)).toMatchObject({ status: 'done', processed: 4, total: 4 });
     const profiled = store.scans.profiles(task.id).map((p) => p.name);
     expect(profiled).toEqual(['image-0.jpg', 'image-1.jpg', 'image-2.jpg', 'image-3.jpg']);
     expect(profiled.slice(0, profiledBefore.length)).toEqual(profiledBefore);
@@ -54,7 +54,7 @@ describe('Scanner across a restart', () => {
     const config = freshConfig();
     const store = Store.open(config.store);
     const scanner = createScanner(config, store.scans, logger);
-    const task = scanner.submit(await images(2));
+    const task = scanner.submit('default', await images(2));
     await scanner.close();
     store.db.prepare('UPDATE scan_files SET attempts = ? WHERE task_id = ? AND position = 0').run(config.scan.maxAttempts, task.id);
 
@@ -62,7 +62,7 @@ describe('Scanner across a restart', () => {
     restarted.resume();
     await restarted.idle();
     await restarted.close();
-    expect(store.scans.task(task.id)).toMatchObject({ status: 'done', processed: 2 });
+    expect(store.scans.task('default', task.id)).toMatchObject({ status: 'done', processed: 2 });
     expect(store.scans.errors(task.id)).toEqual([{ file: 'image-0.jpg', error: expect.stringMatching(/did not finish in 3 attempts/) }]);
     expect(store.scans.profiles(task.id).map((p) => p.name)).toEqual(['image-1.jpg']);
     store.close();
@@ -73,10 +73,10 @@ describe('Scanner across a restart', () => {
     config.models.dir = mkdtempSync(join(tmpdir(), 'facegate-no-models-'));
     const store = Store.open(config.store);
     const scanner = createScanner(config, store.scans, logger);
-    const task = scanner.submit(await images(2));
+    const task = scanner.submit('default', await images(2));
     await scanner.idle();
     await scanner.close();
-    expect(store.scans.task(task.id)).toMatchObject({ status: 'failed', failure: expect.stringMatching(/models could not load: model manifest .* is missing/) });
+    expect(store.scans.task('default', task.id)).toMatchObject({ status: 'failed', failure: expect.stringMatching(/models could not load: model manifest .* is missing/) });
     store.close();
   });
 });

@@ -41,10 +41,10 @@ describe('erasing a person', () => {
     const random = seededRandom(11);
     const embedding = new Float32Array(512).map(() => random() - 0.5);
     const template = Buffer.from(embedding.buffer).subarray(512, 576);
-    store.users.enroll({ username: 'ada', createdAt: photo.createdAt, image: { upload: photo }, template: { model: 'faceres', modelVersion: 'v', embedding } }, () => undefined);
+    store.users.enroll('default', { username: 'ada', createdAt: photo.createdAt, image: { upload: photo }, template: { model: 'faceres', modelVersion: 'v', embedding } }, () => undefined);
     for (const bytes of [fingerprint(photo.original), fingerprint(photo.cropped), template]) expect(stored(files, bytes)).toBe(true);
 
-    expect(store.users.delete('ada')).toBe(true);
+    expect(store.users.delete('default', 'ada')).toBe(true);
     for (const bytes of [fingerprint(photo.original), fingerprint(photo.cropped), template]) expect(stored(files, bytes)).toBe(false);
     store.close();
   });
@@ -56,14 +56,18 @@ describe('retention of images never enrolled', () => {
     const old = image('22222222-2222-4222-8222-222222222222', '2026-11-22T05:00:00Z');
     const recent = image('33333333-3333-4333-8333-333333333333', '2026-11-23T05:00:00Z');
     const enrolled = image('44444444-4444-4444-8444-444444444444', '2026-11-20T05:00:00Z');
-    store.images.insert(old);
-    store.images.insert(recent);
-    store.users.enroll({ username: 'bob', createdAt: enrolled.createdAt, image: { upload: enrolled }, template: { model: 'faceres', modelVersion: 'v', embedding: new Float32Array(8) } }, () => undefined);
+    // Retention is a sweep over every client's images.
+    const otherOld = image('55555555-5555-4555-8555-555555555555', '2026-11-22T04:00:00Z');
+    store.images.insert('default', old);
+    store.images.insert('other', otherOld);
+    store.images.insert('other', recent);
+    store.users.enroll('default', { username: 'bob', createdAt: enrolled.createdAt, image: { upload: enrolled }, template: { model: 'faceres', modelVersion: 'v', embedding: new Float32Array(8) } }, () => undefined);
 
-    expect(store.images.eraseUnenrolledBefore(new Date('2026-11-22T06:00:00Z'))).toBe(1);
-    expect(store.images.metadata(old.key)).toBeUndefined();
-    expect(store.images.metadata(recent.key)).toBeDefined();
-    expect(store.images.metadata(enrolled.key)).toBeDefined();
+    expect(store.images.eraseUnenrolledBefore(new Date('2026-11-22T06:00:00Z'))).toBe(2);
+    expect(store.images.metadata('default', old.key)).toBeUndefined();
+    expect(store.images.metadata('other', otherOld.key)).toBeUndefined();
+    expect(store.images.metadata('other', recent.key)).toBeDefined();
+    expect(store.images.metadata('default', enrolled.key)).toBeDefined();
     expect(stored(files, fingerprint(old.original))).toBe(false);
     expect(stored(files, fingerprint(recent.original))).toBe(true);
     store.close();
