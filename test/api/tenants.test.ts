@@ -1,7 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { Express } from 'express';
+import pino from 'pino';
 import request from 'supertest';
 import { scaledTo } from '../../eval/transforms';
+import { createApp } from '../../src/api/app';
+import { identityTagger } from '../../src/log';
 import { ADMIN_KEY, OTHER_CLIENT_ADMIN_KEY, OTHER_CLIENT_KEY, USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
@@ -159,11 +164,30 @@ describeWithFaces('two clients: another client’s data answers as if it never e
 
   it('enrolls the same username and the same face for the other client: usernames are per client, the duplicate search sees only its own client', async () => {
     const before = await ownerView();
-    const enroll = (key: string, name: string) => photo('deepface_img29.jpg').then((bytes) => call('post', `/api/enroll?username=${name}`, key).attach('cin_file', bytes, 'cin.jpg'));
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) });
+    const logged = createApp({ ...testApp().deps, logger: pino({ level: 'info' }, sink) });
+    const enroll = (key: string, name: string) =>
+      photo('deepface_img29.jpg').then((bytes) => request(logged).post(`/api/enroll?username=${name}`).set('Authorization', key).attach('cin_file', bytes, 'cin.jpg'));
     expect((await enroll(OTHER_CLIENT_KEY, 'matt')).body).toMatchObject({ EnrollStatus: 'APPROVED' });
     // Within a client the duplicate search still finds the face.
     expect((await enroll(OTHER_CLIENT_KEY, 'matt_again')).body.DecisionReason).toBe('FACE_ALREADY_ENROLLED');
     expect((await enroll(USER_KEY, 'matt_again')).body.DecisionReason).toBe('FACE_ALREADY_ENROLLED');
+
+    // The log follows the newcomer by a keyed hash, never by name, and never names the enrolled user.
+    const { dataDir } = testApp().config.store;
+    const secretFile = join(dataDir, testApp().config.log.identitySecretFile);
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    const tagger = identityTagger(readFileSync(secretFile, 'utf8').trim());
+    const warnings = lines.filter((line) => line.msg === 'face already enrolled');
+    expect(warnings.map((line) => ({ client: line.client, user: line.user }))).toEqual([
+      { client: 'other', user: tagger.tag('other', 'matt_again') },
+      { client: 'default', user: tagger.tag('default', 'matt_again') },
+    ]);
+    expect(tagger.tag('other', 'matt_again')).toMatch(/^[0-9a-f]{16}$/);
+    // Request URLs (their query strings) are the request serializer's concern; everything else must hold no username.
+    const withoutUrls = lines.map((line) => JSON.stringify({ ...line, req: undefined }));
+    expect(withoutUrls.filter((line) => line.includes('matt'))).toEqual([]);
     const probe = await photo('deepface_img31.jpg');
     for (const key of [USER_KEY, OTHER_CLIENT_KEY]) {
       const res = await call('post', '/api/authentificate?username=matt', key).attach('auth_video', probe, 'probe.jpg').expect(200);
