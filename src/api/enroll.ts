@@ -2,17 +2,13 @@ import { type ErrorRequestHandler, type Request, type RequestHandler, type Respo
 import multer from 'multer';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs, videoLivenessPasses } from '../gate/recognition';
-import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
-import { ImageError, sniffFormat } from '../pipeline/decode';
-import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
-import { embeddingSpace } from '../models/manifest';
 import { deploymentIdentityTagger } from '../log';
+import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
+import { enrollmentFlows, type Media, Rejection } from '../service/enrollment';
 import type { ResetScope, Store } from '../store';
-import { EnrollmentConflict } from '../store/users';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError } from './errors';
-import { detectingFrom, IMAGE_KEY, isoSeconds, newImage } from './image-input';
+import { detectingFrom, IMAGE_KEY } from './image-input';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -51,16 +47,6 @@ export const REASON_STATUS: Record<string, number> = {
   TOO_MANY_REQUESTS: 429,
   SERVICE_BUSY: 503,
 };
-
-/** A rejection with its reference reason; `score` goes into authentication answers. */
-class Rejection extends Error {
-  constructor(
-    readonly reason: string,
-    readonly score: number | null = null,
-  ) {
-    super(reason);
-  }
-}
 
 const enrollAnswer = (reason: string) =>
   reason === 'ENROLLED_AS_USER'
@@ -122,29 +108,14 @@ export interface EnrollDeps {
 export function enrollRoutes({ config, analyzer, store, keyring, options, turn, perKey }: EnrollDeps): Router {
   const router = Router();
   const identities = deploymentIdentityTagger(config);
-  const { recognition, gate } = config;
-  const space = embeddingSpace(config.models.dir, options.embedding.model);
-  const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
-  const analysisOptions = detectingFrom(options, choice.detection);
-  const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
-    try {
-      return await analyzer.analyze(bytes, analysisOptions);
-    } catch (error) {
-      if (error instanceof ImageError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : label);
-      throw error;
-    }
-  };
-  const storedImage = (client: string, key: string): Buffer => {
-    const bytes = store.images.original(client, key);
-    if (!bytes) throw new Rejection('UNKNOWN_IMAGE_KEY');
-    return bytes;
-  };
+  const { recognition } = config;
+  const flows = enrollmentFlows({ config, analyzer, store, options: detectingFrom(options, config.gate.fiqa.detection) });
 
-  /** The request's photo or video: the uploaded file, or the stored image of the client that image_key names. */
-  const mediaOf = (req: Request, client: string, missing: string, empty: string): { bytes: Buffer; key?: string } => {
+  /** The request's photo or video: the uploaded file, or the key of a stored image. */
+  const mediaOf = (req: Request, missing: string, empty: string): Media => {
     const key = imageKey(req);
     if (req.file && key) throw new Rejection('INVALID_REQUEST');
-    if (key) return { bytes: storedImage(client, key), key };
+    if (key) return { imageKey: key };
     if (!req.file) throw new Rejection(missing);
     if (req.file.size === 0) throw new Rejection(empty);
     return { bytes: req.file.buffer };
@@ -156,75 +127,19 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
   const enroll: RequestHandler = async (req, res) => {
     const { clientId } = requestCaller(res);
     const name = username(req);
-    const { bytes, key } = mediaOf(req, clientId, 'MISSING_CIN_FILE', 'EMPTY_CIN_FILE');
-    if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
-    if (store.users.exists(clientId, name)) throw new Rejection('DUPLICATE_USERNAME');
-    if (!sniffFormat(bytes)) throw new Rejection('INVALID_IMAGE');
-    const analysis = await analyseImage(bytes, 'INVALID_IMAGE');
-    const verdict = enrollableFace(analysis, {
-      ...choice,
-      occlusion: gate.fiqa.occlusion,
-      iqa: gate.fiqa.iqa,
-      minIpd: recognition.minIpd,
-      liveness: config.liveness.stills ? config.liveness : undefined,
-    });
-    if (!verdict.ok) throw new Rejection(verdict.problem);
-    const face = verdict.value;
-    const createdAt = isoSeconds();
-    const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
-    const duplicateOf = () =>
-      recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(clientId, space), recognition.duplicateThreshold) : undefined;
-    const template = { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding };
     try {
-      store.users.enroll(clientId, { username: name, createdAt, image, template }, duplicateOf);
+      await flows.enroll(clientId, name, mediaOf(req, 'MISSING_CIN_FILE', 'EMPTY_CIN_FILE'));
     } catch (error) {
-      if (error instanceof EnrollmentConflict) {
-        // Only the newcomer, and only as a keyed hash: the log never pairs two identities.
-        if (error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ client: clientId, user: identities.tag(clientId, name) }, 'face already enrolled');
-        throw new Rejection(error.reason);
-      }
+      // Only the newcomer, and only as a keyed hash: the log never pairs two identities.
+      if (error instanceof Rejection && error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ client: clientId, user: identities.tag(clientId, name) }, 'face already enrolled');
       throw error;
     }
     res.status(200).json(enrollAnswer('ENROLLED_AS_USER'));
   };
 
   const authenticate: RequestHandler = async (req, res) => {
-    const { clientId } = requestCaller(res);
     const name = username(req);
-    const { bytes, key } = mediaOf(req, clientId, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO');
-    if (!store.users.exists(clientId, name)) throw new Rejection('UNKNOWN_USER');
-    // An enrolled photo is evidence already on file, not a new capture, whoever presents it.
-    if (key && store.images.isEnrolled(clientId, key)) throw new Rejection('REPLAYED_IMAGE');
-    const templates = store.users.templatesOf(clientId, name, space);
-    if (templates.length === 0) throw new Rejection('REENROLLMENT_REQUIRED');
-    if (store.users.enrolledOriginals(clientId, name).some((original) => original.equals(bytes))) throw new Rejection('REPLAYED_IMAGE');
-    let frames: FaceAnalysis[];
-    let isVideo = false;
-    if (sniffFormat(bytes)) {
-      if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
-      frames = [await analyseImage(bytes, 'INVALID_MEDIA')];
-    } else if (sniffVideo(bytes)) {
-      isVideo = true;
-      let stills: Buffer[];
-      try {
-        stills = await videoFrames(bytes, config.video);
-      } catch (error) {
-        if (error instanceof VideoError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : 'INVALID_MEDIA');
-        throw error;
-      }
-      frames = [];
-      for (const still of stills) frames.push(await analyseImage(still, 'INVALID_MEDIA'));
-    } else {
-      throw new Rejection('INVALID_MEDIA');
-    }
-    const probe = probeOf(frames, choice, config.video.bestFrames);
-    if (!probe.ok) throw new Rejection(probe.problem);
-    if (key) store.images.markUsed(clientId, key, isoSeconds());
-    const score = Math.round(matchScore(probe.value.embedding, templates) * 10000) / 10000;
-    if (score >= recognition.replaySimilarity) throw new Rejection('REPLAYED_IMAGE', score);
-    const live = isVideo ? !config.liveness.videos || videoLivenessPasses(probe.value, config.liveness) : !config.liveness.stills || livenessPasses(probe.value.liveness, config.liveness);
-    if (!live) throw new Rejection('LIVENESS_FAILED', score);
-    if (score < recognition.threshold) throw new Rejection('FACE_MISMATCH', score);
+    const score = await flows.authenticate(requestCaller(res).clientId, name, mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO'));
     res.status(200).json(authAnswer('AUTHENTIFICATION_SUCCESS', score));
   };
 

@@ -1,34 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import type { AnalysisOptions, FaceAnalysis, FaceReport } from '../pipeline/analyze';
+import type { AnalysisOptions } from '../pipeline/analyze';
 import { type DecodeLimits, ImageError, sniffFormat } from '../pipeline/decode';
-import type { NewImage } from '../store/images';
 import { decodeBase64 } from './base64';
 import { HttpError } from './errors';
 
 /** Image keys are UUIDs (v4 when FaceGate makes them), in any letter case. */
 export const IMAGE_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** ISO 8601 UTC to the second, as the reference APIs print times. */
-export const isoSeconds = (date = new Date()): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 /** Analysis options whose detector keeps candidates down to `threshold`, so a gate counting faces at that threshold sees them all. */
 export function detectingFrom(options: AnalysisOptions, threshold: number): AnalysisOptions {
   return { ...options, detection: { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, threshold) } };
-}
-
-/** A new stored image under a fresh key: the uploaded bytes, the face crop and the gate's summary of the face. */
-export function newImage(bytes: Buffer, analysis: FaceAnalysis, face: FaceReport, createdAt: string): NewImage {
-  return {
-    key: randomUUID(),
-    contentType: `image/${analysis.format}`,
-    fileSize: bytes.length,
-    width: analysis.width,
-    height: analysis.height,
-    createdAt,
-    original: bytes,
-    cropped: face.crop,
-    analysis: JSON.stringify({ confidence: face.detection.confidence, box: face.geometry.faceBox, quality: face.quality.score, occlusion: face.occlusion }),
-  };
 }
 
 /**

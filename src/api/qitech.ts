@@ -8,7 +8,8 @@ import type { ImageMetadata } from '../store/images';
 import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
-import { asClientError, detectingFrom, IMAGE_KEY, imageBytes, isoSeconds, newImage } from './image-input';
+import { isoSeconds, newImage } from '../service/stored-image';
+import { asClientError, detectingFrom, IMAGE_KEY, imageBytes } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
 /** QI Tech's titles for errors that are not quality verdicts. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
 import { scaledTo } from '../../eval/transforms';
-import { newImage } from '../../src/api/image-input';
+import { newImage } from '../../src/service/stored-image';
 import { analysisOptions, PROJECT_ROOT } from '../../src/config';
 import { embeddingSpace } from '../../src/models/manifest';
 import { analyze } from '../../src/pipeline/analyze';

@@ -1,0 +1,133 @@
+import type { Config } from '../config';
+import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs, videoLivenessPasses } from '../gate/recognition';
+import { embeddingSpace } from '../models/manifest';
+import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
+import { ImageError, sniffFormat } from '../pipeline/decode';
+import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
+import type { Store } from '../store';
+import { EnrollmentConflict } from '../store/users';
+import { isoSeconds, newImage } from './stored-image';
+
+/** A refusal with its reference reason (the enrollment server's DecisionReason); `score` goes into authentication answers. */
+export class Rejection extends Error {
+  constructor(
+    readonly reason: string,
+    readonly score: number | null = null,
+  ) {
+    super(reason);
+  }
+}
+
+/** A request's photo or video: the uploaded bytes, or the key of an image the client stored earlier. */
+export type Media = { bytes: Buffer } | { imageKey: string };
+
+export interface EnrollmentFlows {
+  /** Enrolls `username` as a user of `client` from the media's face; a refusal throws a Rejection. */
+  enroll(client: string, username: string, media: Media): Promise<void>;
+  /** The match score of `username` of `client` against the media's face when it is accepted; a refusal throws a Rejection. */
+  authenticate(client: string, username: string, media: Media): Promise<number>;
+}
+
+export interface EnrollmentDeps {
+  config: Config;
+  analyzer: Analyzer;
+  store: Store;
+  /** The analysis options, their detector already down to the enrollment gate's threshold. */
+  options: AnalysisOptions;
+}
+
+/**
+ * Enrollment and authentication: each sees only the named client's users, templates and images,
+ * so another client's username or image key is unknown, and its faces are never a duplicate.
+ */
+export function enrollmentFlows({ config, analyzer, store, options }: EnrollmentDeps): EnrollmentFlows {
+  const { recognition, gate } = config;
+  const space = embeddingSpace(config.models.dir, options.embedding.model);
+  const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
+
+  const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
+    try {
+      return await analyzer.analyze(bytes, options);
+    } catch (error) {
+      if (error instanceof ImageError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : label);
+      throw error;
+    }
+  };
+  const bytesOf = (client: string, media: Media): { bytes: Buffer; key?: string } => {
+    if ('bytes' in media) return media;
+    const bytes = store.images.original(client, media.imageKey);
+    if (!bytes) throw new Rejection('UNKNOWN_IMAGE_KEY');
+    return { bytes, key: media.imageKey };
+  };
+
+  const enroll = async (client: string, username: string, media: Media): Promise<void> => {
+    const { bytes, key } = bytesOf(client, media);
+    if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
+    if (store.users.exists(client, username)) throw new Rejection('DUPLICATE_USERNAME');
+    if (!sniffFormat(bytes)) throw new Rejection('INVALID_IMAGE');
+    const analysis = await analyseImage(bytes, 'INVALID_IMAGE');
+    const verdict = enrollableFace(analysis, {
+      ...choice,
+      occlusion: gate.fiqa.occlusion,
+      iqa: gate.fiqa.iqa,
+      minIpd: recognition.minIpd,
+      liveness: config.liveness.stills ? config.liveness : undefined,
+    });
+    if (!verdict.ok) throw new Rejection(verdict.problem);
+    const face = verdict.value;
+    const createdAt = isoSeconds();
+    const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
+    const duplicateOf = () =>
+      recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(client, space), recognition.duplicateThreshold) : undefined;
+    const template = { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding };
+    try {
+      store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
+    } catch (error) {
+      if (error instanceof EnrollmentConflict) throw new Rejection(error.reason);
+      throw error;
+    }
+  };
+
+  /** The analysed frames of a photo or video, and which of the two it was. */
+  const framesOf = async (bytes: Buffer): Promise<{ frames: FaceAnalysis[]; isVideo: boolean }> => {
+    if (sniffFormat(bytes)) {
+      if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
+      return { frames: [await analyseImage(bytes, 'INVALID_MEDIA')], isVideo: false };
+    }
+    if (!sniffVideo(bytes)) throw new Rejection('INVALID_MEDIA');
+    let stills: Buffer[];
+    try {
+      stills = await videoFrames(bytes, config.video);
+    } catch (error) {
+      if (error instanceof VideoError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : 'INVALID_MEDIA');
+      throw error;
+    }
+    const frames: FaceAnalysis[] = [];
+    for (const still of stills) frames.push(await analyseImage(still, 'INVALID_MEDIA'));
+    return { frames, isVideo: true };
+  };
+
+  const authenticate = async (client: string, username: string, media: Media): Promise<number> => {
+    const { bytes, key } = bytesOf(client, media);
+    if (!store.users.exists(client, username)) throw new Rejection('UNKNOWN_USER');
+    // An enrolled photo is evidence already on file, not a new capture, whoever presents it.
+    if (key && store.images.isEnrolled(client, key)) throw new Rejection('REPLAYED_IMAGE');
+    const templates = store.users.templatesOf(client, username, space);
+    if (templates.length === 0) throw new Rejection('REENROLLMENT_REQUIRED');
+    if (store.users.enrolledOriginals(client, username).some((original) => original.equals(bytes))) throw new Rejection('REPLAYED_IMAGE');
+    const { frames, isVideo } = await framesOf(bytes);
+    const probe = probeOf(frames, choice, config.video.bestFrames);
+    if (!probe.ok) throw new Rejection(probe.problem);
+    if (key) store.images.markUsed(client, key, isoSeconds());
+    const score = Math.round(matchScore(probe.value.embedding, templates) * 10000) / 10000;
+    if (score >= recognition.replaySimilarity) throw new Rejection('REPLAYED_IMAGE', score);
+    const live = isVideo
+      ? !config.liveness.videos || videoLivenessPasses(probe.value, config.liveness)
+      : !config.liveness.stills || livenessPasses(probe.value.liveness, config.liveness);
+    if (!live) throw new Rejection('LIVENESS_FAILED', score);
+    if (score < recognition.threshold) throw new Rejection('FACE_MISMATCH', score);
+    return score;
+  };
+
+  return { enroll, authenticate };
+}
