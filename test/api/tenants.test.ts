@@ -18,6 +18,8 @@ import { faceFreeJpeg } from '../helpers/images';
  */
 
 const testApp = useApp((config) => {
+  // Admins see rejected authentications' scores: only ever about their own client's users.
+  config.recognition.rejectionScores = 'admin';
   config.limits.maxQueuedAnalyses = 16;
   config.limits.maxQueueWaitMs = 120_000;
 });
@@ -193,6 +195,10 @@ describeWithFaces('two clients: another client’s data answers as if it never e
       const res = await call('post', '/api/authentificate?username=matt', key).attach('auth_video', probe, 'probe.jpg').expect(200);
       expect(res.body.DecisionReason).toBe('AUTHENTIFICATION_SUCCESS');
     }
+    const stranger = await photo('deepface_img2.jpg');
+    const mismatch = (key: string) => call('post', '/api/authentificate?username=matt', key).attach('auth_video', stranger, 'probe.jpg').expect(200);
+    expect((await mismatch(OTHER_CLIENT_ADMIN_KEY)).body).toEqual({ score: expect.any(Number), Decision: 'REJECTED', DecisionReason: 'FACE_MISMATCH' });
+    expect((await mismatch(OTHER_CLIENT_KEY)).body.score).toBeNull();
     expect(await ownerView()).toEqual(before);
     expect((await call('get', '/api/users/matt', OTHER_CLIENT_KEY).expect(200)).body.image_keys).not.toEqual((before.user as { image_keys: string[] }).image_keys);
   }, 180_000);
