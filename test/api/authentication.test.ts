@@ -93,7 +93,10 @@ describeWithFaces('authentication against replay, on real faces', () => {
     const old = await analyze(bytes, models, { ...options, embedding: { model: 'faceres', mirror: false, regionScale: 1.5 } });
     const [face] = old.faces;
     const createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    store.users.enroll('default', { username: 'legacy', createdAt, image: { upload: newImage(bytes, old, face, createdAt) }, template: { model: 'faceres', modelVersion: face.embeddingVersion, embedding: face.embedding } }, () => undefined);
+    // The same person under the same name for two clients: the rebuild moves each with its own client.
+    for (const client of ['default', 'other']) {
+      store.users.enroll(client, { username: 'legacy', createdAt, image: { upload: newImage(bytes, old, face, createdAt) }, template: { model: 'faceres', modelVersion: face.embeddingVersion, embedding: face.embedding } }, () => undefined);
+    }
 
     const probe = await photo('deepface_img31.jpg');
     const before = await authenticate('?username=legacy', probe).expect(409);
@@ -105,8 +108,8 @@ describeWithFaces('authentication against replay, on real faces', () => {
         resolve({ code: error ? Number(error.code) : 0, stdout }),
       );
     });
-    expect(cli).toEqual({ code: 0, stdout: expect.stringContaining('1 users moved to fr-feature') });
-    expect(store.users.metadata('default', 'legacy')?.templates.map((t) => t.model)).toEqual(['fr-feature']);
+    expect(cli).toEqual({ code: 0, stdout: expect.stringContaining('2 users moved to fr-feature') });
+    for (const client of ['default', 'other']) expect(store.users.metadata(client, 'legacy')?.templates.map((t) => t.model)).toEqual(['fr-feature']);
     expect(store.users.outdated(embeddingSpace(config.models.dir, options.embedding.model))).toEqual([]);
 
     const after = await authenticate('?username=legacy', probe).expect(200);
