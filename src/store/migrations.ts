@@ -98,6 +98,10 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE images ADD COLUMN client TEXT NOT NULL DEFAULT '';
       ALTER TABLE tasks ADD COLUMN client TEXT NOT NULL DEFAULT '';
       CREATE INDEX tasks_client_collection ON tasks(client, collection);
+
+      -- ADD COLUMN NOT NULL needs a default; a row must still never be written without its client.
+      CREATE TRIGGER images_need_client BEFORE INSERT ON images WHEN NEW.client = '' BEGIN SELECT RAISE(ABORT, 'images.client is required'); END;
+      CREATE TRIGGER tasks_need_client BEFORE INSERT ON tasks WHEN NEW.client = '' BEGIN SELECT RAISE(ABORT, 'tasks.client is required'); END;
     `);
     for (const table of ['users', 'images', 'tasks']) db.prepare(`UPDATE ${table} SET client = ?`).run(defaultClient);
   },
