@@ -3,12 +3,12 @@ import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
+import { isoSeconds, newImage } from '../service/stored-image';
 import type { Store } from '../store';
 import type { ImageMetadata } from '../store/images';
 import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
-import { isoSeconds, newImage } from '../service/stored-image';
 import { asClientError, detectingFrom, IMAGE_KEY, imageBytes } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
