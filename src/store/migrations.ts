@@ -82,7 +82,10 @@ export const MIGRATIONS: readonly Migration[] = [
   // Tenants: users, images and scan tasks belong to the client whose key created them (templates
   // and scan files through their user and task). Rows from before go to the default client, and a
   // username is unique per client, which needs the users table rebuilt (SQLite cannot drop UNIQUE).
+  // Images and tasks take the default client as their column default: existing rows then need no
+  // rewrite (an UPDATE would copy every image blob); every insert names its client anyway.
   (db, defaultClient) => {
+    const quoted = `'${defaultClient.replaceAll("'", "''")}'`;
     db.exec(`
       CREATE TABLE users_by_client (
         id          INTEGER PRIMARY KEY,
@@ -91,18 +94,13 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at  TEXT NOT NULL,
         UNIQUE (client, username)
       );
-      INSERT INTO users_by_client (id, client, username, created_at) SELECT id, '', username, created_at FROM users;
+      INSERT INTO users_by_client (id, client, username, created_at) SELECT id, ${quoted}, username, created_at FROM users;
       DROP TABLE users;
       ALTER TABLE users_by_client RENAME TO users;
 
-      ALTER TABLE images ADD COLUMN client TEXT NOT NULL DEFAULT '';
-      ALTER TABLE tasks ADD COLUMN client TEXT NOT NULL DEFAULT '';
+      ALTER TABLE images ADD COLUMN client TEXT NOT NULL DEFAULT ${quoted};
+      ALTER TABLE tasks ADD COLUMN client TEXT NOT NULL DEFAULT ${quoted};
       CREATE INDEX tasks_client_collection ON tasks(client, collection);
-
-      -- ADD COLUMN NOT NULL needs a default; a row must still never be written without its client.
-      CREATE TRIGGER images_need_client BEFORE INSERT ON images WHEN NEW.client = '' BEGIN SELECT RAISE(ABORT, 'images.client is required'); END;
-      CREATE TRIGGER tasks_need_client BEFORE INSERT ON tasks WHEN NEW.client = '' BEGIN SELECT RAISE(ABORT, 'tasks.client is required'); END;
     `);
-    for (const table of ['users', 'images', 'tasks']) db.prepare(`UPDATE ${table} SET client = ?`).run(defaultClient);
   },
 ];
