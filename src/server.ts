@@ -17,8 +17,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   // The encryption key comes from the environment only; it is never written anywhere.
   const sealer = Sealer.fromEnvironment();
+  if (!sealer.encrypts && config.store.requireEncryption) throw new Error('store.requireEncryption is set but FACEGATE_ENCRYPTION_KEY is not: faces would be stored in clear');
   const store = Store.open(config.store, sealer);
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
+  else logger.warn('FACEGATE_ENCRYPTION_KEY is not set: face images and templates are stored in clear');
   const stopRetention = startImageRetention(store.images, config.store.unenrolledImageHours, (count) =>
     logger.info({ count }, 'erased images never used for an enrollment'),
   );

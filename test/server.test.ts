@@ -45,8 +45,23 @@ describe('server process', () => {
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { models: { loaded: string[] } }).models.loaded).toEqual(loadConfig({}).models.load);
+    expect(run.stdout()).toContain('"msg":"FACEGATE_ENCRYPTION_KEY is not set: face images and templates are stored in clear"');
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
+  });
+
+  it('refuses to start with a weak or malformed encryption key, or without one when store.requireEncryption is set', async () => {
+    const weak = startServer({ FACEGATE_ENCRYPTION_KEY: '00'.repeat(32) });
+    expect(await weak.exit).toBe(1);
+    expect(weak.stderr()).toContain('facegate: cannot start: FACEGATE_ENCRYPTION_KEY is too weak');
+    const malformed = startServer({ FACEGATE_ENCRYPTION_KEY: 'not a key' });
+    expect(await malformed.exit).toBe(1);
+    expect(malformed.stderr()).toContain('FACEGATE_ENCRYPTION_KEY must be 32 bytes');
+    const configFile = join(mkdtempSync(join(tmpdir(), 'facegate-require-key-')), 'config.json');
+    writeFileSync(configFile, JSON.stringify({ store: { requireEncryption: true } }));
+    const keyless = startServer({ FACEGATE_CONFIG: configFile });
+    expect(await keyless.exit).toBe(1);
+    expect(keyless.stderr()).toContain('store.requireEncryption is set but FACEGATE_ENCRYPTION_KEY is not');
   });
 
   it('generates an API key at first start into a 0600 file, logs the path but never the key, and accepts it', async () => {

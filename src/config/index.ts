@@ -9,7 +9,7 @@ import type { AnalysisOptions } from '../pipeline/analyze';
 export interface Config {
   server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number; corsOrigins: string[] };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number };
+  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; requireEncryption: boolean };
   models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;

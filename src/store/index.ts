@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageRepository } from './images';
 import { MIGRATIONS } from './migrations';
@@ -13,6 +13,18 @@ export interface StoreOptions {
 }
 
 export const DATABASE_FILE = 'facegate.db';
+
+/**
+ * The data folder readable by this user only (0700, an existing one too), and the database created
+ * 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's mode.
+ */
+function privateDatabasePath(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const path = join(dataDir, DATABASE_FILE);
+  closeSync(openSync(path, 'a', 0o600));
+  return path;
+}
 
 /** The SQLite database in the data folder: WAL journal, foreign keys on, migrated on open. */
 export class Store {
@@ -30,9 +42,11 @@ export class Store {
 
   /** Opens (and migrates) the database; with a `sealer` that encrypts, images and templates are encrypted at rest. */
   static open(options: StoreOptions, sealer: Sealer = Sealer.plain()): Store {
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(options.dataDir, DATABASE_FILE));
+    const path = privateDatabasePath(options.dataDir);
+    const db = new Database(path);
     db.pragma('journal_mode = WAL');
+    // Files left by an earlier version may have been created readable by others.
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     db.pragma('foreign_keys = ON');
     // Deleted biometric data is overwritten with zeros, not left in free pages.
