@@ -5,6 +5,7 @@ import { loadConfig } from './config';
 import { createKeyring } from './config/api-keys';
 import { createLogger } from './log';
 import { startAnalyzer } from './pipeline/analysis-pool';
+import { ffmpegVersion } from './pipeline/video';
 import { createScanner } from './scan/scanner';
 import { Store } from './store';
 import { startImageRetention } from './store/retention';
@@ -29,6 +30,10 @@ async function main(): Promise<void> {
   if (!keyring.entries.some((entry) => entry.role === 'admin')) logger.warn('no admin key configured: admin-only routes refuse every request');
   const clients = new Set(keyring.entries.map((entry) => entry.clientId));
   logger.info({ clients: [...clients] }, `${clients.size} client${clients.size === 1 ? '' : 's'} configured`);
+  const ffmpeg = await ffmpegVersion(config.video).catch((error: Error) => {
+    throw new Error(`video.ffmpegPath: ${error.message}: install Debian's ffmpeg (apt-get install ffmpeg) or set video.ffmpegPath`);
+  });
+  logger.info({ ffmpeg }, 'videos are read with this ffmpeg');
   const api = loadApiDocument();
   const analyzer = await startAnalyzer(config.models);
   logger.info({ models: analyzer.loaded, workers: config.models.workers, ms: Date.now() - started }, 'models loaded');

@@ -46,6 +46,7 @@ describe('server process', () => {
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { models: { loaded: string[] } }).models.loaded).toEqual(loadConfig({}).models.load);
     expect(run.stdout()).toContain('"msg":"FACEGATE_ENCRYPTION_KEY is not set: face images and templates are stored in clear"');
+    expect(run.stdout()).toMatch(/"ffmpeg":"ffmpeg version \S+ .*\(\/\S+\)","msg":"videos are read with this ffmpeg"/);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
   });
@@ -62,6 +63,14 @@ describe('server process', () => {
     const keyless = startServer({ FACEGATE_CONFIG: configFile });
     expect(await keyless.exit).toBe(1);
     expect(keyless.stderr()).toContain('store.requireEncryption is set but FACEGATE_ENCRYPTION_KEY is not');
+  });
+
+  it('refuses to start without the ffmpeg that video.ffmpegPath names, saying how to get one', async () => {
+    const configFile = join(mkdtempSync(join(tmpdir(), 'facegate-no-ffmpeg-')), 'config.json');
+    writeFileSync(configFile, JSON.stringify({ video: { ffmpegPath: '/nonexistent/ffmpeg' } }));
+    const run = startServer({ FACEGATE_CONFIG: configFile });
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain("video.ffmpegPath: /nonexistent/ffmpeg is not an executable file: install Debian's ffmpeg (apt-get install ffmpeg) or set video.ffmpegPath");
   });
 
   it('generates an API key at first start into a 0600 file, logs the path but never the key, and accepts it', async () => {

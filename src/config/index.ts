@@ -5,6 +5,7 @@ import type { ModelName } from '../models/catalog';
 import type { FiqaThresholds } from '../gate/fiqa';
 import type { PhotoRules } from '../gate/photo-rules';
 import type { AnalysisOptions } from '../pipeline/analyze';
+import type { FrameOptions } from '../pipeline/video';
 
 export interface Config {
   server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number; corsOrigins: string[] };
@@ -49,13 +50,8 @@ export interface LivenessConfig {
   minFaceMotion: number;
 }
 
-export interface VideoConfig {
-  maxBytes: number;
-  framesPerSecond: number;
-  maxFrames: number;
+export interface VideoConfig extends FrameOptions {
   bestFrames: number;
-  maxSide: number;
-  timeoutMs: number;
 }
 
 export interface ScanConfig {
@@ -191,6 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   config.store.dataDir = resolve(PROJECT_ROOT, config.store.dataDir);
   config.models.dir = resolve(PROJECT_ROOT, config.models.dir);
+  // A bare name is looked up on PATH when ffmpeg runs.
+  if (config.video.ffmpegPath.includes('/')) config.video.ffmpegPath = resolve(PROJECT_ROOT, config.video.ffmpegPath);
   return config;
 }
 
