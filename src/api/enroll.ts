@@ -10,7 +10,7 @@ import { embeddingSpace } from '../models/manifest';
 import type { Store } from '../store';
 import { EnrollmentConflict } from '../store/users';
 import { requestCaller, requireKey } from './auth';
-import { classify, HttpError } from './errors';
+import { classify, HttpError, identityEncodingOnly } from './errors';
 import { detectingFrom, IMAGE_KEY, isoSeconds, newImage } from './image-input';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -239,9 +239,9 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     res.status(status).json(authAnswer(reason, rejectionScore(res, error)));
   };
 
-  router.post('/api/enroll', ...guard, turn, upload.single('cin_file'), enroll, enrollErrors);
+  router.post('/api/enroll', ...guard, identityEncodingOnly, turn, upload.single('cin_file'), enroll, enrollErrors);
   for (const path of ['/api/authentificate', '/api/authenticate']) {
-    router.post(path, ...guard, turn, upload.single('auth_video'), authenticate, authErrors);
+    router.post(path, ...guard, identityEncodingOnly, turn, upload.single('auth_video'), authenticate, authErrors);
   }
 
   const resetErrors: ErrorRequestHandler = (error, req, res, _next) => {
