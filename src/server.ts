@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createApp } from './api/app';
 import { loadApiDocument } from './api/openapi';
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
   const sealer = Sealer.fromEnvironment();
   if (!sealer.encrypts && config.store.requireEncryption) throw new Error('store.requireEncryption is set but FACEGATE_ENCRYPTION_KEY is not: faces would be stored in clear');
   const store = Store.open(config.store, sealer);
+  const folderMode = statSync(config.store.dataDir).mode & 0o777;
+  if (folderMode & 0o077) logger.warn({ dataDir: config.store.dataDir, mode: folderMode.toString(8) }, 'the data folder is open to other users and belongs to another user: make it 0700');
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
   else logger.warn('FACEGATE_ENCRYPTION_KEY is not set: face images and templates are stored in clear');
   const stopRetention = startImageRetention(store.images, config.store.unenrolledImageHours, (count) =>

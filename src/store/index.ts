@@ -15,12 +15,18 @@ export interface StoreOptions {
 export const DATABASE_FILE = 'facegate.db';
 
 /**
- * The data folder readable by this user only (0700, an existing one too), and the database created
- * 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's mode.
+ * The data folder readable by this user only (0700, an existing one too, when it is ours to change:
+ * a volume another user owns, such as Kubernetes' fsGroup mounts, is left as it is and the server
+ * warns), and the database created 0600 before SQLite opens it: SQLite gives its -wal and -shm files
+ * the database's mode.
  */
 function privateDatabasePath(dataDir: string): string {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
+  try {
+    chmodSync(dataDir, 0o700);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+  }
   const path = join(dataDir, DATABASE_FILE);
   closeSync(openSync(path, 'a', 0o600));
   return path;

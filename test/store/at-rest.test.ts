@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../src/config';
 import { DATABASE_FILE, Store } from '../../src/store';
 import type { NewImage } from '../../src/store/images';
 import { Sealer } from '../../src/store/sealer';
@@ -48,6 +50,24 @@ describe('database files', () => {
     second.close();
     first.close();
   });
+});
+
+// Changing the owner of a folder, and running as another user, needs root (as CI runs).
+const asRoot = process.getuid?.() === 0;
+
+describe('database files in a folder another user owns (a mounted volume)', () => {
+  (asRoot ? it : it.skip)('are 0600, and the folder, not ours to change, is left as it is instead of stopping the start', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'facegate-volume-'));
+    chmodSync(parent, 0o755);
+    const dataDir = join(parent, 'data');
+    mkdirSync(dataDir, { mode: 0o777 });
+    chmodSync(dataDir, 0o777);
+    const open = `require(${JSON.stringify(join(PROJECT_ROOT, 'src', 'store'))}).Store.open({ dataDir: ${JSON.stringify(dataDir)}, busyTimeoutMs: 1000 }).close()`;
+    const run = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', 'tsx', '-e', open], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect([run.status, run.stderr]).toEqual([0, '']);
+    expect(modeOf(dataDir)).toBe(0o777);
+    expect(modeOf(join(dataDir, DATABASE_FILE))).toBe(0o600);
+  }, 60_000);
 });
 
 describe('sealed blobs', () => {
