@@ -23,13 +23,11 @@ export interface BlobPlace {
 const nameOf = (place: BlobPlace) => `${place.table}:${place.row}:${place.column}`;
 
 /** A stored blob that cannot be read as it is. Its message names the place, never the data. */
-export class BlobError extends Error {
+class BlobError extends Error {
   constructor(place: BlobPlace, problem: string) {
     super(`${nameOf(place)} ${problem}`);
   }
 }
-
-export class KeyError extends Error {}
 
 type Format = 'plain' | 'unbound' | 'bound';
 
@@ -48,11 +46,11 @@ function decodeKey(text: string): Buffer {
   if (/^[0-9a-fA-F]{64}$/.test(text)) key = Buffer.from(text, 'hex');
   else if (/^[A-Za-z0-9+/]{43}=$/.test(text) && Buffer.from(text, 'base64').toString('base64') === text) key = Buffer.from(text, 'base64');
   if (key?.length !== KEY_BYTES) {
-    throw new KeyError('FACEGATE_ENCRYPTION_KEY must be 32 bytes written as 64 hex digits or as 44 characters of standard base64 (openssl rand -base64 32)');
+    throw new Error('FACEGATE_ENCRYPTION_KEY must be 32 bytes written as 64 hex digits or as 44 characters of standard base64 (openssl rand -base64 32)');
   }
   const distinct = new Set(key).size;
   if (distinct < MIN_DISTINCT_KEY_BYTES) {
-    throw new KeyError(`FACEGATE_ENCRYPTION_KEY is too weak (${distinct} distinct byte values, at least ${MIN_DISTINCT_KEY_BYTES}): make one with openssl rand -base64 32`);
+    throw new Error(`FACEGATE_ENCRYPTION_KEY is too weak (${distinct} distinct byte values, at least ${MIN_DISTINCT_KEY_BYTES}): make one with openssl rand -base64 32`);
   }
   return key;
 }
@@ -113,7 +111,7 @@ export class Sealer {
    * (after checking that it opens with this key, so that a store is never sealed under two keys).
    */
   reseal(stored: Buffer, place: BlobPlace): Buffer | undefined {
-    if (!this.key) throw new KeyError('FACEGATE_ENCRYPTION_KEY is not set: there is nothing to encrypt with');
+    if (!this.key) throw new Error('FACEGATE_ENCRYPTION_KEY is not set: there is nothing to encrypt with');
     const format = formatOf(stored);
     if (format === 'bound') {
       this.open(stored, place);
