@@ -100,6 +100,21 @@ describe('sealed blobs', () => {
     store.close();
   });
 
+  it('of a scan (uploaded files, thumbnails) open at their own position only', () => {
+    const store = Store.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
+    const files = [randomBytes(2048), randomBytes(2048)];
+    store.scans.create({ id: 'task-1', collection: 'collection-1', createdAt: NOW }, files.map((bytes, i) => ({ name: `${i}.jpg`, bytes })));
+    expect(store.scans.claim('task-1', 0)?.bytes).toEqual(files[0]);
+    const thumbnail = randomBytes(512);
+    store.scans.recordProfile('task-1', 0, { file: '0.jpg' }, thumbnail, NOW);
+    expect(store.scans.thumbnail('task-1', 0)).toEqual(thumbnail);
+    store.db.prepare('UPDATE scan_files SET thumbnail = (SELECT thumbnail FROM scan_files WHERE position = 0) WHERE position = 1').run();
+    expect(() => store.scans.thumbnail('task-1', 1)).toThrow('scan_files:task-1/1:thumbnail does not open');
+    store.db.prepare('UPDATE scan_files SET content = (SELECT thumbnail FROM scan_files WHERE position = 0) WHERE position = 1').run();
+    expect(() => store.scans.claim('task-1', 1)).toThrow('scan_files:task-1/1:content does not open');
+    store.close();
+  });
+
   it('stored in clear are refused once a key is set, naming the row', () => {
     const dataDir = newDataDir();
     const plain = Store.open({ dataDir, busyTimeoutMs: 1000 }, Sealer.plain());
