@@ -53,7 +53,8 @@ export function classify(error: unknown): HttpError | undefined {
  * content-encoding other than identity is refused rather than parsed as if it had none.
  */
 export const identityEncodingOnly: RequestHandler = (req, _res, next) => {
-  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  // As body-parser reads it: an empty header is no encoding.
+  const encoding = (req.headers['content-encoding'] || 'identity').trim().toLowerCase();
   next(encoding === 'identity' ? undefined : new HttpError(415, 'unsupported_encoding', 'The request body encoding is not supported: send multipart bodies uncompressed.'));
 };
 

@@ -58,6 +58,6 @@ describe('a body whose content-encoding is broken or unknown', () => {
       const scanned = await multipart('/scan/uploaded', 'files', encoding);
       expect([encoding, scanned.status, scanned.body.error]).toEqual([encoding, 415, 'unsupported_encoding']);
     }
-    expect((await multipart('/api/enroll?username=ann', 'cin_file', 'identity')).body.DecisionReason).toBe('NO_FACE_DETECTED');
+    for (const encoding of ['identity', 'Identity', '']) expect((await multipart('/api/enroll?username=ann', 'cin_file', encoding)).body.DecisionReason).toBe('NO_FACE_DETECTED');
   });
 });
