@@ -13,12 +13,15 @@ import { scanReport } from './scan/report';
 import { embeddingSpace } from './models/manifest';
 import { rebuildTemplates } from './service/rebuild-templates';
 import { Store } from './store';
+import { sealExisting } from './store/seal-existing';
 import { Sealer } from './store/sealer';
 
 const USAGE = `usage:
   facegate analyze <image...> [--crop out.jpg]
   facegate scan <folder> --out report.html [--workers N] [--contamination 0.05]
-  facegate templates:rebuild      re-embeds stored enrollments with the configured model`;
+  facegate templates:rebuild      re-embeds stored enrollments with the configured model
+  facegate encrypt-existing       seals every image, template and scan file stored in clear or in the
+                                  first sealed format with FACEGATE_ENCRYPTION_KEY (run it once, server stopped)`;
 
 /** Numbers rounded to 4 decimals, embeddings as plain arrays, crops left out (see --crop). */
 function printable(file: string, analysis: FaceAnalysis): unknown {
@@ -170,11 +173,29 @@ async function rebuildTemplatesCommand(args: string[]): Promise<number> {
   }
 }
 
+/** Seals in place what an earlier run stored in clear or in the first sealed format; idempotent. */
+function encryptExistingCommand(args: string[]): number {
+  if (args.length > 0) throw new Error(USAGE);
+  const sealer = Sealer.fromEnvironment();
+  if (!sealer.encrypts) throw new Error('encrypt-existing needs FACEGATE_ENCRYPTION_KEY: the key the server will run with');
+  const store = Store.open(loadConfig().store, sealer);
+  const bar = new SingleBar({ format: 'encrypting [{bar}] {value}/{total} stored blobs | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 });
+  try {
+    const outcome = sealExisting(store.db, sealer, (done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)));
+    bar.stop();
+    console.log(`${outcome.sealed} blobs sealed, ${outcome.unchanged} already sealed with this key`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === 'analyze') return analyzeCommand(args);
   if (command === 'scan') return scanCommand(args);
   if (command === 'templates:rebuild') return rebuildTemplatesCommand(args);
+  if (command === 'encrypt-existing') return encryptExistingCommand(args);
   throw new Error(USAGE);
 }
 

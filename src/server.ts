@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createApp } from './api/app';
 import { loadApiDocument } from './api/openapi';
@@ -5,6 +6,7 @@ import { loadConfig } from './config';
 import { createKeyring } from './config/api-keys';
 import { createLogger } from './log';
 import { startAnalyzer } from './pipeline/analysis-pool';
+import { ffmpegVersion } from './pipeline/video';
 import { createScanner } from './scan/scanner';
 import { Store } from './store';
 import { startImageRetention } from './store/retention';
@@ -17,8 +19,12 @@ async function main(): Promise<void> {
   const started = Date.now();
   // The encryption key comes from the environment only; it is never written anywhere.
   const sealer = Sealer.fromEnvironment();
+  if (!sealer.encrypts && config.store.requireEncryption) throw new Error('store.requireEncryption is set but FACEGATE_ENCRYPTION_KEY is not: faces would be stored in clear');
   const store = Store.open({ ...config.store, defaultClient: config.auth.defaultClient }, sealer);
+  const folderMode = statSync(config.store.dataDir).mode & 0o777;
+  if (folderMode & 0o077) logger.warn({ dataDir: config.store.dataDir, mode: folderMode.toString(8) }, 'the data folder is open to other users and belongs to another user: make it 0700');
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
+  else logger.warn('FACEGATE_ENCRYPTION_KEY is not set: face images and templates are stored in clear');
   const stopRetention = startImageRetention(store.images, config.store.unenrolledImageHours, (count) =>
     logger.info({ count }, 'erased images never used for an enrollment'),
   );
@@ -27,6 +33,10 @@ async function main(): Promise<void> {
   if (!keyring.entries.some((entry) => entry.role === 'admin')) logger.warn('no admin key configured: admin-only routes refuse every request');
   const clients = new Set(keyring.entries.map((entry) => entry.clientId));
   logger.info({ clients: [...clients] }, `${clients.size} client${clients.size === 1 ? '' : 's'} configured`);
+  const ffmpeg = await ffmpegVersion(config.video).catch((error: Error) => {
+    throw new Error(`video.ffmpegPath: ${error.message}: install Debian's ffmpeg (apt-get install ffmpeg) or set video.ffmpegPath`);
+  });
+  logger.info({ ffmpeg }, 'videos are read with this ffmpeg');
   const api = loadApiDocument();
   const analyzer = await startAnalyzer(config.models);
   logger.info({ models: analyzer.loaded, workers: config.models.workers, ms: Date.now() - started }, 'models loaded');

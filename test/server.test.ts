@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -12,9 +12,10 @@ interface Run {
   exit: Promise<number | null>;
 }
 
-/** Starts src/server.ts as `npm start` would run it, with a private data folder and a free port. */
-function startServer(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')], {
+/** Starts src/server.ts as `npm start` would run it, with a private data folder and a free port; `asUser` prefixes a command running it as another user. */
+function startServer(env: Record<string, string>, asUser: string[] = []): Run {
+  const [command, ...args] = [...asUser, process.execPath, '--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')];
+  const child = spawn(command, args, {
     cwd: PROJECT_ROOT,
     env: { ...process.env, FACEGATE_PORT: '0', FACEGATE_HOST: '127.0.0.1', FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-server-')), ...env },
   });
@@ -45,8 +46,46 @@ describe('server process', () => {
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { models: { loaded: string[] } }).models.loaded).toEqual(loadConfig({}).models.load);
+    expect(run.stdout()).toContain('"msg":"FACEGATE_ENCRYPTION_KEY is not set: face images and templates are stored in clear"');
+    expect(run.stdout()).toMatch(/"ffmpeg":"ffmpeg version \S+ .*\(\/\S+\)","msg":"videos are read with this ffmpeg"/);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
+  });
+
+  it('refuses to start with a weak or malformed encryption key, or without one when store.requireEncryption is set', async () => {
+    const weak = startServer({ FACEGATE_ENCRYPTION_KEY: '00'.repeat(32) });
+    expect(await weak.exit).toBe(1);
+    expect(weak.stderr()).toContain('facegate: cannot start: FACEGATE_ENCRYPTION_KEY is too weak');
+    const malformed = startServer({ FACEGATE_ENCRYPTION_KEY: 'not a key' });
+    expect(await malformed.exit).toBe(1);
+    expect(malformed.stderr()).toContain('FACEGATE_ENCRYPTION_KEY must be 32 bytes');
+    const configFile = join(mkdtempSync(join(tmpdir(), 'facegate-require-key-')), 'config.json');
+    writeFileSync(configFile, JSON.stringify({ store: { requireEncryption: true } }));
+    const keyless = startServer({ FACEGATE_CONFIG: configFile });
+    expect(await keyless.exit).toBe(1);
+    expect(keyless.stderr()).toContain('store.requireEncryption is set but FACEGATE_ENCRYPTION_KEY is not');
+  });
+
+  (process.getuid?.() === 0 ? it : it.skip)('warns when the data folder is open to other users and belongs to another (a mounted volume)', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'facegate-volume-'));
+    chmodSync(parent, 0o755);
+    const dataDir = join(parent, 'data');
+    mkdirSync(dataDir, { mode: 0o777 });
+    chmodSync(dataDir, 0o777);
+    const configFile = join(parent, 'config.json');
+    // A missing ffmpeg ends the start right after the data folder is checked.
+    writeFileSync(configFile, JSON.stringify({ video: { ffmpegPath: '/nonexistent/ffmpeg' } }));
+    const run = startServer({ FACEGATE_DATA_DIR: dataDir, FACEGATE_CONFIG: configFile }, ['runuser', '-u', 'nobody', '--']);
+    expect(await run.exit).toBe(1);
+    expect(run.stdout()).toContain(`"dataDir":"${dataDir}","mode":"777","msg":"the data folder is open to other users and belongs to another user: make it 0700"`);
+  });
+
+  it('refuses to start without the ffmpeg that video.ffmpegPath names, saying how to get one', async () => {
+    const configFile = join(mkdtempSync(join(tmpdir(), 'facegate-no-ffmpeg-')), 'config.json');
+    writeFileSync(configFile, JSON.stringify({ video: { ffmpegPath: '/nonexistent/ffmpeg' } }));
+    const run = startServer({ FACEGATE_CONFIG: configFile });
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain("video.ffmpegPath: /nonexistent/ffmpeg is not an executable file: install Debian's ffmpeg (apt-get install ffmpeg) or set video.ffmpegPath");
   });
 
   it('generates an API key at first start into a 0600 file, logs the path but never the key, and accepts it', async () => {

@@ -29,6 +29,14 @@ export interface AppDeps {
   scanner: Scanner;
 }
 
+/**
+ * A request's URL as the log keeps it: without the query string (usernames, keys a client put
+ * there), and with the one identity a path carries, the username of /api/users/{username}, left out.
+ */
+export function loggedPath(url: string): string {
+  return url.split('?', 1)[0].replace(/^\/api\/users\/[^/]+/i, '/api/users/:username');
+}
+
 /** Each API family parses its own bodies (its size limit) and answers errors in its own shape. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -39,7 +47,7 @@ export function createApp(deps: AppDeps): Express {
     pinoHttp({
       logger: deps.logger,
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: loggedPath(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

@@ -10,7 +10,7 @@ import { PROFILE_COLUMNS } from '../scan/profile';
 import { collectionOutliers, ReportCache } from '../scan/results';
 import { progressOf, type Scanner } from '../scan/scanner';
 import { requestCaller, requireKey } from './auth';
-import { classify, HttpError } from './errors';
+import { classify, HttpError, identityEncodingOnly } from './errors';
 import { IMAGE_KEY } from './image-input';
 
 export interface ScanDeps {
@@ -118,7 +118,7 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     return task;
   };
 
-  router.post('/scan/uploaded', ...guard, upload.any(), async (req, res) => {
+  router.post('/scan/uploaded', ...guard, identityEncodingOnly, upload.any(), async (req, res) => {
     const parts: UploadedFile[] = ((req.files ?? []) as Express.Multer.File[]).map((f) => ({ name: f.originalname, bytes: f.buffer }));
     const task = scanner.submit(requestCaller(res).clientId, await imagesOfUpload(parts, limits));
     res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });

@@ -7,7 +7,7 @@ import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { enrollmentFlows, type Media, Rejection } from '../service/enrollment';
 import type { ResetScope, Store } from '../store';
 import { requestCaller, requireKey } from './auth';
-import { classify, HttpError } from './errors';
+import { classify, HttpError, identityEncodingOnly } from './errors';
 import { detectingFrom, IMAGE_KEY } from './image-input';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -165,9 +165,9 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     res.status(status).json(authAnswer(reason, rejectionScore(res, error)));
   };
 
-  router.post('/api/enroll', ...guard, turn, upload.single('cin_file'), enroll, enrollErrors);
+  router.post('/api/enroll', ...guard, identityEncodingOnly, turn, upload.single('cin_file'), enroll, enrollErrors);
   for (const path of ['/api/authentificate', '/api/authenticate']) {
-    router.post(path, ...guard, turn, upload.single('auth_video'), authenticate, authErrors);
+    router.post(path, ...guard, identityEncodingOnly, turn, upload.single('auth_video'), authenticate, authErrors);
   }
 
   const resetErrors: ErrorRequestHandler = (error, req, res, _next) => {

@@ -14,7 +14,11 @@ export class HttpError extends Error {
 
 interface BodyParserError {
   type?: string;
+  /** Set by zlib when the body does not inflate: Z_DATA_ERROR, Z_BUF_ERROR, ERR__ERROR_FORMAT_… (brotli). */
+  code?: string;
 }
+
+const DECOMPRESSION_FAILED = /^(Z_|ERR__ERROR_)/;
 
 // What busboy (under multer) throws for a multipart body it cannot parse.
 const MALFORMED_MULTIPART = /^(Multipart: |Unexpected end of form|Malformed part header)/;
@@ -35,11 +39,24 @@ export function classify(error: unknown): HttpError | undefined {
   const type = (error as BodyParserError | undefined)?.type;
   if (type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', 'The request body is not valid JSON.');
   if (type === 'entity.too.large') return new HttpError(413, 'payload_too_large', 'The request body is larger than this service accepts.');
+  if (DECOMPRESSION_FAILED.test((error as BodyParserError | undefined)?.code ?? '')) {
+    return new HttpError(400, 'corrupt_encoding', 'The request body does not decode as its content-encoding says.');
+  }
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new HttpError(415, 'unsupported_encoding', 'The request body encoding is not supported.');
   }
   return undefined;
 }
+
+/**
+ * Multipart bodies are read as they come (multer does not decompress): one sent with a
+ * content-encoding other than identity is refused rather than parsed as if it had none.
+ */
+export const identityEncodingOnly: RequestHandler = (req, _res, next) => {
+  // As body-parser reads it: an empty header is no encoding.
+  const encoding = (req.headers['content-encoding'] || 'identity').trim().toLowerCase();
+  next(encoding === 'identity' ? undefined : new HttpError(415, 'unsupported_encoding', 'The request body encoding is not supported: send multipart bodies uncompressed.'));
+};
 
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, 'not_found', `No route for ${req.method} ${req.path}.`));

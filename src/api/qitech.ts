@@ -17,6 +17,7 @@ const TITLES: Record<string, string> = {
   invalid_json: 'invalid_request',
   invalid_request: 'invalid_request',
   unsupported_encoding: 'invalid_request',
+  corrupt_encoding: 'invalid_request',
   invalid_image: 'invalid_image',
   image_too_large: 'invalid_image',
   payload_too_large: 'invalid_image',

@@ -5,6 +5,7 @@ import type { ModelName } from '../models/catalog';
 import type { FiqaThresholds } from '../gate/fiqa';
 import type { PhotoRules } from '../gate/photo-rules';
 import type { AnalysisOptions } from '../pipeline/analyze';
+import type { FrameOptions } from '../pipeline/video';
 
 export interface Config {
   server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number; corsOrigins: string[] };
@@ -13,7 +14,7 @@ export interface Config {
     /** File in the data folder with the secret keying the hashes that stand for users in the logs. */
     identitySecretFile: string;
   };
-  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number };
+  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; requireEncryption: boolean };
   models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
@@ -53,13 +54,8 @@ export interface LivenessConfig {
   minFaceMotion: number;
 }
 
-export interface VideoConfig {
-  maxBytes: number;
-  framesPerSecond: number;
-  maxFrames: number;
+export interface VideoConfig extends FrameOptions {
   bestFrames: number;
-  maxSide: number;
-  timeoutMs: number;
 }
 
 export interface ScanConfig {
@@ -195,6 +191,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   config.store.dataDir = resolve(PROJECT_ROOT, config.store.dataDir);
   config.models.dir = resolve(PROJECT_ROOT, config.models.dir);
+  // A bare name is looked up on PATH when ffmpeg runs.
+  if (config.video.ffmpegPath.includes('/')) config.video.ffmpegPath = resolve(PROJECT_ROOT, config.video.ffmpegPath);
   return config;
 }
 

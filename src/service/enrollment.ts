@@ -99,7 +99,7 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     try {
       stills = await videoFrames(bytes, config.video);
     } catch (error) {
-      if (error instanceof VideoError) throw new Rejection(error.code === 'too_large' ? 'FILE_TOO_LARGE' : 'INVALID_MEDIA');
+      if (error instanceof VideoError) throw new Rejection(error.code === 'too_large' || error.code === 'too_long' ? 'FILE_TOO_LARGE' : 'INVALID_MEDIA');
       throw error;
     }
     const frames: FaceAnalysis[] = [];

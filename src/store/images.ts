@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { flushErased } from './erasure';
-import type { Sealer } from './sealer';
+import type { BlobPlace, Sealer } from './sealer';
 
 export interface ImageMetadata {
   key: string;
@@ -32,6 +32,9 @@ interface MetadataRow {
   used_at: string | null;
 }
 
+/** Where an image's original bytes or face crop are stored, which its seal is bound to. */
+export const imagePlace = (key: string, column: 'original' | 'cropped'): BlobPlace => ({ table: 'images', row: key, column });
+
 const METADATA = 'key, content_type, file_size, width_px, height_px, created_at, used_at';
 
 /**
@@ -60,8 +63,8 @@ export class ImageRepository {
         image.fileSize,
         image.width,
         image.height,
-        this.sealer.seal(image.original),
-        this.sealer.seal(image.cropped),
+        this.sealer.seal(image.original, imagePlace(image.key, 'original')),
+        this.sealer.seal(image.cropped, imagePlace(image.key, 'cropped')),
         image.analysis,
         image.createdAt,
         owner?.usedAt ?? null,
@@ -95,13 +98,13 @@ export class ImageRepository {
 
   original(client: string, key: string): Buffer | undefined {
     const row = this.db.prepare('SELECT original FROM images WHERE key = ? AND client = ?').get(key, client) as { original: Buffer } | undefined;
-    return row && this.sealer.open(row.original);
+    return row && this.sealer.open(row.original, imagePlace(key, 'original'));
   }
 
   /** The face crop, once the image has been used; undefined before that or when there is none. */
   croppedOfUsed(client: string, key: string): Buffer | undefined {
     const row = this.db.prepare('SELECT cropped FROM images WHERE key = ? AND client = ? AND used_at IS NOT NULL').get(key, client) as { cropped: Buffer | null } | undefined;
-    return row?.cropped ? this.sealer.open(row.cropped) : undefined;
+    return row?.cropped ? this.sealer.open(row.cropped, imagePlace(key, 'cropped')) : undefined;
   }
 
   /** Erases the images no user owns (never enrolled) uploaded before `cutoff`, of every client; returns how many. */

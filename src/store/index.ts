@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { flushErased } from './erasure';
 import { ImageRepository } from './images';
@@ -20,6 +20,24 @@ export const DATABASE_FILE = 'facegate.db';
 /** Whose data a reset erases: one client's, or (only for an all-clients admin) everyone's. */
 export type ResetScope = { client: string } | { allClients: true };
 
+/**
+ * The data folder readable by this user only (0700, an existing one too, when it is ours to change:
+ * a volume another user owns, such as Kubernetes' fsGroup mounts, is left as it is and the server
+ * warns), and the database created 0600 before SQLite opens it: SQLite gives its -wal and -shm files
+ * the database's mode.
+ */
+function privateDatabasePath(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    chmodSync(dataDir, 0o700);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+  }
+  const path = join(dataDir, DATABASE_FILE);
+  closeSync(openSync(path, 'a', 0o600));
+  return path;
+}
+
 /** The SQLite database in the data folder: WAL journal, foreign keys on, migrated on open. */
 export class Store {
   readonly db: Database.Database;
@@ -36,9 +54,11 @@ export class Store {
 
   /** Opens (and migrates) the database; with a `sealer` that encrypts, images and templates are encrypted at rest. */
   static open(options: StoreOptions, sealer: Sealer = Sealer.plain()): Store {
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(options.dataDir, DATABASE_FILE));
+    const path = privateDatabasePath(options.dataDir);
+    const db = new Database(path);
     db.pragma('journal_mode = WAL');
+    // Files left by an earlier version may have been created readable by others.
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     db.pragma('foreign_keys = ON');
     // Deleted biometric data is overwritten with zeros, not left in free pages.

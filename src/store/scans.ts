@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { flushErased } from './erasure';
-import type { Sealer } from './sealer';
+import type { BlobPlace, Sealer } from './sealer';
 
 export type TaskStatus = 'pending' | 'running' | 'done' | 'failed';
 
@@ -79,6 +79,13 @@ const taskOf = (row: TaskRow): ScanTask => ({
   finishedAt: row.finished_at,
 });
 
+/** Where a scanned file's bytes or thumbnail are stored, which its seal is bound to. */
+export const scanFilePlace = (taskId: string, position: number, column: 'content' | 'thumbnail'): BlobPlace => ({
+  table: 'scan_files',
+  row: `${taskId}/${position}`,
+  column,
+});
+
 /**
  * Batch-scan tasks and their files. An uploaded file's bytes (sealed at rest) stay until the file
  * is profiled or has failed, so a task interrupted by a restart can pick up where it was. A task
@@ -98,7 +105,7 @@ export class ScanRepository {
       this.db
         .prepare(`INSERT INTO tasks (id, client, collection, status, total, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)`)
         .run(task.id, task.client, task.collection, files.length, task.createdAt, task.createdAt);
-      files.forEach((file, position) => insertFile.run(task.id, position, file.name, this.sealer.seal(file.bytes)));
+      files.forEach((file, position) => insertFile.run(task.id, position, file.name, this.sealer.seal(file.bytes, scanFilePlace(task.id, position, 'content'))));
     })();
   }
 
@@ -150,12 +157,12 @@ export class ScanRepository {
         .get(taskId, position) as { name: string; content: Buffer; attempts: number } | undefined;
       if (!row) return undefined;
       this.db.prepare('UPDATE scan_files SET attempts = attempts + 1 WHERE task_id = ? AND position = ?').run(taskId, position);
-      return { position, name: row.name, bytes: this.sealer.open(row.content), attempts: row.attempts + 1 };
+      return { position, name: row.name, bytes: this.sealer.open(row.content, scanFilePlace(taskId, position, 'content')), attempts: row.attempts + 1 };
     })();
   }
 
   recordProfile(taskId: string, position: number, profile: StoredProfile, thumbnail: Buffer | null, at: string): void {
-    this.settle(taskId, position, at, `status = 'done', profile = ?, thumbnail = ?`, JSON.stringify(profile), thumbnail && this.sealer.seal(thumbnail));
+    this.settle(taskId, position, at, `status = 'done', profile = ?, thumbnail = ?`, JSON.stringify(profile), thumbnail && this.sealer.seal(thumbnail, scanFilePlace(taskId, position, 'thumbnail')));
   }
 
   recordFailure(taskId: string, position: number, error: string, at: string): void {
@@ -193,7 +200,7 @@ export class ScanRepository {
     const row = this.db.prepare('SELECT thumbnail FROM scan_files WHERE task_id = ? AND position = ?').get(taskId, position) as
       | { thumbnail: Buffer | null }
       | undefined;
-    return row?.thumbnail ? this.sealer.open(row.thumbnail) : undefined;
+    return row?.thumbnail ? this.sealer.open(row.thumbnail, scanFilePlace(taskId, position, 'thumbnail')) : undefined;
   }
 
   /** Deletes the client's collection: its tasks with their files and results; false when there was none. */

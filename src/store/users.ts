@@ -1,8 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { NewImage } from './images';
-import type { ImageRepository } from './images';
+import { type ImageRepository, imagePlace, type NewImage } from './images';
 import { flushErased } from './erasure';
-import type { Sealer } from './sealer';
+import type { BlobPlace, Sealer } from './sealer';
 
 /** Which model, at which exact version, made an embedding: only embeddings of one space compare. */
 export interface EmbeddingSpace {
@@ -51,6 +50,9 @@ const fromBlob = (blob: Buffer): Float32Array => {
   return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
 };
 
+/** Where a template's embedding is stored, which its seal is bound to. */
+export const templatePlace = (id: number): BlobPlace => ({ table: 'templates', row: id, column: 'embedding' });
+
 /**
  * Enrolled people: a user row, their face templates (sealed at rest) and their images. A user
  * belongs to a client, and usernames are unique per client: every method names the client.
@@ -76,25 +78,25 @@ export class UserRepository {
    */
   templates(client: string, space: EmbeddingSpace): { username: string; embedding: Float32Array }[] {
     const rows = this.db
-      .prepare('SELECT u.username, t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.client = ? AND t.model = ? AND t.model_version = ?')
-      .all(client, space.model, space.modelVersion) as { username: string; embedding: Buffer }[];
-    return rows.map((r) => ({ username: r.username, embedding: fromBlob(this.sealer.open(r.embedding)) }));
+      .prepare('SELECT u.username, t.id, t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.client = ? AND t.model = ? AND t.model_version = ?')
+      .all(client, space.model, space.modelVersion) as { username: string; id: number; embedding: Buffer }[];
+    return rows.map((r) => ({ username: r.username, embedding: fromBlob(this.sealer.open(r.embedding, templatePlace(r.id))) }));
   }
 
   /** The user's templates in one embedding space; empty when they were enrolled with another model. */
   templatesOf(client: string, username: string, space: EmbeddingSpace): Float32Array[] {
     const rows = this.db
-      .prepare('SELECT t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.client = ? AND u.username = ? AND t.model = ? AND t.model_version = ?')
-      .all(client, username, space.model, space.modelVersion) as { embedding: Buffer }[];
-    return rows.map((r) => fromBlob(this.sealer.open(r.embedding)));
+      .prepare('SELECT t.id, t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.client = ? AND u.username = ? AND t.model = ? AND t.model_version = ?')
+      .all(client, username, space.model, space.modelVersion) as { id: number; embedding: Buffer }[];
+    return rows.map((r) => fromBlob(this.sealer.open(r.embedding, templatePlace(r.id))));
   }
 
   /** The original bytes of every image enrolled for the user (for replay checks). */
   enrolledOriginals(client: string, username: string): Buffer[] {
     const rows = this.db
-      .prepare('SELECT i.original FROM images i JOIN users u ON u.id = i.user_id WHERE u.client = ? AND u.username = ?')
-      .all(client, username) as { original: Buffer }[];
-    return rows.map((r) => this.sealer.open(r.original));
+      .prepare('SELECT i.key, i.original FROM images i JOIN users u ON u.id = i.user_id WHERE u.client = ? AND u.username = ?')
+      .all(client, username) as { key: string; original: Buffer }[];
+    return rows.map((r) => this.sealer.open(r.original, imagePlace(r.key, 'original')));
   }
 
   /**
@@ -126,10 +128,7 @@ export class UserRepository {
       const userId = this.userId(client, username);
       if (userId === undefined) return;
       this.db.prepare('DELETE FROM templates WHERE user_id = ?').run(userId);
-      const insert = this.db.prepare('INSERT INTO templates (user_id, image_key, model, model_version, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?)');
-      for (const { imageKey, template } of replacements) {
-        insert.run(userId, imageKey, template.model, template.modelVersion, this.sealer.seal(toBlob(template.embedding)), createdAt);
-      }
+      for (const { imageKey, template } of replacements) this.insertTemplate(userId, imageKey, template, createdAt);
     })();
   }
 
@@ -163,11 +162,17 @@ export class UserRepository {
         imageKey = enrollment.image.key;
         this.db.prepare('UPDATE images SET user_id = ?, used_at = COALESCE(used_at, ?) WHERE key = ?').run(userId, enrollment.createdAt, imageKey);
       }
-      const { model, modelVersion, embedding } = enrollment.template;
-      this.db
-        .prepare('INSERT INTO templates (user_id, image_key, model, model_version, embedding, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(userId, imageKey, model, modelVersion, this.sealer.seal(toBlob(embedding)), enrollment.createdAt);
+      this.insertTemplate(userId, imageKey, enrollment.template, enrollment.createdAt);
     })();
+  }
+
+  /** Inside a transaction: the row first, then its embedding, sealed to the row id the insert gave. */
+  private insertTemplate(userId: number, imageKey: string, template: TemplateRecord, createdAt: string): void {
+    const { lastInsertRowid } = this.db
+      .prepare(`INSERT INTO templates (user_id, image_key, model, model_version, embedding, created_at) VALUES (?, ?, ?, ?, x'', ?)`)
+      .run(userId, imageKey, template.model, template.modelVersion, createdAt);
+    const id = Number(lastInsertRowid);
+    this.db.prepare('UPDATE templates SET embedding = ? WHERE id = ?').run(this.sealer.seal(toBlob(template.embedding), templatePlace(id)), id);
   }
 
   metadata(client: string, username: string): UserMetadata | undefined {

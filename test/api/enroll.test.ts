@@ -10,6 +10,7 @@ import { analyze } from '../../src/pipeline/analyze';
 import { Store } from '../../src/store';
 import { Sealer } from '../../src/store/sealer';
 import { ADMIN_KEY, USER_KEY, useApp } from '../helpers/app';
+import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
 import { videoOfStill } from '../helpers/video';
@@ -207,7 +208,7 @@ describeWithFaces('enroll and authenticate on real faces', () => {
 describeWithFaces('encryption at rest', () => {
   it('stores no readable image or template bytes in the database files, and reads them back transparently', async () => {
     const { deps, config } = testApp();
-    const store = Store.open({ ...config.store, dataDir: join(config.store.dataDir, 'encrypted') }, Sealer.fromKeyText('ab'.repeat(32)));
+    const store = Store.open({ ...config.store, dataDir: join(config.store.dataDir, 'encrypted') }, Sealer.fromKeyText(TEST_ENCRYPTION_KEY));
     const app = createApp({ ...deps, store });
     const bytes = await scaledTo(readFileSync(facePath('deepface_img29.jpg')), 1024);
     await enroll('?username=matt', { bytes }, app).expect(200);

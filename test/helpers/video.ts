@@ -1,12 +1,13 @@
-import ffmpeg from '@ffmpeg-installer/ffmpeg';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { loadConfig } from '../../src/config';
 import type { ModelRegistry } from '../../src/models/registry';
 import { type AnalysisOptions, analyze } from '../../src/pipeline/analyze';
 import type { Point3 } from '../../src/pipeline/types';
+import { executablePath } from '../../src/pipeline/video';
 
 export type VideoFormat = 'mp4' | 'webm';
 
@@ -17,9 +18,12 @@ const WIDTH = 640;
 
 const codecArgs = (format: VideoFormat) => (format === 'mp4' ? ['-pix_fmt', 'yuv420p', '-c:v', 'libx264'] : ['-c:v', 'libvpx']);
 
+/** The service's ffmpeg (config video.ffmpegPath), here with its encoders. */
+const FFMPEG = executablePath(loadConfig().video.ffmpegPath);
+
 function runFfmpeg(args: string[]): Promise<void> {
   return new Promise<void>((resolve, reject) =>
-    execFile(ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { maxBuffer: 16 * 1024 * 1024 }, (e, _out, err) => (e ? reject(new Error(`ffmpeg: ${err || e.message}`)) : resolve())),
+    execFile(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { maxBuffer: 16 * 1024 * 1024 }, (e, _out, err) => (e ? reject(new Error(`ffmpeg: ${err || e.message}`)) : resolve())),
   );
 }
 
@@ -30,6 +34,19 @@ async function inTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `seconds` of ffmpeg's test pattern at 10 frames a second, `width`x`height`, encoded with `args`
+ * (codec options, and any further input such as a sound) into `out.<extension>`, whose extension
+ * picks the container.
+ */
+export function testPattern({ width = 320, height = 240, seconds = 2, args = ['-pix_fmt', 'yuv420p', '-c:v', 'libx264'], extension = 'mp4' } = {}): Promise<Buffer> {
+  return inTempDir(async (dir) => {
+    const out = join(dir, `out.${extension}`);
+    await runFfmpeg(['-f', 'lavfi', '-t', String(seconds), '-i', `testsrc=size=${width}x${height}:rate=${RATE}`, ...args, out]);
+    return readFileSync(out);
+  });
 }
 
 /** `still` looped for `seconds` at 10 frames a second, through the ffmpeg filter chain `filter`. */
@@ -49,7 +66,7 @@ async function evenHeight(still: Buffer, width: number): Promise<number> {
   return 2 * Math.round((width * h) / w / 2);
 }
 
-/** A short H.264 MP4 (or VP8 WebM) showing `still` for `seconds`, made with the shipped ffmpeg. */
+/** A short H.264 MP4 (or VP8 WebM) showing `still` for `seconds`. */
 export async function videoOfStill(still: Buffer, seconds = 2, format: VideoFormat = 'mp4'): Promise<Buffer> {
   return stillThrough(still, `scale=${WIDTH}:-2`, seconds, format);
 }
