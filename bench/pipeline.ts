@@ -14,6 +14,7 @@ import { expressions } from '../src/pipeline/expression';
 import { analyze, type AnalysisOptions, assess } from '../src/pipeline/analyze';
 import { locateLandmarks } from '../src/pipeline/landmarks';
 import { livenessScores } from '../src/pipeline/liveness';
+import { occlusionScores } from '../src/pipeline/occlusion';
 import { measurePhotometry } from '../src/pipeline/photometry';
 import { PORTRAIT, portraitAvailable, portraitFrame } from './frames';
 import { argValue, stealMeter, summarize } from './stats';
@@ -29,6 +30,7 @@ async function stages(bytes: Buffer, models: ModelRegistry, options: AnalysisOpt
   const image = await timed('decode', () => decodeImage(bytes, options.limits));
   const detections = await timed('detect', () => detectFaces(image, models.get('blazeface'), options.detection));
   const faces = await timed('landmarks (mesh x2 + iris)', () => locateLandmarks(image, detections.slice(0, 1), { facemesh: models.get('facemesh'), iris: models.get('iris') }));
+  await timed('occlusion (fr-feature-maps + occlusion)', () => occlusionScores(image, faces, models.get('fr-feature-maps'), models.get('occlusion')));
   await timed('expression', () => expressions(image, faces, models.get('emotion'), options.expression.regionScale));
   await timed(`embed (${options.embedding.model}${options.embedding.mirror ? ' + mirror' : ''})`, () => embedFaces(image, faces, models.get(options.embedding.model), options.embedding));
   await timed('liveness', () => livenessScores(image, faces, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness));

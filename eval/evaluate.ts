@@ -18,7 +18,7 @@ import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
 import { populationsSection } from './populations';
 import { embedAll, pairScores, recognitionFaces } from './recognition-pairs';
 import { seededRandom } from './random';
-import { OCCLUSION_REGIONS, type OcclusionResult, occlusionResult } from '../src/pipeline/occlusion';
+import { OCCLUSION_PARTS, OCCLUSION_REGIONS, type OcclusionResult, occlusionResult, pooledView } from '../src/pipeline/occlusion';
 import { OCCLUDER_KINDS } from '../train/occluders';
 import { DEGRADATIONS } from './transforms';
 import { CLEAR_BELOW, cleanFaces, cleanRecords, inTrainingSplit, OCCLUDED_AT, OCCLUDED_FROM, type Sample, samplesOf, TRAINING_SEED } from '../train/occlusion-data';
@@ -195,7 +195,7 @@ async function occlusionSection(all: Analysed[], models: ModelRegistry, options:
     lost += made.lost;
   }
   const results: OcclusionResult[] = [];
-  for (const s of samples) results.push(occlusionResult((await models.get('occlusion').run(s.features, 1)).scores));
+  for (const s of samples) results.push(occlusionResult((await models.get('occlusion').run(pooledView(s.pooled, OCCLUSION_PARTS), 1)).scores));
   const scores = results.map((r) => r.regions);
   say(
     `Synthetic occluders (${OCCLUDER_KINDS.join(', ')}) drawn on ${faces.length} faces (photos and mirror images) of identities held out of training, new random draws (seed ${EVALUATION_SEED}; training used ${TRAINING_SEED}); ${samples.length} samples, ${lost} more whose face the detector lost. A region counts as occluded when at least ${OCCLUDED_FROM * 100}% of it is covered, as clear under ${CLEAR_BELOW * 100}%. Threshold ${OCCLUDED_AT}.`,

@@ -15,7 +15,7 @@ describe('loadConfig', () => {
     expect(config.server.port).toBe(8080);
     expect(config.models.dir).toBe(join(PROJECT_ROOT, 'models'));
     expect(config.store.dataDir).toBe(join(PROJECT_ROOT, 'data'));
-    expect(config.models.load).toEqual(['blazeface', 'facemesh', 'iris', 'emotion', 'fr-feature', 'antispoof', 'liveness', 'occlusion', 'quality']);
+    expect(config.models.load).toEqual(['blazeface', 'facemesh', 'iris', 'emotion', 'fr-feature', 'fr-feature-maps', 'antispoof', 'liveness', 'occlusion', 'quality']);
   });
 
   it('applies environment overrides, turning numeric strings into numbers', () => {

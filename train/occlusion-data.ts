@@ -7,7 +7,8 @@ import { type AnalysisOptions, locateFaces } from '../src/pipeline/analyze';
 import { decodeImage } from '../src/pipeline/decode';
 import { overlapOfSmaller } from '../src/pipeline/detect';
 import { meshBox } from '../src/pipeline/landmarks';
-import { OCCLUSION_REGIONS, type OcclusionRegion, occlusionFeatures } from '../src/pipeline/occlusion';
+import { OCCLUSION_REGIONS, type OcclusionRegion, occlusionFeatures, POOLED_PARTS } from '../src/pipeline/occlusion';
+import { handmadeFeatures } from './occlusion-handmade';
 import type { Landmarks, RgbImage } from '../src/pipeline/types';
 import { type ExtraRecord, extraManifest, extraPath, type FaceRecord, faceManifest, facePath, isCopy } from '../eval/dataset';
 import { seededRandom } from '../eval/random';
@@ -52,7 +53,10 @@ export interface Sample {
   population?: Population;
   /** Whose face it is (personOf()), so that a person's samples stay on one side of a split. */
   person: string;
-  features: Float32Array;
+  /** occlusionFeatures() with every POOLED_PARTS: pooledView() takes what a model reads. */
+  pooled: Float32Array;
+  /** Attempt 1's hand-made features (train/occlusion-handmade.ts), for the comparison of `--select`. */
+  handmade: Float32Array;
   coverage: Record<OcclusionRegion, number>;
   glasses: boolean;
 }
@@ -151,8 +155,10 @@ export async function samplesOf(
   models: ModelRegistry,
   options: AnalysisOptions,
 ): Promise<{ samples: Sample[]; lost: number }> {
+  const maps = models.get('fr-feature-maps');
+  const measure = async (image: RgbImage, face: Landmarks) => ({ pooled: await occlusionFeatures(image, face, maps, POOLED_PARTS), handmade: handmadeFeatures(image, face) });
   const samples: Sample[] = [
-    { kind: 'none', person: clean.person, population: clean.population, features: occlusionFeatures(clean.image, clean.face), coverage: noOcclusion(), glasses: clean.wearsGlasses },
+    { kind: 'none', person: clean.person, population: clean.population, ...(await measure(clean.image, clean.face)), coverage: noOcclusion(), glasses: clean.wearsGlasses },
   ];
   const skin = skinColour(clean.image, clean.face);
   const cleanBox = meshBox(clean.face.mesh);
@@ -169,7 +175,7 @@ export async function samplesOf(
     samples.push({
       kind,
       person: clean.person, population: clean.population,
-      features: occlusionFeatures(image, found),
+      ...(await measure(image, found)),
       // Clear eyeglasses leave eyes and brows visible: not occlusion, whatever part of a region the frame crosses.
       coverage: kind === 'eyeglasses' ? noOcclusion() : occluded.coverage,
       glasses: clean.wearsGlasses || GLASSES_KINDS.includes(kind),
@@ -182,7 +188,7 @@ export async function samplesOf(
       lost++;
       continue;
     }
-    samples.push({ kind: 'photometric', person: clean.person, population: clean.population, features: occlusionFeatures(image, found), coverage: noOcclusion(), glasses: clean.wearsGlasses });
+    samples.push({ kind: 'photometric', person: clean.person, population: clean.population, ...(await measure(image, found)), coverage: noOcclusion(), glasses: clean.wearsGlasses });
   }
   return { samples, lost };
 }
@@ -324,15 +330,39 @@ export function groupPeople(faces: { file: string; population: string; embedding
   return new Map(faces.map((f, i) => [f.file, `extra:${faces[find(i)].file}`]));
 }
 
+const toBase64 = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+function fromBase64(text: string): Float32Array {
+  const bytes = Buffer.from(text, 'base64');
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+/** In the cache, `features` holds the hand-made features and `deep` the pooled ones. */
 function encodeSamples(samples: Sample[]): unknown[] {
-  return samples.map((s) => ({ ...s, features: Buffer.from(s.features.buffer, s.features.byteOffset, s.features.byteLength).toString('base64') }));
+  return samples.map(({ pooled, handmade, ...rest }) => ({ ...rest, features: toBase64(handmade), deep: toBase64(pooled) }));
 }
 
 function decodeSamples(rows: unknown[]): Sample[] {
-  return (rows as (Omit<Sample, 'features'> & { features: string })[]).map((r) => {
-    const bytes = Buffer.from(r.features, 'base64');
-    return { ...r, features: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
-  });
+  return (rows as (Omit<Sample, 'pooled' | 'handmade'> & { features: string; deep: string })[]).map(({ features, deep, ...rest }) => ({
+    ...rest,
+    handmade: fromBase64(features),
+    pooled: fromBase64(deep),
+  }));
+}
+
+function cacheEntry(unit: FaceUnit, cacheDir: string | undefined, version: string): { key: string; cachePath: string | undefined } {
+  const key = `${version}|${TRAINING_SEED}|${unit.population}|${unit.file}|${unit.mirrored}|${unit.variants}|${unit.degradations}`;
+  const cachePath = cacheDir ? join(cacheDir, `${hash(key).toString(16)}-${unit.file.replace(/[^\w.-]+/g, '_')}${unit.mirrored ? '-m' : ''}.json`) : undefined;
+  return { key, cachePath };
+}
+
+/** A unit's samples as unitSamples() kept them in `cacheDir`, or undefined when they are not there. */
+export function cachedUnitSamples(unit: FaceUnit, cacheDir: string | undefined, version: string): UnitResult | undefined {
+  const { key, cachePath } = cacheEntry(unit, cacheDir, version);
+  if (!cachePath || !existsSync(cachePath)) return undefined;
+  const kept = JSON.parse(readFileSync(cachePath, 'utf8')) as { key: string; located: boolean; embedding: number[]; samples: unknown[]; lost: number };
+  if (kept.key !== key) return undefined;
+  const samples = decodeSamples(kept.samples).map((s) => ({ ...s, person: unit.person }));
+  return { unit, located: kept.located, embedding: kept.embedding, samples, lost: kept.lost };
 }
 
 /**
@@ -348,15 +378,9 @@ export async function unitSamples(
   cacheDir: string | undefined,
   version: string,
 ): Promise<UnitResult> {
-  const key = `${version}|${TRAINING_SEED}|${unit.population}|${unit.file}|${unit.mirrored}|${unit.variants}|${unit.degradations}`;
-  const cachePath = cacheDir ? join(cacheDir, `${hash(key).toString(16)}-${unit.file.replace(/[^\w.-]+/g, '_')}${unit.mirrored ? '-m' : ''}.json`) : undefined;
-  if (cachePath && existsSync(cachePath)) {
-    const kept = JSON.parse(readFileSync(cachePath, 'utf8')) as { key: string; located: boolean; embedding: number[]; samples: unknown[]; lost: number };
-    if (kept.key === key) {
-      const samples = decodeSamples(kept.samples).map((s) => ({ ...s, person: unit.person }));
-      return { unit, located: kept.located, embedding: kept.embedding, samples, lost: kept.lost };
-    }
-  }
+  const { key, cachePath } = cacheEntry(unit, cacheDir, version);
+  const kept = cachedUnitSamples(unit, cacheDir, version);
+  if (kept) return kept;
   const scaled = await sharp(readFileSync(unit.path)).rotate().resize(WORKING_SIDE, WORKING_SIDE, { fit: 'inside', withoutEnlargement: true }).png().toBuffer();
   let image = await decodeImage(scaled, options.limits);
   if (unit.mirrored) image = { ...image, data: await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).flop().raw().toBuffer() };

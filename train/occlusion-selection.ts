@@ -25,6 +25,8 @@ export interface LabelledSample {
   clean: boolean;
   covered?: boolean;
   population?: string;
+  /** Tallied in its population's flagged share although neither clean nor covered (drawn clear eyeglasses, which should not be flagged). */
+  tallied?: boolean;
 }
 
 /** Photos of a population (clean or covered ones) and how many had any scored output at or above the threshold. */
@@ -40,7 +42,7 @@ export interface SettingScore {
   /** Share of clean validation photos with any scored output at or above the threshold. */
   cleanFlagged: number;
   cleanCount: number;
-  /** Per population, the clean and covered photos flagged (held out, pooled over the folds). */
+  /** Per population, the clean, covered and tallied samples flagged (held out, pooled over the folds). */
   populations: Record<string, PopulationTally>;
 }
 
@@ -109,7 +111,7 @@ export async function crossValidate(
           cleanCount++;
           if (flagged) cleanFlags++;
         }
-        if ((s.clean || s.covered) && s.population !== undefined) {
+        if ((s.clean || s.covered || s.tallied) && s.population !== undefined) {
           const tally = (populations[s.population] ??= { count: 0, flagged: 0 });
           tally.count++;
           if (flagged) tally.flagged++;

@@ -24,12 +24,19 @@ export type ConvertedModel = (typeof CONVERTED_MODELS)[number];
 export const SHIPPED_MODELS = ['fr-feature', 'fr-liveness'] as const;
 export type ShippedModel = (typeof SHIPPED_MODELS)[number];
 
+/**
+ * Models derived from a shipped one: the package's graph, unchanged, with intermediate tensors
+ * added as extra outputs (through Identity nodes). The original outputs stay the same bit for bit.
+ */
+export const DERIVED_MODELS = ['fr-feature-maps'] as const;
+export type DerivedModel = (typeof DERIVED_MODELS)[number];
+
 /** Models trained in this repository (train/), written straight to ONNX. */
 export const TRAINED_MODELS = ['occlusion', 'quality'] as const;
 export type TrainedModel = (typeof TRAINED_MODELS)[number];
 
-export type ModelName = ConvertedModel | ShippedModel | TrainedModel;
-export const MODEL_NAMES: readonly ModelName[] = [...CONVERTED_MODELS, ...SHIPPED_MODELS, ...TRAINED_MODELS];
+export type ModelName = ConvertedModel | ShippedModel | DerivedModel | TrainedModel;
+export const MODEL_NAMES: readonly ModelName[] = [...CONVERTED_MODELS, ...SHIPPED_MODELS, ...DERIVED_MODELS, ...TRAINED_MODELS];
 
 export interface CatalogTensor {
   /** Key of the tensor in the TFJS signature. */
@@ -185,12 +192,33 @@ export const SHIPPED_CATALOG = {
   },
 } as const satisfies Record<ShippedModel, ShippedEntry>;
 
+export interface DerivedEntry {
+  /** The shipped model whose graph is kept. */
+  from: ShippedModel;
+  /** Intermediate tensors of that graph (by their name in it) exposed as outputs named `name`. */
+  exposed: readonly { tensor: string; name: string; meaning: string }[];
+  origin: string;
+}
+
+export const DERIVED_CATALOG = {
+  'fr-feature-maps': {
+    from: 'fr-feature',
+    exposed: [
+      { tensor: '471', name: 'map14', meaning: "14x14x128 feature map at the end of fr-feature's 14x14 stage (the residual sum after its last bottleneck there), NCHW" },
+      { tensor: '503', name: 'map7', meaning: "7x7x128 feature map at the end of fr-feature's 7x7 stage, before its 512-channel expansion, NCHW" },
+    ],
+    origin: "fr-feature's graph with two intermediate feature maps exposed, for the occlusion model (docs/occlusion.md); its embedding output is fr-feature's, bit for bit",
+  },
+} as const satisfies Record<DerivedModel, DerivedEntry>;
+
 /** Names of the ONNX outputs of model `N`. */
 export type OutputName<N extends ModelName> = N extends ConvertedModel
   ? (typeof CATALOG)[N]['outputs'][number]['name']
   : N extends ShippedModel
     ? (typeof SHIPPED_CATALOG)[N]['outputs'][number]['name']
-    : 'scores';
+    : N extends DerivedModel
+      ? (typeof SHIPPED_CATALOG)[(typeof DERIVED_CATALOG)[N]['from']]['outputs'][number]['name'] | (typeof DERIVED_CATALOG)[N]['exposed'][number]['name']
+      : 'scores';
 
 /** The installed package's folder (the Human packages do not export their package.json). */
 export function packageRoot(name: string): string {

@@ -7,7 +7,19 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { CATALOG, CONVERTED_MODELS, type ConvertedModel, packageRoot, SHIPPED_CATALOG, SHIPPED_MODELS, type ShippedModel } from './catalog';
+import {
+  CATALOG,
+  CONVERTED_MODELS,
+  type ConvertedModel,
+  DERIVED_CATALOG,
+  DERIVED_MODELS,
+  type DerivedModel,
+  packageRoot,
+  SHIPPED_CATALOG,
+  SHIPPED_MODELS,
+  type ShippedModel,
+} from './catalog';
+import { withExtraOutputs } from './derive';
 import { type ManifestEntry, type ModelManifest, readManifest, sha256 } from './manifest';
 import { ONNX_OPSET, convertTfjsGraph } from './onnx-converter';
 import { readTfjsGraph } from './tfjs-graph';
@@ -92,12 +104,33 @@ async function copyShipped(name: ShippedModel, outDir: string): Promise<Manifest
   };
 }
 
+/** A shipped model's graph with intermediate tensors exposed (DERIVED_CATALOG); its source is the shipped file. */
+async function deriveShipped(name: DerivedModel, shipped: ManifestEntry, outDir: string): Promise<ManifestEntry> {
+  const entry = DERIVED_CATALOG[name];
+  const original = readFileSync(join(packageRoot(SHIPPED_CATALOG[entry.from].package), shipped.source.file));
+  const bytes = withExtraOutputs(original, entry.exposed);
+  const file = `${name}.onnx`;
+  writeFileSync(join(outDir, file), bytes);
+  const session = await ort.InferenceSession.create(bytes);
+  const concrete = shipped.input.shape.map((d) => (d < 0 ? 1 : d));
+  const result = await session.run({ [shipped.input.name]: new ort.Tensor('float32', new Float32Array(concrete.reduce((a, b) => a * b, 1)), concrete) });
+  await session.release();
+  return {
+    ...shipped,
+    name,
+    file,
+    sha256: sha256(bytes),
+    outputs: [...shipped.outputs, ...entry.exposed.map((e) => ({ name: e.name, shape: [...result[e.name].dims], meaning: e.meaning }))],
+    origin: entry.origin,
+  };
+}
+
 async function main(): Promise<void> {
   const outDir = resolve(process.argv[2] ?? 'models');
   mkdirSync(outDir, { recursive: true });
   // Entries this command does not produce (models trained in this repository) are kept as they are.
   const manifestPath = join(outDir, 'manifest.json');
-  const produced: readonly string[] = [...CONVERTED_MODELS, ...SHIPPED_MODELS];
+  const produced: readonly string[] = [...CONVERTED_MODELS, ...SHIPPED_MODELS, ...DERIVED_MODELS];
   const kept = existsSync(manifestPath) ? readManifest(manifestPath).models.filter((m) => !produced.includes(m.name)) : [];
   const manifest: ModelManifest = { converter: CONVERTER, models: [] };
   for (const name of CONVERTED_MODELS) {
@@ -109,6 +142,12 @@ async function main(): Promise<void> {
     const entry = await copyShipped(name, outDir);
     manifest.models.push(entry);
     console.log(`${name.padEnd(13)} ${entry.file.padEnd(18)} ${entry.sha256.slice(0, 16)}  copied from ${entry.source.package}`);
+  }
+  for (const name of DERIVED_MODELS) {
+    const shipped = manifest.models.find((m) => m.name === DERIVED_CATALOG[name].from) as ManifestEntry;
+    const entry = await deriveShipped(name, shipped, outDir);
+    manifest.models.push(entry);
+    console.log(`${name.padEnd(13)} ${entry.file.padEnd(18)} ${entry.sha256.slice(0, 16)}  ${DERIVED_CATALOG[name].from} with ${DERIVED_CATALOG[name].exposed.map((e) => e.name).join(', ')} exposed`);
   }
   const converted = manifest.models.length;
   manifest.models.push(...kept);

@@ -159,7 +159,7 @@ async function assessFaces(image: RgbImage, models: ModelRegistry, options: Anal
   const confirmed = await locateFaces(image, models, options.detection);
   const faces = confirmed.map((c) => c.landmarks);
   const moods = await expressions(image, faces, models.get('emotion'), options.expression.regionScale);
-  const occlusion = await occlusionScores(image, faces, models.get('occlusion'));
+  const occlusion = await occlusionScores(image, faces, models.get('fr-feature-maps'), models.get('occlusion'));
   const embeddings = await embedFacesMeasured(image, faces, models.get(options.embedding.model), options.embedding);
   const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
   const measured = confirmed.map((c, i) => ({

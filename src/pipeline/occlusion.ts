@@ -1,126 +1,131 @@
 import type { ModelRunner } from '../models/registry';
-import { cropToImage } from './image-ops';
-import { meshRegion } from './landmarks';
-import { OCCLUSION_REGIONS, type OcclusionRegion, REGION_POLYGONS } from './occlusion-regions';
-import { regionMap } from './crop';
+import { arcfaceAlignment } from './align';
+import { type Affine, cropToTensor } from './image-ops';
+import { insidePolygon, OCCLUSION_REGIONS, type OcclusionRegion, REGION_POLYGONS } from './occlusion-regions';
 import type { Landmarks, Point, RgbImage } from './types';
 
 export { insidePolygon, OCCLUSION_REGIONS, type OcclusionRegion, regionOutlines } from './occlusion-regions';
 
-/** The face is measured in a roll-aligned square of this many pixels spanning 1.1x the mesh. */
-const FRAME = 128;
-const FRAME_SCALE = 1.1;
-/** Each region's bounding box is split into GRID x GRID cells. */
-const GRID = 4;
-/** Per cell: luminance, blue and red chroma, gradient energy. */
-const MEASURES = 4;
-export const OCCLUSION_FEATURES = OCCLUSION_REGIONS.length * GRID * GRID * MEASURES;
+/**
+ * What can be pooled from fr-feature-maps per region: the 14x14 map's mean and max over the
+ * region, and the 7x7 map's mean (128 channels each).
+ */
+export const POOLED_PARTS = ['mean14', 'max14', 'mean7'] as const;
+export type PooledPart = (typeof POOLED_PARTS)[number];
+/** The parts the occlusion model reads (chosen by cross-validation, docs/occlusion.md). */
+export const OCCLUSION_PARTS: readonly PooledPart[] = ['mean14'];
+const CHANNELS = 128;
+export const OCCLUSION_FEATURES = OCCLUSION_REGIONS.length * OCCLUSION_PARTS.length * CHANNELS;
 
-interface Planes {
-  lum: Float32Array;
-  cb: Float32Array;
-  cr: Float32Array;
-  grad: Float32Array;
+/** fr-feature's aligned crop. */
+const CROP = 112;
+/** Sub-samples per map cell and side, to weigh each cell by the share of it inside a region. */
+const SUB = 4;
+
+function invert(m: Affine): Affine {
+  const det = m.a * m.e - m.b * m.d;
+  const a = m.e / det;
+  const b = -m.b / det;
+  const d = -m.d / det;
+  const e = m.a / det;
+  return { a, b, c: -(a * m.c + b * m.f), d, e, f: -(d * m.c + e * m.f) };
 }
 
-function planes(face: RgbImage): Planes {
-  const n = face.width * face.height;
-  const lum = new Float32Array(n);
-  const cb = new Float32Array(n);
-  const cr = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const [r, g, b] = [face.data[i * 3], face.data[i * 3 + 1], face.data[i * 3 + 2]];
-    lum[i] = 0.299 * r + 0.587 * g + 0.114 * b;
-    cb[i] = -0.1687 * r - 0.3313 * g + 0.5 * b;
-    cr[i] = 0.5 * r - 0.4187 * g - 0.0813 * b;
-  }
-  const grad = new Float32Array(n);
-  const w = face.width;
-  for (let y = 1; y < face.height - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      const i = y * w + x;
-      grad[i] = Math.hypot(lum[i + 1] - lum[i - 1], lum[i + w] - lum[i - w]);
-    }
-  }
-  return { lum, cb, cr, grad };
-}
-
-/** The value at index length/2 of the sorted values, found by quickselect (a full sort took 7 ms per face). */
-function median(values: Float32Array): number {
-  const a = Float32Array.from(values);
-  const k = a.length >> 1;
-  let [low, high] = [0, a.length - 1];
-  while (low < high) {
-    const pivot = a[(low + high) >> 1];
-    let [i, j] = [low, high];
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        [a[i], a[j]] = [a[j], a[i]];
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) high = j;
-    else if (k >= i) low = i;
-    else break;
-  }
-  return a[k];
+/** Each region's polygon in the pixels of the crop whose crop-to-image map is `toImage`. */
+export function cropOutlines(landmarks: Landmarks, toImage: Affine): Point[][] {
+  const toCrop = invert(toImage);
+  return OCCLUSION_REGIONS.map((name) =>
+    REGION_POLYGONS[name].map((i) => {
+      const q = landmarks.mesh[i];
+      return { x: toCrop.a * q.x + toCrop.b * q.y + toCrop.c, y: toCrop.d * q.x + toCrop.e * q.y + toCrop.f };
+    }),
+  );
 }
 
 /**
- * What the occlusion model reads: for every region, the mean luminance, chroma and gradient
- * energy of each cell of its bounding box, relative to the face's own medians (so skin tone and
- * exposure cancel out). Occluders change these against what a bare face shows there.
+ * Per region, each cell's weight on a side x side map of the 112-pixel crop: the share of the
+ * cell's sub-samples inside the region's polygon, normalised to sum 1. A region wholly outside
+ * the crop (or thinner than the sub-samples) falls back to the cell nearest its centre.
  */
-export function occlusionFeatures(image: RgbImage, landmarks: Landmarks): Float32Array {
-  const region = meshRegion(landmarks.mesh, FRAME_SCALE);
-  const map = regionMap(region, FRAME);
-  const face = cropToImage(image, map, FRAME, FRAME);
-  const p = planes(face);
-  const reference = { lum: median(p.lum), cb: median(p.cb), cr: median(p.cr), grad: median(p.grad) + 1 };
-  const spread = Math.max(8, median(p.lum.map((v) => Math.abs(v - reference.lum))));
-  // Mesh points into the frame: invert the frame's similarity map.
-  const det = map.a * map.e - map.b * map.d;
-  const toFrame = (q: Point): Point => {
-    const dx = q.x - map.c;
-    const dy = q.y - map.f;
-    return { x: (map.e * dx - map.b * dy) / det, y: (-map.d * dx + map.a * dy) / det };
-  };
-  const features = new Float32Array(OCCLUSION_FEATURES);
-  let k = 0;
-  for (const name of OCCLUSION_REGIONS) {
-    const outline = REGION_POLYGONS[name].map((i) => toFrame(landmarks.mesh[i]));
-    const xs = outline.map((q) => q.x);
-    const ys = outline.map((q) => q.y);
-    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-    for (let gy = 0; gy < GRID; gy++) {
-      for (let gx = 0; gx < GRID; gx++) {
-        const left = Math.max(0, Math.floor(x0 + ((x1 - x0) * gx) / GRID));
-        const right = Math.min(FRAME, Math.max(left + 1, Math.ceil(x0 + ((x1 - x0) * (gx + 1)) / GRID)));
-        const top = Math.max(0, Math.floor(y0 + ((y1 - y0) * gy) / GRID));
-        const bottom = Math.min(FRAME, Math.max(top + 1, Math.ceil(y0 + ((y1 - y0) * (gy + 1)) / GRID)));
-        let [lum, cb, cr, grad, n] = [0, 0, 0, 0, 0];
-        for (let y = top; y < bottom; y++) {
-          for (let x = left; x < right; x++) {
-            const i = y * FRAME + x;
-            lum += p.lum[i];
-            cb += p.cb[i];
-            cr += p.cr[i];
-            grad += p.grad[i];
-            n++;
+export function regionCellWeights(outlines: Point[][], side: number): Float32Array[] {
+  const cell = CROP / side;
+  return outlines.map((polygon) => {
+    const w = new Float32Array(side * side);
+    let total = 0;
+    for (let cy = 0; cy < side; cy++) {
+      for (let cx = 0; cx < side; cx++) {
+        let n = 0;
+        for (let sy = 0; sy < SUB; sy++) {
+          for (let sx = 0; sx < SUB; sx++) {
+            if (insidePolygon({ x: (cx + (sx + 0.5) / SUB) * cell, y: (cy + (sy + 0.5) / SUB) * cell }, polygon)) n++;
           }
         }
-        n = Math.max(n, 1);
-        features[k++] = (lum / n - reference.lum) / spread;
-        features[k++] = (cb / n - reference.cb) / spread;
-        features[k++] = (cr / n - reference.cr) / spread;
-        features[k++] = Math.log((grad / n + 1) / reference.grad);
+        w[cy * side + cx] = n;
+        total += n;
       }
     }
+    if (total === 0) {
+      const centre = polygon.reduce((s, p) => ({ x: s.x + p.x / polygon.length, y: s.y + p.y / polygon.length }), { x: 0, y: 0 });
+      const clamp = (v: number) => Math.min(side - 1, Math.max(0, Math.floor(v / cell)));
+      w[clamp(centre.y) * side + clamp(centre.x)] = 1;
+      return w;
+    }
+    return w.map((v) => v / total);
+  });
+}
+
+/** One region's weighted mean (or the max over its cells) of each channel of an NCHW map (batch 1). */
+function pool(map: Float32Array, side: number, weights: Float32Array, max: boolean, out: Float32Array, at: number): void {
+  const plane = side * side;
+  for (let c = 0; c < CHANNELS; c++) {
+    let s = max ? -Infinity : 0;
+    for (let i = 0; i < plane; i++) {
+      if (weights[i] === 0) continue;
+      const v = map[c * plane + i];
+      s = max ? Math.max(s, v) : s + weights[i] * v;
+    }
+    out[at + c] = s;
   }
-  return features;
+}
+
+/**
+ * What the occlusion model reads: fr-feature's own feature maps of the face's aligned crop (the
+ * embedding's crop), pooled over each region's FaceMesh polygon projected into that crop; region
+ * by region, the `parts` asked for, 128 channels each.
+ */
+export async function occlusionFeatures(image: RgbImage, landmarks: Landmarks, maps: ModelRunner<'fr-feature-maps'>, parts: readonly PooledPart[] = OCCLUSION_PARTS): Promise<Float32Array> {
+  const toImage = arcfaceAlignment(landmarks, CROP);
+  const range = maps.entry.input.range as [number, number];
+  const input = new Float32Array(3 * CROP * CROP);
+  cropToTensor(image, toImage, CROP, range, { data: input, offset: 0 });
+  const { map14, map7 } = await maps.run(input);
+  const outlines = cropOutlines(landmarks, toImage);
+  const w14 = parts.some((p) => p !== 'mean7') ? regionCellWeights(outlines, 14) : [];
+  const w7 = parts.includes('mean7') ? regionCellWeights(outlines, 7) : [];
+  const out = new Float32Array(OCCLUSION_REGIONS.length * parts.length * CHANNELS);
+  let at = 0;
+  for (let r = 0; r < OCCLUSION_REGIONS.length; r++) {
+    for (const part of parts) {
+      if (part === 'mean7') pool(map7, 7, w7[r], false, out, at);
+      else pool(map14, 14, w14[r], part === 'max14', out, at);
+      at += CHANNELS;
+    }
+  }
+  return out;
+}
+
+/** The `parts` of features pooled with every POOLED_PARTS, region by region (what occlusionFeatures(..., parts) gives). */
+export function pooledView(all: Float32Array, parts: readonly PooledPart[]): Float32Array {
+  const out = new Float32Array(OCCLUSION_REGIONS.length * parts.length * CHANNELS);
+  let k = 0;
+  for (let r = 0; r < OCCLUSION_REGIONS.length; r++) {
+    for (const part of parts) {
+      const from = (r * POOLED_PARTS.length + POOLED_PARTS.indexOf(part)) * CHANNELS;
+      out.set(all.subarray(from, from + CHANNELS), k);
+      k += CHANNELS;
+    }
+  }
+  return out;
 }
 
 /** The occlusion model's outputs, in order: one per region, then whether the face wears glasses. */
@@ -139,11 +144,11 @@ export function occlusionResult(scores: ArrayLike<number>, offset = 0): Occlusio
   return { regions, glasses: scores[offset + OCCLUSION_REGIONS.length] };
 }
 
-/** Region occlusion and glasses scores of each face, from the trained occlusion model. */
-export async function occlusionScores(image: RgbImage, faces: Landmarks[], model: ModelRunner<'occlusion'>): Promise<OcclusionResult[]> {
+/** Region occlusion and glasses scores of each face: fr-feature-maps, pooled per region, then the trained occlusion model. */
+export async function occlusionScores(image: RgbImage, faces: Landmarks[], maps: ModelRunner<'fr-feature-maps'>, model: ModelRunner<'occlusion'>): Promise<OcclusionResult[]> {
   if (faces.length === 0) return [];
   const input = new Float32Array(faces.length * OCCLUSION_FEATURES);
-  faces.forEach((face, i) => input.set(occlusionFeatures(image, face), i * OCCLUSION_FEATURES));
+  for (const [i, face] of faces.entries()) input.set(await occlusionFeatures(image, face, maps), i * OCCLUSION_FEATURES);
   const { scores } = await model.run(input, faces.length);
   return faces.map((_, i) => occlusionResult(scores, i * OCCLUSION_OUTPUTS.length));
 }

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config';
-import { CONVERTED_MODELS, packageRoot, SHIPPED_MODELS } from '../../src/models/catalog';
+import { CONVERTED_MODELS, DERIVED_MODELS, packageRoot, SHIPPED_MODELS } from '../../src/models/catalog';
 import { readManifest, sha256 } from '../../src/models/manifest';
 import { loadModels, ModelLoadError } from '../../src/models/registry';
 
@@ -88,6 +88,12 @@ describe('models/manifest.json', () => {
         const original = readFileSync(join(packageRoot(model.source.package), model.source.file));
         expect(sha256(readFileSync(join(MODELS_DIR, model.file)))).toBe(sha256(original));
         expect(model.sha256).toBe(sha256(original));
+        expect(model.input.shape).toHaveLength(4);
+      } else if ((DERIVED_MODELS as readonly string[]).includes(model.name)) {
+        // A shipped graph with outputs added (test/models/derived.test.ts): its source is the package's file.
+        const original = readFileSync(join(packageRoot(model.source.package), model.source.file));
+        expect(model.source.weights).toEqual([{ file: model.source.file, sha256: sha256(original) }]);
+        expect(model.sha256).toBe(sha256(readFileSync(join(MODELS_DIR, model.file))));
         expect(model.input.shape).toHaveLength(4);
       } else {
         expect(model.opset).toBeGreaterThanOrEqual(17);

@@ -40,13 +40,15 @@ describe('occlusion model selection', () => {
         return { person, features, labels: [1, Number.NaN], clean: false, covered: true, population: 'masked' };
       }),
     );
+    // Tallied samples (drawn clear eyeglasses): counted in their population's flagged share, not as clean photos.
+    const tallied: LabelledSample[] = people.map((person) => ({ person, features: Float32Array.from({ length: 4 }, () => random() * 2 - 1), labels: [0, Number.NaN], clean: false, tallied: true, population: 'eyeglasses' }));
     const fold = foldsOf(people, 3, (p) => people.indexOf(p));
     let scores: SettingScore[] = [];
     let onnxScores: SettingScore[] = [];
     beforeAll(async () => {
       const grid = [{ l2: 0.01, positiveShare: 0.5 }, { l2: 1e4, positiveShare: 0.5 }];
-      scores = await crossValidate([...samples, ...covered], fold, grid, { epochs: 200, rate: 0.05 }, 1, 0.6);
-      onnxScores = await crossValidate([...samples, ...covered], fold, grid, { epochs: 200, rate: 0.05 }, 1, 0.6, undefined, fitLogisticOnnx);
+      scores = await crossValidate([...samples, ...covered, ...tallied], fold, grid, { epochs: 200, rate: 0.05 }, 1, 0.6);
+      onnxScores = await crossValidate([...samples, ...covered, ...tallied], fold, grid, { epochs: 200, rate: 0.05 }, 1, 0.6, undefined, fitLogisticOnnx);
     });
 
     it('measures recall and clean flags on people left out of the fit', () => {
@@ -59,6 +61,8 @@ describe('occlusion model selection', () => {
       expect(light.cleanFlagged).toBeLessThan(0.05);
       expect(light.populations.bare.count).toBe(70);
       expect(light.populations.masked).toEqual({ count: 35, flagged: 35 });
+      expect(light.populations.eyeglasses.count).toBe(7);
+      expect(light.populations.eyeglasses.flagged).toBeLessThanOrEqual(1);
     });
 
     it('gives the same figures when onnxruntime computes the gradients', () => {
@@ -137,7 +141,7 @@ describe('occlusion model selection', () => {
 
     it('labels masked faces at the mask regions only, and clear eyeglasses as no occlusion', () => {
       const coverage = Object.fromEntries(OCCLUSION_REGIONS.map((r) => [r, 0])) as Sample['coverage'];
-      const sample = (over: Partial<Sample>): Sample => ({ kind: 'none', person: 'p', features: new Float32Array(1), coverage, glasses: false, ...over });
+      const sample = (over: Partial<Sample>): Sample => ({ kind: 'none', person: 'p', pooled: new Float32Array(1), handmade: new Float32Array(1), coverage, glasses: false, ...over });
       const at = (labels: number[], region: string) => labels[OCCLUSION_REGIONS.indexOf(region as (typeof OCCLUSION_REGIONS)[number])];
       const real = labelsOf(sample({ population: 'real-masked' }));
       expect(['mouth', 'nose', 'chin', 'cheek_left', 'cheek_right'].map((r) => at(real, r))).toEqual([1, 1, 1, 1, 1]);
