@@ -7,7 +7,7 @@ import { createLogger } from './log';
 import { startAnalyzer } from './pipeline/analysis-pool';
 import { createScanner } from './scan/scanner';
 import { Store } from './store';
-import { startImageRetention } from './store/retention';
+import { startRetention } from './store/retention';
 import { Sealer } from './store/sealer';
 
 /** Starts FaceGate: config, database, models, then the HTTP listener. Any failure stops the process. */
@@ -19,8 +19,8 @@ async function main(): Promise<void> {
   const sealer = Sealer.fromEnvironment();
   const store = Store.open(config.store, sealer);
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
-  const stopRetention = startImageRetention(store.images, config.store.unenrolledImageHours, (count) =>
-    logger.info({ count }, 'erased images never used for an enrollment'),
+  const stopRetention = startRetention(store, config.store, (erased) =>
+    logger.info(erased, 'erased unenrolled images and finished scans past their retention'),
   );
   const keyring = createKeyring(config.auth, config.store.dataDir);
   if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');

@@ -9,7 +9,7 @@ import type { AnalysisOptions } from '../pipeline/analyze';
 export interface Config {
   server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number; corsOrigins: string[] };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number };
+  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; scanHours: number };
   models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
@@ -66,8 +66,9 @@ export interface ScanConfig {
   /** An idle worker is stopped after this long, freeing its models' memory. */
   idleWorkerMs: number;
   maxFiles: number;
-  /** All files of one upload together; also the cap on one archive. */
+  /** All parts of one upload request together, as received. */
   maxUploadBytes: number;
+  /** All images of one upload together, its zip archives unpacked. */
   maxExtractedBytes: number;
   maxCompressionRatio: number;
   /** A file still unfinished after this many attempts (the service stopped during each) is marked failed. */

@@ -40,7 +40,7 @@ export class Scanner {
   ) {}
 
   /** Stores the files as a new collection and queues its scan; returns its task as it stands. */
-  submit(files: UploadedFile[]): ScanTask {
+  submit(files: Iterable<UploadedFile>): ScanTask {
     const id = randomUUID();
     this.scans.create({ id, collection: randomUUID(), createdAt: new Date().toISOString() }, files);
     this.enqueue(id);

@@ -85,14 +85,16 @@ export class ScanRepository {
     private readonly sealer: Sealer,
   ) {}
 
-  /** Stores a new pending task with all its files, in one transaction. */
-  create(task: { id: string; collection: string; createdAt: string }, files: UploadedFile[]): void {
+  /** Stores a new pending task with all its files, in one transaction; `files` are taken one at a time. */
+  create(task: { id: string; collection: string; createdAt: string }, files: Iterable<UploadedFile>): void {
     const insertFile = this.db.prepare('INSERT INTO scan_files (task_id, position, name, content) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       this.db
-        .prepare(`INSERT INTO tasks (id, collection, status, total, created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)`)
-        .run(task.id, task.collection, files.length, task.createdAt, task.createdAt);
-      files.forEach((file, position) => insertFile.run(task.id, position, file.name, this.sealer.seal(file.bytes)));
+        .prepare(`INSERT INTO tasks (id, collection, status, total, created_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?)`)
+        .run(task.id, task.collection, task.createdAt, task.createdAt);
+      let position = 0;
+      for (const file of files) insertFile.run(task.id, position++, file.name, this.sealer.seal(file.bytes));
+      this.db.prepare('UPDATE tasks SET total = ? WHERE id = ?').run(position, task.id);
     })();
   }
 
@@ -186,6 +188,13 @@ export class ScanRepository {
       | { thumbnail: Buffer | null }
       | undefined;
     return row?.thumbnail ? this.sealer.open(row.thumbnail) : undefined;
+  }
+
+  /** Erases the scans that finished (done or failed) before `cutoff`, with their files, profiles and thumbnails; returns how many. */
+  eraseFinishedBefore(cutoff: Date): number {
+    const erased = this.db.prepare(`DELETE FROM tasks WHERE status IN ('done', 'failed') AND finished_at < ?`).run(cutoff.toISOString()).changes;
+    if (erased > 0) flushErased(this.db);
+    return erased;
   }
 
   /** Deletes the collection's tasks with their files and results; false when there was none. */
