@@ -42,9 +42,9 @@ const INTAKE_RETRY_AFTER_SECONDS = 5;
 /**
  * A multer storage engine that streams each file part to its own file in `folder`, with a cap on
  * all parts of the request together (multer only caps each file): the part passing the cap is
- * cut off there, and nothing of the upload is ever held whole in memory.
+ * cut off there and `cutOff` hears of it at once, and nothing of the upload is ever held whole in memory.
  */
-function cappedFolderStorage(folder: string, maxTotalBytes: number): multer.StorageEngine {
+function cappedFolderStorage(folder: string, maxTotalBytes: number, cutOff: (error: HttpError) => void): multer.StorageEngine {
   let received = 0;
   let parts = 0;
   return {
@@ -53,7 +53,13 @@ function cappedFolderStorage(folder: string, maxTotalBytes: number): multer.Stor
       const cap = new Transform({
         transform(chunk: Buffer, _encoding, next) {
           received += chunk.length;
-          next(received > maxTotalBytes ? uploadTooLarge(maxTotalBytes) : null, chunk);
+          if (received <= maxTotalBytes) {
+            next(null, chunk);
+            return;
+          }
+          const error = uploadTooLarge(maxTotalBytes);
+          cutOff(error);
+          next(error);
         },
       });
       const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
@@ -110,10 +116,16 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   const intakeLimits = { ...config.scan, maxImageBytes: config.limits.maxImageBytes, maxImagePixels: config.limits.maxImagePixels };
   const staging = new UploadStaging(join(config.store.dataDir, UPLOAD_STAGING_FOLDER));
   const intakes = new IntakePerClient();
-  /** The request's file parts, streamed into `folder`; resolves once multer has settled, also when the client went away. */
+  /**
+   * The request's file parts, streamed into `folder`; settles once multer has (also when the client
+   * went away), or as soon as the upload passes its cap. Multer answers an error only once it has
+   * read (and dropped) the rest of the body; the 413 goes at once instead, so that a client can stop
+   * sending, while multer still drops what comes. Closing the connection instead would lose the
+   * answer for clients that are still writing (they get a reset before they read it).
+   */
   const receiveParts = (req: Request, res: Response, folder: string) =>
     new Promise<ReceivedPart[]>((resolve, reject) => {
-      const upload = multer({ storage: cappedFolderStorage(folder, config.scan.maxUploadBytes), limits: { files: config.scan.maxFiles, fields: 16 } });
+      const upload = multer({ storage: cappedFolderStorage(folder, config.scan.maxUploadBytes, reject), limits: { files: config.scan.maxFiles, fields: 16 } });
       upload.any()(req, res, (error?: unknown) => {
         if (error) reject(error);
         else resolve(((req.files ?? []) as Express.Multer.File[]).map((f) => ({ name: f.originalname, path: f.path, size: f.size })));
