@@ -200,12 +200,15 @@ describe('one scan intake per client', () => {
     first.req.write(jpeg.subarray(0, 1000));
     await until(() => staged().some((path) => String(path).endsWith('part-0')));
 
-    const refused = await upload([{ name: 'again.jpg', data: jpeg }]).expect(429);
-    expect(refused.body).toEqual({ error: 'intake_busy', detail: expect.stringContaining('one is taken at a time') });
-    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-    await upload([{ name: 'other.jpg', data: jpeg }], OTHER_CLIENT_KEY).expect(202);
-
-    first.req.end(Buffer.concat([jpeg.subarray(1000), closing]));
+    try {
+      const refused = await upload([{ name: 'again.jpg', data: jpeg }]);
+      expect(refused.status).toBe(429);
+      expect(refused.body).toEqual({ error: 'intake_busy', detail: expect.stringContaining('one is taken at a time') });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      await upload([{ name: 'other.jpg', data: jpeg }], OTHER_CLIENT_KEY).expect(202);
+    } finally {
+      first.req.end(Buffer.concat([jpeg.subarray(1000), closing]));
+    }
     expect((await first.answer).status).toBe(202);
     await upload([{ name: 'after.jpg', data: jpeg }]).expect(202);
   });
