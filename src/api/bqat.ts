@@ -157,7 +157,7 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     try {
       const parts = await receiveParts(req, res, folder);
       const images = await stageImagesOfUpload(parts, folder, intakeLimits);
-      const task = scanner.submit(stagedFiles(images));
+      const task = await scanner.submit(stagedFiles(images));
       res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
     } finally {
       release();

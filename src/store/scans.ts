@@ -85,17 +85,35 @@ export class ScanRepository {
     private readonly sealer: Sealer,
   ) {}
 
-  /** Stores a new pending task with all its files, in one transaction; `files` are taken one at a time. */
-  create(task: { id: string; collection: string; createdAt: string }, files: Iterable<UploadedFile>): void {
+  /**
+   * Stores a new pending task whose files follow in `addFiles`. Its total stays 0 until
+   * `completeIntake`: a real task has at least one file, so a total of 0 marks an intake that a
+   * stopped process left incomplete (`eraseIncompleteIntakes`).
+   */
+  beginIntake(task: { id: string; collection: string; createdAt: string }): void {
+    this.db
+      .prepare(`INSERT INTO tasks (id, collection, status, total, created_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?)`)
+      .run(task.id, task.collection, task.createdAt, task.createdAt);
+  }
+
+  /** Stores files of a task in intake at positions from `firstPosition` on, in one transaction. */
+  addFiles(taskId: string, firstPosition: number, files: UploadedFile[]): void {
     const insertFile = this.db.prepare('INSERT INTO scan_files (task_id, position, name, content) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
-      this.db
-        .prepare(`INSERT INTO tasks (id, collection, status, total, created_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?)`)
-        .run(task.id, task.collection, task.createdAt, task.createdAt);
-      let position = 0;
-      for (const file of files) insertFile.run(task.id, position++, file.name, this.sealer.seal(file.bytes));
-      this.db.prepare('UPDATE tasks SET total = ? WHERE id = ?').run(position, task.id);
+      files.forEach((file, i) => insertFile.run(taskId, firstPosition + i, file.name, this.sealer.seal(file.bytes)));
     })();
+  }
+
+  /** Ends the intake: the task holds `total` files and can be scanned. */
+  completeIntake(taskId: string, total: number): void {
+    this.db.prepare('UPDATE tasks SET total = ? WHERE id = ?').run(total, taskId);
+  }
+
+  /** Erases the tasks whose intake never completed, with the files stored so far; returns how many. */
+  eraseIncompleteIntakes(): number {
+    const erased = this.db.prepare(`DELETE FROM tasks WHERE status = 'pending' AND total = 0`).run().changes;
+    if (erased > 0) flushErased(this.db);
+    return erased;
   }
 
   task(id: string): ScanTask | undefined {

@@ -195,7 +195,7 @@ describe('a scan from upload to deletion', () => {
   it('records an image that cannot be decoded as the file error, and goes on', async () => {
     // The upload route refuses such a file; one stored before it did (an older version's database) still gets here.
     const broken = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]);
-    const { id: tid, collection } = appOf().deps.scanner.submit([
+    const { id: tid, collection } = await appOf().deps.scanner.submit([
       { name: 'broken.jpg', bytes: broken },
       { name: 'fine.jpg', bytes: await faceFreeJpeg() },
     ]);

@@ -6,6 +6,7 @@ import { DATABASE_FILE, Store } from '../../src/store';
 import type { NewImage } from '../../src/store/images';
 import { startRetention } from '../../src/store/retention';
 import { seededRandom } from '../helpers/random';
+import { storeTask } from '../helpers/scans';
 
 function openStore(): { store: Store; files: string[] } {
   const dataDir = mkdtempSync(join(tmpdir(), 'facegate-erasure-'));
@@ -78,7 +79,7 @@ describe('retention of finished scans', () => {
   function scan(store: Store, id: string, finishedAt: string | null): { original: Buffer; thumbnail: Buffer } {
     const original = randomBytes(4096);
     const thumbnail = randomBytes(4096);
-    store.scans.create({ id, collection: id.replace(/^./, 'c'), createdAt: '2026-11-01T00:00:00.000Z' }, [{ name: 'a.jpg', bytes: original }]);
+    storeTask(store.scans, { id, collection: id.replace(/^./, 'c'), createdAt: '2026-11-01T00:00:00.000Z' }, [{ name: 'a.jpg', bytes: original }]);
     store.scans.start(id, '2026-11-01T00:00:00.000Z');
     if (finishedAt === null) return { original, thumbnail };
     store.scans.recordProfile(id, 0, { face_count: 1 }, thumbnail, finishedAt);
