@@ -127,7 +127,8 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     new Promise<ReceivedPart[]>((resolve, reject) => {
       const upload = multer({ storage: cappedFolderStorage(folder, config.scan.maxUploadBytes, reject), limits: { files: config.scan.maxFiles, fields: 16 } });
       upload.any()(req, res, (error?: unknown) => {
-        if (error) reject(error);
+        // A client that went away is not a fault of the service: no one reads the answer, but the log says what happened.
+        if (error) reject(req.destroyed ? new HttpError(400, 'upload_cut_short', 'The client closed the connection before the upload was complete.') : error);
         else resolve(((req.files ?? []) as Express.Multer.File[]).map((f) => ({ name: f.originalname, path: f.path, size: f.size })));
       });
     });
@@ -153,15 +154,16 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
       res.set('Retry-After', String(INTAKE_RETRY_AFTER_SECONDS));
       throw new HttpError(429, 'intake_busy', 'An upload of this client is still being received and checked; one is taken at a time. Try again after Retry-After seconds.');
     }
-    const folder = await staging.folder();
+    let folder: string | undefined;
     try {
+      folder = await staging.folder();
       const parts = await receiveParts(req, res, folder);
       const images = await stageImagesOfUpload(parts, folder, intakeLimits);
       const task = await scanner.submit(stagedFiles(images));
       res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
     } finally {
       release();
-      await staging.remove(folder);
+      if (folder) await staging.remove(folder);
     }
   });
 
