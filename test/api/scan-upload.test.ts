@@ -1,7 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import request from 'supertest';
@@ -199,6 +199,8 @@ describe('one scan intake per client', () => {
     first.req.write(partHeader('slow.jpg'));
     first.req.write(jpeg.subarray(0, 1000));
     await until(() => staged().some((path) => String(path).endsWith('part-0')));
+    const part = join(stagingRoot(), String(staged().find((path) => String(path).endsWith('part-0'))));
+    expect([statSync(dirname(part)).mode & 0o777, statSync(part).mode & 0o777]).toEqual([0o700, 0o600]);
 
     try {
       const refused = await upload([{ name: 'again.jpg', data: jpeg }]);
