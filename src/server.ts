@@ -9,7 +9,7 @@ import { startAnalyzer } from './pipeline/analysis-pool';
 import { ffmpegVersion } from './pipeline/video';
 import { createScanner } from './scan/scanner';
 import { Store } from './store';
-import { startImageRetention } from './store/retention';
+import { startRetention } from './store/retention';
 import { Sealer } from './store/sealer';
 
 /** Starts FaceGate: config, database, models, then the HTTP listener. Any failure stops the process. */
@@ -25,8 +25,8 @@ async function main(): Promise<void> {
   if (folderMode & 0o077) logger.warn({ dataDir: config.store.dataDir, mode: folderMode.toString(8) }, 'the data folder is open to other users and belongs to another user: make it 0700');
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
   else logger.warn('FACEGATE_ENCRYPTION_KEY is not set: face images and templates are stored in clear');
-  const stopRetention = startImageRetention(store.images, config.store.unenrolledImageHours, (count) =>
-    logger.info({ count }, 'erased images never used for an enrollment'),
+  const stopRetention = startRetention(store, config.store, (erased) =>
+    logger.info(erased, 'erased unenrolled images and finished scans past their retention'),
   );
   const keyring = createKeyring(config.auth, config.store.dataDir);
   if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');

@@ -1,14 +1,20 @@
 import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 import multer from 'multer';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import type { Store } from '../store';
-import type { ScanTask, UploadedFile } from '../store/scans';
+import type { ScanTask } from '../store/scans';
 import { toCsv } from '../scan/csv';
-import { imagesOfUpload, IntakeError } from '../scan/intake';
+import { IntakeError, IntakePerClient, type ReceivedPart, stagedFiles, stageImagesOfUpload } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
 import { collectionOutliers, ReportCache } from '../scan/results';
 import { progressOf, type Scanner } from '../scan/scanner';
+import { UploadStaging } from '../scan/staging';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
 import { IMAGE_KEY } from './image-input';
@@ -25,35 +31,45 @@ export interface ScanDeps {
 /** Rendered reports kept in memory (a few MB each for large collections). */
 const REPORTS_KEPT = 8;
 
+/** Under the data folder, so that uploads on their way in fill the disk the database is on, not a RAM-backed /tmp. */
+const UPLOAD_STAGING_FOLDER = 'scan-uploads';
+
 const uploadTooLarge = (max: number) => new HttpError(413, 'upload_too_large', `The upload is larger than ${max} bytes.`);
 
+/** Seconds a client is asked to wait while its previous upload is still being received and checked. */
+const INTAKE_RETRY_AFTER_SECONDS = 5;
+
 /**
- * Multer's memory storage with a cap on all files of a request together (multer only caps each
- * file), so that a stream of many large parts is cut off as soon as it passes the cap.
+ * A multer storage engine that streams each file part to its own file in `folder`, with a cap on
+ * all parts of the request together (multer only caps each file): the part passing the cap is
+ * cut off there and `cutOff` hears of it at once, and nothing of the upload is ever held whole in memory.
  */
-function cappedMemoryStorage(maxTotalBytes: number): multer.StorageEngine {
-  const received = new WeakMap<Request, number>();
+function cappedFolderStorage(folder: string, maxTotalBytes: number, cutOff: (error: HttpError) => void): multer.StorageEngine {
+  let received = 0;
+  let parts = 0;
   return {
-    _handleFile(req, file, callback) {
-      const chunks: Buffer[] = [];
-      file.stream.on('data', (chunk: Buffer) => {
-        const total = (received.get(req) ?? 0) + chunk.length;
-        received.set(req, total);
-        if (total > maxTotalBytes) {
-          file.stream.destroy(uploadTooLarge(maxTotalBytes));
-          return;
-        }
-        chunks.push(chunk);
+    _handleFile(_req, file, callback) {
+      const path = join(folder, `part-${parts++}`);
+      const cap = new Transform({
+        transform(chunk: Buffer, _encoding, next) {
+          received += chunk.length;
+          if (received <= maxTotalBytes) {
+            next(null, chunk);
+            return;
+          }
+          const error = uploadTooLarge(maxTotalBytes);
+          cutOff(error);
+          next(error);
+        },
       });
-      file.stream.on('error', (error) => callback(error));
-      file.stream.on('end', () => {
-        const buffer = Buffer.concat(chunks);
-        callback(null, { buffer, size: buffer.length });
-      });
+      const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+      pipeline(file.stream, cap, out).then(
+        () => callback(null, { path, size: out.bytesWritten }),
+        (error: unknown) => callback(error as Error),
+      );
     },
     _removeFile(_req, file, callback) {
-      delete (file as Partial<Express.Multer.File>).buffer;
-      callback(null);
+      rm(file.path, { force: true }).then(() => callback(null), callback);
     },
   };
 }
@@ -97,11 +113,25 @@ const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[]) =
 /** BQAT's batch-scan API: upload a dataset, follow its task, read profiles, outliers and the report. */
 export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps): Router {
   const router = Router();
-  const limits = { ...config.scan, maxImageBytes: config.limits.maxImageBytes };
-  const upload = multer({
-    storage: cappedMemoryStorage(config.scan.maxUploadBytes),
-    limits: { fileSize: config.scan.maxUploadBytes, files: config.scan.maxFiles, fields: 16 },
-  });
+  const intakeLimits = { ...config.scan, maxImageBytes: config.limits.maxImageBytes, maxImagePixels: config.limits.maxImagePixels };
+  const staging = new UploadStaging(join(config.store.dataDir, UPLOAD_STAGING_FOLDER));
+  const intakes = new IntakePerClient();
+  /**
+   * The request's file parts, streamed into `folder`; settles once multer has (also when the client
+   * went away), or as soon as the upload passes its cap. Multer answers an error only once it has
+   * read (and dropped) the rest of the body; the 413 goes at once instead, so that a client can stop
+   * sending, while multer still drops what comes. Closing the connection instead would lose the
+   * answer for clients that are still writing (they get a reset before they read it).
+   */
+  const receiveParts = (req: Request, res: Response, folder: string) =>
+    new Promise<ReceivedPart[]>((resolve, reject) => {
+      const upload = multer({ storage: cappedFolderStorage(folder, config.scan.maxUploadBytes, reject), limits: { files: config.scan.maxFiles, fields: 16 } });
+      upload.any()(req, res, (error?: unknown) => {
+        // A client that went away is not a fault of the service: no one reads the answer, but the log says what happened.
+        if (error) reject(req.destroyed ? new HttpError(400, 'upload_cut_short', 'The client closed the connection before the upload was complete.') : error);
+        else resolve(((req.files ?? []) as Express.Multer.File[]).map((f) => ({ name: f.originalname, path: f.path, size: f.size })));
+      });
+    });
   const reports = new ReportCache(store.scans, REPORTS_KEPT);
   const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.scan)];
 
@@ -118,10 +148,24 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     return task;
   };
 
-  router.post('/scan/uploaded', ...guard, identityEncodingOnly, upload.any(), async (req, res) => {
-    const parts: UploadedFile[] = ((req.files ?? []) as Express.Multer.File[]).map((f) => ({ name: f.originalname, bytes: f.buffer }));
-    const task = scanner.submit(requestCaller(res).clientId, await imagesOfUpload(parts, limits));
-    res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
+  router.post('/scan/uploaded', ...guard, identityEncodingOnly, async (req, res) => {
+    const client = requestCaller(res).clientId;
+    const release = intakes.claim(client);
+    if (!release) {
+      res.set('Retry-After', String(INTAKE_RETRY_AFTER_SECONDS));
+      throw new HttpError(429, 'intake_busy', 'An upload of this client is still being received and checked; one is taken at a time. Try again after Retry-After seconds.');
+    }
+    let folder: string | undefined;
+    try {
+      folder = await staging.folder();
+      const parts = await receiveParts(req, res, folder);
+      const images = await stageImagesOfUpload(parts, folder, intakeLimits);
+      const task = await scanner.submit(client, stagedFiles(images));
+      res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
+    } finally {
+      release();
+      if (folder) await staging.remove(folder);
+    }
   });
 
   router.get(['/task/:tid', '/task/:tid/status'], ...guard, (req, res) => {
@@ -201,7 +245,6 @@ const scanErrors: ErrorRequestHandler = (error, req, res, next) => {
 };
 
 function multerError(error: multer.MulterError): HttpError {
-  if (error.code === 'LIMIT_FILE_SIZE') return new HttpError(413, 'file_too_large', 'A file of the upload is larger than this service accepts.');
   if (error.code === 'LIMIT_FILE_COUNT') return new HttpError(413, 'too_many_files', 'The upload holds more files than one scan takes.');
   return new HttpError(400, 'invalid_upload', `The multipart upload is malformed: ${error.message}.`);
 }

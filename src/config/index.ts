@@ -14,7 +14,7 @@ export interface Config {
     /** File in the data folder with the secret keying the hashes that stand for users in the logs. */
     identitySecretFile: string;
   };
-  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; requireEncryption: boolean };
+  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; requireEncryption: boolean; scanHours: number };
   models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
@@ -66,8 +66,9 @@ export interface ScanConfig {
   /** An idle worker is stopped after this long, freeing its models' memory. */
   idleWorkerMs: number;
   maxFiles: number;
-  /** All files of one upload together; also the cap on one archive. */
+  /** All parts of one upload request together, as received. */
   maxUploadBytes: number;
+  /** All images of one upload together, its zip archives unpacked. */
   maxExtractedBytes: number;
   maxCompressionRatio: number;
   /** A file still unfinished after this many attempts (the service stopped during each) is marked failed. */

@@ -32,11 +32,14 @@ export function sniffFormat(bytes: Uint8Array): 'jpeg' | 'png' | undefined {
   return undefined;
 }
 
-/**
- * Decodes a JPEG or PNG into upright 8-bit sRGB: EXIF orientation applied; grayscale, CMYK and
- * 16-bit converted; transparency flattened onto white; only the first frame of an animation.
- */
-export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+interface ImageHeader {
+  format: 'jpeg' | 'png';
+  width: number;
+  height: number;
+}
+
+/** Size, format and pixel count from the header alone: no pixel is decoded until they are within the limits. */
+async function checkedHeader(bytes: Uint8Array, limits: DecodeLimits): Promise<ImageHeader> {
   if (bytes.length === 0) throw new ImageError('empty', 'The image is empty.');
   if (bytes.length > limits.maxBytes) {
     throw new ImageError('too_large', `The image is ${bytes.length} bytes; the limit is ${limits.maxBytes}.`);
@@ -57,6 +60,17 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
   if (width * height > limits.maxPixels) {
     throw new ImageError('too_many_pixels', `The image has ${width}x${height} pixels; the limit is ${limits.maxPixels} pixels.`);
   }
+  return { format, width, height };
+}
+
+const damaged = (format: ImageHeader['format']) => new ImageError('corrupt', `The ${format.toUpperCase()} file is damaged or truncated.`);
+
+/**
+ * Decodes a JPEG or PNG into upright 8-bit sRGB: EXIF orientation applied; grayscale, CMYK and
+ * 16-bit converted; transparency flattened onto white; only the first frame of an animation.
+ */
+export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+  const { format } = await checkedHeader(bytes, limits);
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 })
       .rotate()
@@ -68,6 +82,26 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { data, width: info.width, height: info.height, format, bytes: bytes.length };
   } catch {
-    throw new ImageError('corrupt', `The ${format.toUpperCase()} file is damaged or truncated.`);
+    throw damaged(format);
+  }
+}
+
+/** Side of the thumbnail `proveImage` decodes to: small, so that a JPEG is decoded at 1/8 scale. */
+const PROOF_SIDE = 64;
+
+/**
+ * Proves that the bytes are one whole JPEG or PNG within the limits by decoding every one of its
+ * compressed bytes, at reduced size (a JPEG is scaled while it is decoded, so this costs a fraction
+ * of `decodeImage`); a fake with the right magic bytes or a truncated file is `corrupt`.
+ */
+export async function proveImage(bytes: Uint8Array, limits: DecodeLimits): Promise<void> {
+  const { format } = await checkedHeader(bytes, limits);
+  try {
+    await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 })
+      .resize(PROOF_SIDE, PROOF_SIDE, { fit: 'inside' })
+      .raw()
+      .toBuffer();
+  } catch {
+    throw damaged(format);
   }
 }

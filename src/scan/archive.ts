@@ -18,7 +18,6 @@ export interface ArchivedFile {
 }
 
 export type ArchiveErrorCode =
-  | 'not_a_zip'
   | 'unsafe_path'
   | 'too_many_entries'
   | 'entry_too_large'
@@ -49,34 +48,33 @@ export function isZip(bytes: Uint8Array): boolean {
   return startsWith(bytes, LOCAL_FILE_MAGIC) || startsWith(bytes, EMPTY_ARCHIVE_MAGIC);
 }
 
-/** Every file in the archive (directories and macOS/hidden metadata skipped), in archive order, names as stored (forward slashes). */
-export async function filesInZip(zip: Buffer, limits: ArchiveLimits): Promise<ArchivedFile[]> {
-  if (!isZip(zip)) throw new ArchiveError('not_a_zip', 'The upload is not a zip archive.');
+/**
+ * Every file in the archive at `path` (directories and macOS/hidden metadata skipped), in archive
+ * order, names as stored (forward slashes): one at a time, so that only one entry is ever held in
+ * memory. The archive is closed when the loop ends, whether it read everything, stopped early or failed.
+ */
+export async function* filesInZip(path: string, limits: ArchiveLimits): AsyncGenerator<ArchivedFile> {
   let zipfile: ZipFile | undefined;
   try {
     // decodeStrings: false stops yauzl validating names itself, so that our own check (and message) applies.
-    zipfile = await yauzl.fromBufferPromise(zip, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true });
-    return await readFiles(zipfile, limits);
+    zipfile = await yauzl.openPromise(path, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true });
+    let fileCount = 0;
+    let totalBytes = 0;
+    for await (const entry of zipfile.eachEntry()) {
+      const name = entryName(entry);
+      assertSafePath(name);
+      if (isSkipped(name)) continue;
+      fileCount += 1;
+      totalBytes += entry.uncompressedSize;
+      assertWithinLimits(entry, name, { fileCount, totalBytes }, limits);
+      yield { name, bytes: await readEntry(zipfile, entry, name) };
+    }
   } catch (error) {
     // Errors that are not ours come from yauzl reading the central directory.
     throw error instanceof ArchiveError ? error : new ArchiveError('corrupt', 'The zip archive is damaged or truncated.');
   } finally {
     zipfile?.close();
   }
-}
-
-async function readFiles(zipfile: ZipFile, limits: ArchiveLimits): Promise<ArchivedFile[]> {
-  const files: ArchivedFile[] = [];
-  let totalBytes = 0;
-  for await (const entry of zipfile.eachEntry()) {
-    const name = entryName(entry);
-    assertSafePath(name);
-    if (isSkipped(name)) continue;
-    totalBytes += entry.uncompressedSize;
-    assertWithinLimits(entry, name, { fileCount: files.length + 1, totalBytes }, limits);
-    files.push({ name, bytes: await readEntry(zipfile, entry, name) });
-  }
-  return files;
 }
 
 /** The name as stored: UTF-8 or CP437 by the entry's flag, backslashes kept so that assertSafePath sees them. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { analysisOptions, type Config } from '../config';
 import { AnalysisPool, PoolError } from '../pipeline/analysis-pool';
@@ -22,6 +23,9 @@ export function progressOf(task: ScanTask, now: Date): TaskProgress {
   return { percent, etaSeconds: ((task.total - task.processed) * elapsed) / doneThisRun };
 }
 
+/** Bytes of files stored per transaction of an intake: a few tens of milliseconds of writing. */
+const INTAKE_BATCH_BYTES = 8 * 1024 * 1024;
+
 /**
  * Runs batch scans in the background, one task after the other, each with as many images in flight
  * as the pool has workers. Every result is written as it comes, so a restart loses at most the
@@ -39,17 +43,48 @@ export class Scanner {
     private readonly logger: Logger,
   ) {}
 
-  /** Stores the files as a new collection of `client` and queues its scan; returns its task as it stands. */
-  submit(client: string, files: UploadedFile[]): ScanTask {
+  /**
+   * Stores the files as a new collection of `client` and queues its scan; returns its task as it stands. The
+   * files go in in transactions of about INTAKE_BATCH_BYTES with a turn of the event loop between
+   * them, so that storing a large upload does not hold up every other request; if storing fails,
+   * nothing of the task is kept.
+   */
+  async submit(client: string, files: Iterable<UploadedFile>): Promise<ScanTask> {
     const id = randomUUID();
-    this.scans.create({ id, client, collection: randomUUID(), createdAt: new Date().toISOString() }, files);
+    const collection = randomUUID();
+    this.scans.beginIntake({ id, client, collection, createdAt: new Date().toISOString() });
+    try {
+      let stored = 0;
+      let batch: UploadedFile[] = [];
+      let batchBytes = 0;
+      const store = () => {
+        this.scans.addFiles(id, stored, batch);
+        stored += batch.length;
+        batch = [];
+        batchBytes = 0;
+      };
+      for (const file of files) {
+        batch.push(file);
+        batchBytes += file.bytes.length;
+        if (batchBytes >= INTAKE_BATCH_BYTES) {
+          store();
+          await setImmediate();
+        }
+      }
+      store();
+      this.scans.completeIntake(id, stored);
+    } catch (error) {
+      this.scans.deleteCollection(client, collection);
+      throw error;
+    }
     const task = this.scans.task(client, id) as ScanTask;
     this.enqueue(task);
     return task;
   }
 
-  /** Queues the tasks an earlier process left pending or running; returns how many. */
+  /** Erases the intakes an earlier process left incomplete and queues the tasks it left pending or running; returns how many are queued. */
   resume(): number {
+    this.scans.eraseIncompleteIntakes();
     const unfinished = this.scans.unfinished();
     for (const task of unfinished) this.enqueue(task);
     return unfinished.length;

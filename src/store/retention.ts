@@ -1,18 +1,34 @@
-import type { ImageRepository } from './images';
+import type { Store } from './index';
 
 const HOUR_MS = 3_600_000;
 
+export interface RetentionHours {
+  /** Images never used for an enrollment are erased this long after their upload. */
+  unenrolledImageHours: number;
+  /** Finished scans are erased this long after they finished, with their files, profiles and thumbnails. */
+  scanHours: number;
+}
+
+export interface Erased {
+  images: number;
+  scans: number;
+}
+
 /**
- * Erases images never used for an enrollment once they are `hours` old: now, then every quarter
- * of that time (at most hourly). Returns the function that stops it.
+ * Erases what the store keeps only for a while: now, then every quarter of the shorter period (at
+ * most hourly). `erased` hears of each sweep that erased something. Returns the function that stops it.
  */
-export function startImageRetention(images: ImageRepository, hours: number, erased: (count: number) => void): () => void {
+export function startRetention(store: Pick<Store, 'images' | 'scans'>, hours: RetentionHours, erased: (counts: Erased) => void): () => void {
+  const before = (periodHours: number) => new Date(Date.now() - periodHours * HOUR_MS);
   const sweep = () => {
-    const count = images.eraseUnenrolledBefore(new Date(Date.now() - hours * HOUR_MS));
-    if (count > 0) erased(count);
+    const counts = {
+      images: store.images.eraseUnenrolledBefore(before(hours.unenrolledImageHours)),
+      scans: store.scans.eraseFinishedBefore(before(hours.scanHours)),
+    };
+    if (counts.images > 0 || counts.scans > 0) erased(counts);
   };
   sweep();
-  const timer = setInterval(sweep, Math.min(HOUR_MS, (hours * HOUR_MS) / 4));
+  const timer = setInterval(sweep, Math.min(HOUR_MS, (Math.min(hours.unenrolledImageHours, hours.scanHours) * HOUR_MS) / 4));
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -98,15 +98,35 @@ export class ScanRepository {
     private readonly sealer: Sealer,
   ) {}
 
-  /** Stores a new pending task with all its files, in one transaction. */
-  create(task: { id: string; client: string; collection: string; createdAt: string }, files: UploadedFile[]): void {
+  /**
+   * Stores a new pending task whose files follow in `addFiles`. Its total stays 0 until
+   * `completeIntake`: a real task has at least one file, so a total of 0 marks an intake that a
+   * stopped process left incomplete (`eraseIncompleteIntakes`).
+   */
+  beginIntake(task: { id: string; client: string; collection: string; createdAt: string }): void {
+    this.db
+      .prepare(`INSERT INTO tasks (id, client, collection, status, total, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)`)
+      .run(task.id, task.client, task.collection, task.createdAt, task.createdAt);
+  }
+
+  /** Stores files of a task in intake at positions from `firstPosition` on, in one transaction. */
+  addFiles(taskId: string, firstPosition: number, files: UploadedFile[]): void {
     const insertFile = this.db.prepare('INSERT INTO scan_files (task_id, position, name, content) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
-      this.db
-        .prepare(`INSERT INTO tasks (id, client, collection, status, total, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)`)
-        .run(task.id, task.client, task.collection, files.length, task.createdAt, task.createdAt);
-      files.forEach((file, position) => insertFile.run(task.id, position, file.name, this.sealer.seal(file.bytes, scanFilePlace(task.id, position, 'content'))));
+      files.forEach((file, i) => insertFile.run(taskId, firstPosition + i, file.name, this.sealer.seal(file.bytes, scanFilePlace(taskId, firstPosition + i, 'content'))));
     })();
+  }
+
+  /** Ends the intake: the task holds `total` files and can be scanned. */
+  completeIntake(taskId: string, total: number): void {
+    this.db.prepare('UPDATE tasks SET total = ? WHERE id = ?').run(total, taskId);
+  }
+
+  /** Erases the tasks whose intake never completed, with the files stored so far; returns how many. */
+  eraseIncompleteIntakes(): number {
+    const erased = this.db.prepare(`DELETE FROM tasks WHERE status = 'pending' AND total = 0`).run().changes;
+    if (erased > 0) flushErased(this.db);
+    return erased;
   }
 
   task(client: string, id: string): ScanTask | undefined {
@@ -201,6 +221,13 @@ export class ScanRepository {
       | { thumbnail: Buffer | null }
       | undefined;
     return row?.thumbnail ? this.sealer.open(row.thumbnail, scanFilePlace(taskId, position, 'thumbnail')) : undefined;
+  }
+
+  /** Erases the scans that finished (done or failed) before `cutoff`, with their files, profiles and thumbnails; returns how many. */
+  eraseFinishedBefore(cutoff: Date): number {
+    const erased = this.db.prepare(`DELETE FROM tasks WHERE status IN ('done', 'failed') AND finished_at < ?`).run(cutoff.toISOString()).changes;
+    if (erased > 0) flushErased(this.db);
+    return erased;
   }
 
   /** Deletes the client's collection: its tasks with their files and results; false when there was none. */

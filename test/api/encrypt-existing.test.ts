@@ -13,6 +13,7 @@ import type { NewImage } from '../../src/store/images';
 import { Sealer } from '../../src/store/sealer';
 import { USER_KEY, useApp } from '../helpers/app';
 import { firstFormatSealed, TEST_ENCRYPTION_KEY } from '../helpers/encryption';
+import { storeTask } from '../helpers/scans';
 
 const testApp = useApp();
 const IMAGE_KEY = '33333333-3333-4333-8333-333333333333';
@@ -64,7 +65,7 @@ describe('a store written in clear, then a key', () => {
     const embedding = Float32Array.from({ length: 512 }, () => Math.random());
     plain.images.insert(CLIENT, upload);
     plain.users.enroll(CLIENT, { username: 'ada', createdAt: NOW, template: { ...SPACE, embedding }, image: { upload: enrolled } }, () => undefined);
-    plain.scans.create({ id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, [{ name: 'a.jpg', bytes: randomBytes(2048) }]);
+    storeTask(plain.scans, { id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, [{ name: 'a.jpg', bytes: randomBytes(2048) }]);
     // A crop sealed by an earlier version, without associated data.
     plain.db.prepare('UPDATE images SET cropped = ? WHERE key = ?').run(firstFormatSealed(upload.cropped), IMAGE_KEY);
     plain.close();

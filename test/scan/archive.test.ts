@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import yauzl, { type ZipFile } from 'yauzl';
-import { ArchiveError, type ArchiveLimits, filesInZip, isZip } from '../../src/scan/archive';
+import { type ArchivedFile, ArchiveError, type ArchiveLimits, filesInZip, isZip } from '../../src/scan/archive';
 import { zipOf } from '../helpers/zip';
 
 const LIMITS: ArchiveLimits = { maxEntries: 10, maxEntryBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024, maxCompressionRatio: 100 };
@@ -8,9 +11,25 @@ function bytes(text: string): Buffer {
   return Buffer.from(text, 'utf8');
 }
 
+const folder = mkdtempSync(join(tmpdir(), 'facegate-archive-'));
+let written = 0;
+
+/** The archive written to a file of its own, where `filesInZip` reads it. */
+function zipFile(zip: Buffer): string {
+  const path = join(folder, `${written++}.zip`);
+  writeFileSync(path, zip);
+  return path;
+}
+
+async function files(zip: Buffer, limits: ArchiveLimits = LIMITS): Promise<ArchivedFile[]> {
+  const read: ArchivedFile[] = [];
+  for await (const file of filesInZip(zipFile(zip), limits)) read.push(file);
+  return read;
+}
+
 /** What `filesInZip` rejects with: its code and message, or a failure when it resolves. */
 async function rejection(zip: Buffer, limits: ArchiveLimits = LIMITS): Promise<{ code: string; message: string }> {
-  const error = await filesInZip(zip, limits).then(
+  const error = await files(zip, limits).then(
     () => {
       throw new Error('expected the archive to be rejected');
     },
@@ -45,7 +64,7 @@ describe('filesInZip', () => {
       { name: 'fotos/café.jpg', data: bytes('ü') },
       { name: 'a.jpg', data: Buffer.alloc(0) },
     ]);
-    expect(await filesInZip(zip, LIMITS)).toEqual([
+    expect(await files(zip, LIMITS)).toEqual([
       { name: 'scans/2024/03/z.jpg', bytes: jpeg },
       { name: 'scans/b.png', bytes: png },
       { name: 'fotos/café.jpg', bytes: bytes('ü') },
@@ -61,15 +80,15 @@ describe('filesInZip', () => {
       { name: '.hidden.jpg', data: bytes('hidden') },
       { name: 'scans/a.jpg', data: bytes('a') },
     ]);
-    expect(await filesInZip(zip, { ...LIMITS, maxEntries: 1 })).toEqual([{ name: 'scans/a.jpg', bytes: bytes('a') }]);
+    expect(await files(zip, { ...LIMITS, maxEntries: 1 })).toEqual([{ name: 'scans/a.jpg', bytes: bytes('a') }]);
   });
 
   it('gives no files for an empty archive', async () => {
-    expect(await filesInZip(zipOf([]), LIMITS)).toEqual([]);
+    expect(await files(zipOf([]), LIMITS)).toEqual([]);
   });
 
-  it('refuses bytes that are not a zip', async () => {
-    expect(await rejection(bytes('just some text'))).toEqual({ code: 'not_a_zip', message: 'The upload is not a zip archive.' });
+  it('refuses bytes that are not a zip as damaged', async () => {
+    expect(await rejection(bytes('just some text'))).toEqual({ code: 'corrupt', message: 'The zip archive is damaged or truncated.' });
   });
 
   it.each([
@@ -93,7 +112,7 @@ describe('filesInZip', () => {
 
   it('refuses more files than maxEntries', async () => {
     const zip = zipOf(['a.jpg', 'b.jpg', 'c.jpg'].map((name) => ({ name, data: bytes(name) })));
-    expect(await filesInZip(zip, { ...LIMITS, maxEntries: 3 })).toHaveLength(3);
+    expect(await files(zip, { ...LIMITS, maxEntries: 3 })).toHaveLength(3);
     expect(await rejection(zip, { ...LIMITS, maxEntries: 2 })).toEqual({
       code: 'too_many_entries',
       message: 'The zip archive holds more files than the limit of 2.',
@@ -102,7 +121,7 @@ describe('filesInZip', () => {
 
   it('refuses an entry larger than maxEntryBytes', async () => {
     const zip = zipOf([{ name: 'big.jpg', data: Buffer.alloc(2000, 1), method: 0 }]);
-    expect(await filesInZip(zip, { ...LIMITS, maxEntryBytes: 2000 })).toHaveLength(1);
+    expect(await files(zip, { ...LIMITS, maxEntryBytes: 2000 })).toHaveLength(1);
     expect(await rejection(zip, { ...LIMITS, maxEntryBytes: 1999 })).toEqual({
       code: 'entry_too_large',
       message: "Zip entry 'big.jpg' is 2000 bytes unpacked; the limit is 1999.",
@@ -111,7 +130,7 @@ describe('filesInZip', () => {
 
   it('refuses files that together pass maxTotalBytes', async () => {
     const zip = zipOf(['a.jpg', 'b.jpg', 'c.jpg'].map((name) => ({ name, data: Buffer.alloc(1000, 1), method: 0 as const })));
-    expect(await filesInZip(zip, { ...LIMITS, maxTotalBytes: 3000 })).toHaveLength(3);
+    expect(await files(zip, { ...LIMITS, maxTotalBytes: 3000 })).toHaveLength(3);
     expect(await rejection(zip, { ...LIMITS, maxTotalBytes: 2999 })).toEqual({
       code: 'too_large',
       message: "Zip entry 'c.jpg' brings the archive to 3000 bytes unpacked; the limit is 2999.",
@@ -165,21 +184,25 @@ describe('filesInZip', () => {
     expect(await rejection(zip)).toEqual({ code: 'corrupt', message: "Zip entry 'a.jpg' is damaged or cannot be unpacked." });
   });
 
-  it('closes the archive whether it is read through or refused', async () => {
-    const openZip = yauzl.fromBufferPromise;
+  it('closes the archive whether it is read through, left early or refused', async () => {
+    const openZip = yauzl.openPromise;
     const opened: ZipFile[] = [];
-    const open = jest.spyOn(yauzl, 'fromBufferPromise').mockImplementation(async (buffer, options) => {
-      const zipfile = await openZip(buffer, options);
+    const open = jest.spyOn(yauzl, 'openPromise').mockImplementation(async (path, options) => {
+      const zipfile = await openZip(path, options);
       opened.push(zipfile);
       return zipfile;
     });
     try {
-      await filesInZip(zipOf([{ name: 'a.jpg', data: bytes('a') }]), LIMITS);
+      await files(zipOf([{ name: 'a.jpg', data: bytes('a') }]), LIMITS);
+      for await (const file of filesInZip(zipFile(zipOf([{ name: 'a.jpg', data: bytes('a') }, { name: 'b.jpg', data: bytes('b') }])), LIMITS)) {
+        expect(file.name).toBe('a.jpg');
+        break;
+      }
       await rejection(zipOf([{ name: 'a.jpg', data: bytes('a') }, { name: '../b.jpg', data: bytes('b') }]));
       await rejection(zipOf([{ name: 'liar.jpg', data: Buffer.alloc(100_000), declaredSize: 10 }]));
     } finally {
       open.mockRestore();
     }
-    expect(opened.map((zipfile) => zipfile.isOpen)).toEqual([false, false, false]);
+    expect(opened.map((zipfile) => zipfile.isOpen)).toEqual([false, false, false, false]);
   });
 });

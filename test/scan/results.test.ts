@@ -5,11 +5,12 @@ import { REPORT_SECTIONS } from '../../src/scan/report';
 import { ReportCache } from '../../src/scan/results';
 import { Store } from '../../src/store';
 import type { ScanTask } from '../../src/store/scans';
+import { storeTask } from '../helpers/scans';
 
 /** A finished task whose files were profiled by hand: no models needed. */
 function finishedTask(store: Store, id: string): ScanTask {
   const widths = [640, 652, 631, 1600];
-  store.scans.create({ id, client: 'default', collection: `${id}-c`, createdAt: '2026-11-23T07:00:00.000Z' }, widths.map((_, i) => ({ name: `${i}.jpg`, bytes: Buffer.from([i]) })));
+  storeTask(store.scans, { id, client: 'default', collection: `${id}-c`, createdAt: '2026-11-23T07:00:00.000Z' }, widths.map((_, i) => ({ name: `${i}.jpg`, bytes: Buffer.from([i]) })));
   widths.forEach((width, i) => store.scans.recordProfile(id, i, { file: `${i}.jpg`, image_width: width, image_height: 480, face_count: 1 }, null, '2026-11-23T07:00:01.000Z'));
   store.scans.finish(id, '2026-11-23T07:00:02.000Z');
   return store.scans.task('default', id) as ScanTask;

@@ -28,7 +28,7 @@ describe('Scanner across a restart', () => {
     const config = freshConfig();
     let store = Store.open(config.store);
     const first = createScanner(config, store.scans, logger);
-    const task = first.submit('default', await images(4));
+    const task = await first.submit('default', await images(4));
     await until(() => (store.scans.task('default', task.id)?.processed ?? 0) >= 1);
     await first.close();
     const interrupted = store.scans.task('default', task.id);
@@ -54,7 +54,7 @@ describe('Scanner across a restart', () => {
     const config = freshConfig();
     const store = Store.open(config.store);
     const scanner = createScanner(config, store.scans, logger);
-    const task = scanner.submit('default', await images(2));
+    const task = await scanner.submit('default', await images(2));
     await scanner.close();
     store.db.prepare('UPDATE scan_files SET attempts = ? WHERE task_id = ? AND position = 0').run(config.scan.maxAttempts, task.id);
 
@@ -73,10 +73,67 @@ describe('Scanner across a restart', () => {
     config.models.dir = mkdtempSync(join(tmpdir(), 'facegate-no-models-'));
     const store = Store.open(config.store);
     const scanner = createScanner(config, store.scans, logger);
-    const task = scanner.submit('default', await images(2));
+    const task = await scanner.submit('default', await images(2));
     await scanner.idle();
     await scanner.close();
     expect(store.scans.task('default', task.id)).toMatchObject({ status: 'failed', failure: expect.stringMatching(/models could not load: model manifest .* is missing/) });
     store.close();
+  });
+
+  describe('intake', () => {
+    const withoutModels = () => {
+      const config = freshConfig();
+      config.models.dir = mkdtempSync(join(tmpdir(), 'facegate-no-models-'));
+      return config;
+    };
+    const rows = (store: Store) => store.db.prepare('SELECT (SELECT COUNT(*) FROM tasks) AS tasks, (SELECT COUNT(*) FROM scan_files) AS files').get();
+
+    it('stores a large upload in several transactions, all its files in order', async () => {
+      const config = withoutModels();
+      const store = Store.open(config.store);
+      const scanner = createScanner(config, store.scans, logger);
+      const addFiles = jest.spyOn(store.scans, 'addFiles');
+      const files = [0, 1, 2].map((i) => ({ name: `large-${i}.jpg`, bytes: Buffer.alloc(5 * 1024 * 1024, i) }));
+      const task = await scanner.submit('default', files);
+      expect(addFiles.mock.calls.map(([, first, batch]) => [first, batch.length])).toEqual([
+        [0, 2],
+        [2, 1],
+      ]);
+      expect(task.total).toBe(3);
+      expect(store.db.prepare('SELECT position, name FROM scan_files WHERE task_id = ? ORDER BY position').all(task.id)).toEqual(
+        files.map((f, position) => ({ position, name: f.name })),
+      );
+      await scanner.close();
+      store.close();
+    });
+
+    it('keeps nothing of an upload whose files cannot all be read', async () => {
+      const config = withoutModels();
+      const store = Store.open(config.store);
+      const scanner = createScanner(config, store.scans, logger);
+      const unreadable = (function* () {
+        yield { name: 'first.jpg', bytes: Buffer.alloc(9 * 1024 * 1024, 1) };
+        throw new Error('the staged file went missing');
+      })();
+      await expect(scanner.submit('default', unreadable)).rejects.toThrow('the staged file went missing');
+      expect(rows(store)).toEqual({ tasks: 0, files: 0 });
+      await scanner.close();
+      store.close();
+    });
+
+    it('erases at the next start an intake a stopped process left incomplete, and does not scan it', async () => {
+      const config = withoutModels();
+      let store = Store.open(config.store);
+      store.scans.beginIntake({ id: 'cut-short', client: 'default', collection: 'cut-short-c', createdAt: new Date().toISOString() });
+      store.scans.addFiles('cut-short', 0, [{ name: 'a.jpg', bytes: Buffer.from('first of many') }]);
+      store.close();
+
+      store = Store.open(config.store);
+      const scanner = createScanner(config, store.scans, logger);
+      expect(scanner.resume()).toBe(0);
+      expect(rows(store)).toEqual({ tasks: 0, files: 0 });
+      await scanner.close();
+      store.close();
+    });
   });
 });

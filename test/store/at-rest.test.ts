@@ -8,6 +8,7 @@ import { DATABASE_FILE, Store } from '../../src/store';
 import type { NewImage } from '../../src/store/images';
 import { Sealer } from '../../src/store/sealer';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
+import { storeTask } from '../helpers/scans';
 
 const KEY_A = '11111111-1111-4111-8111-111111111111';
 const KEY_B = '22222222-2222-4222-8222-222222222222';
@@ -104,7 +105,7 @@ describe('sealed blobs', () => {
   it('of a scan (uploaded files, thumbnails) open at their own position only', () => {
     const store = Store.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
     const files = [randomBytes(2048), randomBytes(2048)];
-    store.scans.create({ id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, files.map((bytes, i) => ({ name: `${i}.jpg`, bytes })));
+    storeTask(store.scans, { id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, files.map((bytes, i) => ({ name: `${i}.jpg`, bytes })));
     expect(store.scans.claim('task-1', 0)?.bytes).toEqual(files[0]);
     const thumbnail = randomBytes(512);
     store.scans.recordProfile('task-1', 0, { file: '0.jpg' }, thumbnail, NOW);

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DATABASE_FILE, Store } from '../../src/store';
 import type { NewImage } from '../../src/store/images';
+import { startRetention } from '../../src/store/retention';
 import { seededRandom } from '../helpers/random';
+import { storeTask } from '../helpers/scans';
 
 function openStore(): { store: Store; files: string[] } {
   const dataDir = mkdtempSync(join(tmpdir(), 'facegate-erasure-'));
@@ -70,6 +72,57 @@ describe('retention of images never enrolled', () => {
     expect(store.images.metadata('default', enrolled.key)).toBeDefined();
     expect(stored(files, fingerprint(old.original))).toBe(false);
     expect(stored(files, fingerprint(recent.original))).toBe(true);
+    store.close();
+  });
+});
+
+describe('retention of finished scans', () => {
+  const HOUR_MS = 3_600_000;
+
+  /** A scan of one file, profiled with a thumbnail and finished at `finishedAt` unless that is null (still running). */
+  function scan(store: Store, id: string, finishedAt: string | null): { original: Buffer; thumbnail: Buffer } {
+    const original = randomBytes(4096);
+    const thumbnail = randomBytes(4096);
+    storeTask(store.scans, { id, client: 'default', collection: id.replace(/^./, 'c'), createdAt: '2026-11-01T00:00:00.000Z' }, [{ name: 'a.jpg', bytes: original }]);
+    store.scans.start(id, '2026-11-01T00:00:00.000Z');
+    if (finishedAt === null) return { original, thumbnail };
+    store.scans.recordProfile(id, 0, { face_count: 1 }, thumbnail, finishedAt);
+    store.scans.finish(id, finishedAt);
+    return { original, thumbnail };
+  }
+
+  it('erases scans that finished (done or failed) before the cutoff with their files and thumbnails, from the database files too, and keeps newer and unfinished ones', () => {
+    const { store, files } = openStore();
+    const old = scan(store, '55555555-5555-4555-8555-555555555555', '2026-11-20T05:00:00.000Z');
+    const recent = scan(store, '66666666-6666-4666-8666-666666666666', '2026-11-23T05:00:00.000Z');
+    const running = scan(store, '77777777-7777-4777-8777-777777777777', null);
+    const failed = scan(store, '88888888-8888-4888-8888-888888888888', null);
+    store.scans.fail('88888888-8888-4888-8888-888888888888', 'the models could not be loaded', '2026-11-20T05:00:00.000Z');
+    for (const bytes of [old.thumbnail, failed.original]) expect(stored(files, fingerprint(bytes))).toBe(true);
+
+    expect(store.scans.eraseFinishedBefore(new Date('2026-11-22T00:00:00Z'))).toBe(2);
+    expect(store.scans.task('default', '55555555-5555-4555-8555-555555555555')).toBeUndefined();
+    expect(store.db.prepare('SELECT COUNT(*) AS n FROM scan_files WHERE task_id = ?').get('55555555-5555-4555-8555-555555555555')).toEqual({ n: 0 });
+    for (const bytes of [old.thumbnail, failed.original]) expect(stored(files, fingerprint(bytes))).toBe(false);
+    expect(store.scans.thumbnail('66666666-6666-4666-8666-666666666666', 0)).toEqual(recent.thumbnail);
+    expect(store.scans.task('default', '77777777-7777-4777-8777-777777777777')?.status).toBe('running');
+    expect(stored(files, fingerprint(running.original))).toBe(true);
+    store.close();
+  });
+
+  it('runs at start-up beside the retention of unenrolled images, each with its own period', () => {
+    const { store, files } = openStore();
+    const hours = { unenrolledImageHours: 24, scanHours: 168 };
+    const ago = (h: number) => new Date(Date.now() - h * HOUR_MS).toISOString();
+    const expired = scan(store, '99999999-9999-4999-8999-999999999999', ago(hours.scanHours + 1));
+    scan(store, 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', ago(hours.scanHours - 1));
+    store.images.insert('default', image('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', ago(hours.unenrolledImageHours + 1).replace(/\.\d{3}Z$/, 'Z')));
+    const erased: unknown[] = [];
+    const stop = startRetention(store, hours, (counts) => erased.push(counts));
+    stop();
+    expect(erased).toEqual([{ images: 1, scans: 1 }]);
+    expect(stored(files, fingerprint(expired.thumbnail))).toBe(false);
+    expect(store.scans.task('default', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa')?.status).toBe('done');
     store.close();
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Store } from '../../src/store';
 import type { NewImage } from '../../src/store/images';
 import { EnrollmentConflict } from '../../src/store/users';
+import { storeTask } from '../helpers/scans';
 
 /** Every repository method that takes a client, called with the owner's client and with another one. */
 
@@ -23,7 +24,7 @@ function ownedStore() {
   const template = { ...SPACE, embedding: new Float32Array([0.6, 0.8]) };
   store.users.enroll('owner', { username: 'ada', createdAt: AT, image: { upload: enrolled }, template }, () => undefined);
   store.images.insert('owner', spare);
-  store.scans.create({ id: 'task-1', client: 'owner', collection: 'collection-1', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
+  storeTask(store.scans, { id: 'task-1', client: 'owner', collection: 'collection-1', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
   store.scans.recordProfile('task-1', 0, { file: 'a.jpg' }, randomBytes(8), AT);
   return { store, enrolled, spare, template };
 }
