@@ -11,7 +11,7 @@ import type { Store } from '../store';
 import { EnrollmentConflict } from '../store/users';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError } from './errors';
-import { detectingFrom, IMAGE_KEY, isoSeconds, newImage } from './image-input';
+import { analysisDeadline, detectingFrom, IMAGE_KEY, isoSeconds, newImage } from './image-input';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -35,6 +35,7 @@ export const REASON_STATUS: Record<string, number> = {
   INVALID_IMAGE_KEY: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  REQUEST_TIMEOUT: 408,
   UNKNOWN_USER: 404,
   UNKNOWN_IMAGE_KEY: 404,
   DUPLICATE_USERNAME: 409,
@@ -81,6 +82,7 @@ function reasonOf(error: unknown, missingFile: string): { reason: string; status
   }
   const known = classify(error);
   if (known?.status === 401) return { reason: 'UNAUTHORIZED', status: 401 };
+  if (known?.status === 408) return { reason: 'REQUEST_TIMEOUT', status: 408 };
   if (known?.status === 403) return { reason: 'FORBIDDEN', status: 403 };
   if (known?.status === 429) return { reason: 'TOO_MANY_REQUESTS', status: 429 };
   if (known?.status === 503) return { reason: 'SERVICE_BUSY', status: 503 };
@@ -111,14 +113,16 @@ export interface EnrollDeps {
   store: Store;
   keyring: Keyring;
   options: AnalysisOptions;
-  /** The shared admission queue of the analysis routes. */
+  /** Wraps a body parser: the per-client upload limit and the body deadline. */
+  readBody: (parser: RequestHandler) => RequestHandler;
+  /** The shared admission queue of the analysis routes, after the body is read. */
   turn: RequestHandler;
   /** The per-key rate limit, first on every route. */
   perKey: RequestHandler;
 }
 
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
-export function enrollRoutes({ config, analyzer, store, keyring, options, turn, perKey }: EnrollDeps): Router {
+export function enrollRoutes({ config, analyzer, store, keyring, options, readBody, turn, perKey }: EnrollDeps): Router {
   const router = Router();
   const { recognition, gate } = config;
   const space = embeddingSpace(config.models.dir, options.embedding.model);
@@ -206,7 +210,11 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
         throw error;
       }
       frames = [];
-      for (const still of stills) frames.push(await analyseImage(still, 'INVALID_MEDIA'));
+      const deadline = analysisDeadline(res, config.limits.analysisTimeoutMs);
+      for (const still of stills) {
+        deadline.check();
+        frames.push(await analyseImage(still, 'INVALID_MEDIA'));
+      }
     } else {
       throw new Rejection('INVALID_MEDIA');
     }
@@ -239,9 +247,9 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     res.status(status).json(authAnswer(reason, rejectionScore(res, error)));
   };
 
-  router.post('/api/enroll', ...guard, turn, upload.single('cin_file'), enroll, enrollErrors);
+  router.post('/api/enroll', ...guard, readBody(upload.single('cin_file')), turn, enroll, enrollErrors);
   for (const path of ['/api/authentificate', '/api/authenticate']) {
-    router.post(path, ...guard, turn, upload.single('auth_video'), authenticate, authErrors);
+    router.post(path, ...guard, readBody(upload.single('auth_video')), turn, authenticate, authErrors);
   }
 
   const resetErrors: ErrorRequestHandler = (error, req, res, _next) => {

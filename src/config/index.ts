@@ -18,6 +18,12 @@ export interface Config {
     maxConcurrentAnalyses: number;
     maxQueuedAnalyses: number;
     maxQueueWaitMs: number;
+    clientPresenceMs: number;
+    bodyTimeoutMs: number;
+    maxConcurrentUploadsPerClient: number;
+    maxPixelsPerRequest: number;
+    maxAnalysisPixels: number;
+    analysisTimeoutMs: number;
     requestsPerKeyPerMinute: number;
   };
   auth: AuthConfig;
@@ -196,5 +202,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** The analysis options of a configuration: its pipeline settings and image limits. */
 export function analysisOptions(config: Config): AnalysisOptions {
-  return { ...config.pipeline, limits: { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels } };
+  return { ...config.pipeline, limits: { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels, analysisPixels: config.limits.maxAnalysisPixels } };
 }

@@ -16,6 +16,8 @@ export class ImageError extends Error {
 export interface DecodeLimits {
   maxBytes: number;
   maxPixels: number;
+  /** Larger images are shrunk while decoding to at most this many pixels (the analysis needs no more). */
+  analysisPixels: number;
 }
 
 const JPEG_MAGIC = [0xff, 0xd8, 0xff];
@@ -33,8 +35,25 @@ export function sniffFormat(bytes: Uint8Array): 'jpeg' | 'png' | undefined {
 }
 
 /**
+ * An image's size from its header, upright (EXIF orientation applied), without decoding a pixel:
+ * safe before any pixel limit has been checked.
+ */
+export async function imageSize(bytes: Uint8Array): Promise<{ width: number; height: number }> {
+  const format = sniffFormat(bytes);
+  if (!format) throw new ImageError('unsupported_format', 'The image is neither JPEG nor PNG.');
+  try {
+    const metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
+    return { width: metadata.autoOrient.width, height: metadata.autoOrient.height };
+  } catch {
+    throw new ImageError('corrupt', `The ${format.toUpperCase()} file cannot be read.`);
+  }
+}
+
+/**
  * Decodes a JPEG or PNG into upright 8-bit sRGB: EXIF orientation applied; grayscale, CMYK and
- * 16-bit converted; transparency flattened onto white; only the first frame of an animation.
+ * 16-bit converted; transparency flattened onto white; only the first frame of an animation. An
+ * image over `limits.analysisPixels` is shrunk to fit while it is decoded (a JPEG is decoded
+ * straight at a fraction of its size, shrink-on-load), never enlarged; `scale` says by how much.
  */
 export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
   if (bytes.length === 0) throw new ImageError('empty', 'The image is empty.');
@@ -43,30 +62,26 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
   }
   const format = sniffFormat(bytes);
   if (!format) throw new ImageError('unsupported_format', 'The image is neither JPEG nor PNG.');
-
-  let width: number;
-  let height: number;
-  try {
-    // Reading the header decodes no pixels, so it is safe before the pixel limit is checked.
-    const metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
-    width = metadata.width ?? 0;
-    height = metadata.height ?? 0;
-  } catch {
-    throw new ImageError('corrupt', `The ${format.toUpperCase()} file cannot be read.`);
+  const original = await imageSize(bytes);
+  const pixels = original.width * original.height;
+  if (pixels > limits.maxPixels) {
+    throw new ImageError('too_many_pixels', `The image has ${original.width}x${original.height} pixels; the limit is ${limits.maxPixels} pixels.`);
   }
-  if (width * height > limits.maxPixels) {
-    throw new ImageError('too_many_pixels', `The image has ${width}x${height} pixels; the limit is ${limits.maxPixels} pixels.`);
-  }
+  const shrink = Math.min(1, Math.sqrt(limits.analysisPixels / pixels));
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 })
-      .rotate()
+    let image = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 }).rotate();
+    if (shrink < 1) {
+      const side = Math.floor(Math.max(original.width, original.height) * shrink);
+      image = image.resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
+    }
+    const { data, info } = await image
       .toColourspace('srgb')
       .flatten({ background: '#ffffff' })
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { data, width: info.width, height: info.height, format, bytes: bytes.length };
+    return { data, width: info.width, height: info.height, format, bytes: bytes.length, original, scale: info.width / original.width };
   } catch {
     throw new ImageError('corrupt', `The ${format.toUpperCase()} file is damaged or truncated.`);
   }

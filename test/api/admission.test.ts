@@ -1,14 +1,18 @@
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { AddressInfo } from 'node:net';
 import { admission } from '../../src/api/admission';
 import { classify } from '../../src/api/errors';
 
 /** An app whose one route holds each request until the test lets it go. */
 function held(limits: { maxConcurrent: number; maxQueued: number; maxWaitMs: number }) {
-  const turn = admission(limits);
+  const turn = admission({ ...limits, presenceMs: 0 });
   const holds: (() => void)[] = [];
   const app = express();
-  app.get('/work', turn, (_req, res) => {
+  const identify: RequestHandler = (req, res, next) => {
+    res.locals.caller = { clientId: req.get('x-client') ?? 'default', role: 'user', allClients: false };
+    next();
+  };
+  app.get('/work', identify, turn, (_req, res) => {
     holds.push(() => res.json({ done: true }));
   });
   const errors: ErrorRequestHandler = (error, _req, res, _next) => {

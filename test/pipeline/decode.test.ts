@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { decodeImage, ImageError, sniffFormat } from '../../src/pipeline/decode';
 
-const limits = { maxBytes: 3 * 1024 * 1024, maxPixels: 30_000_000 };
+const limits = { maxBytes: 3 * 1024 * 1024, maxPixels: 30_000_000, analysisPixels: 30_000_000 };
 
 /** A 40x20 image: left half red, right half blue. */
 function halves(channels: 3 | 4 = 3): sharp.Sharp {
@@ -87,10 +87,10 @@ describe('decodeImage', () => {
 
   it('enforces the byte and pixel limits', async () => {
     const png = await halves().png().toBuffer();
-    await expectImageError(png, 'too_large', { maxBytes: png.length - 1, maxPixels: limits.maxPixels });
-    await expectImageError(png, 'too_many_pixels', { maxBytes: limits.maxBytes, maxPixels: 40 * 20 - 1 });
+    await expectImageError(png, 'too_large', { ...limits, maxBytes: png.length - 1 });
+    await expectImageError(png, 'too_many_pixels', { ...limits, maxPixels: 40 * 20 - 1 });
     const bomb = await sharp({ create: { width: 12000, height: 12000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer();
     expect(bomb.length).toBeLessThan(limits.maxBytes);
-    await expectImageError(bomb, 'too_many_pixels', { maxBytes: limits.maxBytes, maxPixels: 100_000_000 });
+    await expectImageError(bomb, 'too_many_pixels', { ...limits, maxPixels: 100_000_000 });
   });
 });
