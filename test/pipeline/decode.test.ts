@@ -50,6 +50,20 @@ describe('decodeImage', () => {
     expect(pixel(image, 10, 35)[2]).toBeGreaterThan(200);
   });
 
+  it('shrinks an image over analysisPixels while decoding, upright, keeping its aspect and its original size', async () => {
+    const small = { ...limits, analysisPixels: 200 };
+    const png = await decodeImage(await halves().png().toBuffer(), small);
+    expect([png.width, png.height, png.original, png.scale]).toEqual([20, 10, { width: 40, height: 20 }, 0.5]);
+    expect(pixel(png, 2, 5)).toEqual([255, 0, 0]);
+    expect(pixel(png, 17, 5)).toEqual([0, 0, 255]);
+    // A JPEG turned by its EXIF orientation: 20x40 upright, shrunk to 10x20.
+    const jpeg = await decodeImage(await halves().jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer(), small);
+    expect([jpeg.width, jpeg.height, jpeg.original, jpeg.scale]).toEqual([10, 20, { width: 20, height: 40 }, 0.5]);
+    // Never enlarged.
+    const same = await decodeImage(await halves().png().toBuffer(), limits);
+    expect([same.width, same.height, same.scale]).toEqual([40, 20, 1]);
+  });
+
   it('converts grayscale, 16-bit and transparent PNGs and CMYK JPEGs to 8-bit RGB', async () => {
     const gray = await decodeImage(await halves().grayscale().png().toBuffer(), limits);
     expect(pixel(gray, 5, 5)[0]).toBe(pixel(gray, 5, 5)[1]);
