@@ -192,6 +192,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // The quality model was trained on fr-feature's raw embedding norm (train/quality.ts).
     throw new ConfigError(`invalid configuration: /pipeline/embedding/model must be fr-feature: the quality model reads its embedding norm`);
   }
+  if (config.limits.bodyTimeoutMs > config.server.requestTimeoutMs) {
+    // Node's request timeout would cut such a body first, with a bare 408 instead of the family's.
+    throw new ConfigError(`invalid configuration: /limits/bodyTimeoutMs (${config.limits.bodyTimeoutMs}) must not exceed /server/requestTimeoutMs (${config.server.requestTimeoutMs})`);
+  }
   for (const [key, [at10, at90]] of Object.entries(config.pipeline.quality)) {
     if (at10 === at90) throw new ConfigError(`invalid configuration: /pipeline/quality/${key} needs two different values`);
   }
