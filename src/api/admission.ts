@@ -23,21 +23,29 @@ export class Overloaded extends HttpError {
 
 interface Waiting {
   run: () => void;
+  refuse: (message: string) => void;
   timer?: NodeJS.Timeout;
 }
 
 /**
  * The admission queue of the analysis routes, placed after their bodies have been read (a slow
  * upload holds no turn): at most `maxConcurrent` requests run, clients take turns
- * (`FairQueue`: round-robin over per-client queues, each client at most its share of the slots),
- * at most `maxQueued` wait, none waits longer than `maxWaitMs`, and anything beyond gets 503 with
- * `Retry-After` at once. Needs the caller `requireKey` identified.
+ * (`FairQueue`: round-robin over per-client queues, each client at most its share of the slots
+ * and of a full queue), at most `maxQueued` wait, none waits longer than `maxWaitMs`, and anything
+ * beyond gets 503 with `Retry-After` at once. Needs the caller `requireKey` identified.
  */
 export function admission(limits: AdmissionLimits): RequestHandler & { readonly active: number; readonly queued: number } {
-  const queue = new FairQueue<Waiting>(limits, (waiting) => {
-    clearTimeout(waiting.timer);
-    waiting.run();
-  });
+  const queue = new FairQueue<Waiting>(
+    limits,
+    (waiting) => {
+      clearTimeout(waiting.timer);
+      waiting.run();
+    },
+    (waiting) => {
+      clearTimeout(waiting.timer);
+      waiting.refuse('The service is at capacity: another client needed this place in the queue; try again shortly.');
+    },
+  );
   const retryAfter = String(Math.max(1, Math.ceil(limits.maxWaitMs / 1000)));
 
   const handler: RequestHandler = (_req, res, next) => {
@@ -51,6 +59,7 @@ export function admission(limits: AdmissionLimits): RequestHandler & { readonly 
         res.once('close', () => queue.finish(clientId));
         next();
       },
+      refuse,
     };
     // A client that gives up while waiting frees its place in the queue.
     res.once('close', () => queue.withdraw(clientId, waiting) && clearTimeout(waiting.timer));

@@ -5,7 +5,7 @@ import { HttpError } from './errors';
 export interface BodyLimits {
   /** A body not read in full this long after its reading began gets 408 and its connection is closed. */
   timeoutMs: number;
-  /** Bodies one client may be sending at once; one more gets 429 with `Retry-After` before it is read. */
+  /** Bodies one client may be sending at once; one more gets 429 with `Retry-After`, unread, and its connection is closed. */
   maxUploadsPerClient: number;
 }
 
@@ -36,7 +36,8 @@ export function bodyReader(limits: BodyLimits): (parser: RequestHandler) => Requ
     const { clientId } = requestCaller(res);
     const reading = uploading.get(clientId) ?? 0;
     if (reading >= limits.maxUploadsPerClient) {
-      res.set('Retry-After', retryAfter);
+      // The refused body is not read: the answer closes the connection.
+      res.set({ 'Retry-After': retryAfter, Connection: 'close' });
       next(new HttpError(429, 'too_many_uploads', `This client is already sending ${reading} request bodies; send the next when one of them is done.`));
       return;
     }

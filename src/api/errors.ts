@@ -34,6 +34,8 @@ export function classify(error: unknown): HttpError | undefined {
   }
   const type = (error as BodyParserError | undefined)?.type;
   if (type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', 'The request body is not valid JSON.');
+  // The client left before its body arrived: nobody reads the answer, but it is no fault of ours.
+  if (type === 'request.aborted') return new HttpError(400, 'request_aborted', 'The client closed the connection before its body arrived.');
   if (type === 'entity.too.large') return new HttpError(413, 'payload_too_large', 'The request body is larger than this service accepts.');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new HttpError(415, 'unsupported_encoding', 'The request body encoding is not supported.');

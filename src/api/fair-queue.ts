@@ -1,7 +1,11 @@
 export interface FairQueueLimits {
   /** Items running at the same time, over all clients. */
   maxConcurrent: number;
-  /** Items waiting, over all clients; one more is refused. */
+  /**
+   * Items waiting, over all clients. When full, a newcomer takes the newest place of the client
+   * waiting with the most items, if that client has more waiting than the newcomer's; otherwise
+   * the newcomer is refused. One client's burst cannot fill the queue for the others.
+   */
   maxQueued: number;
   /**
    * A client whose last item finished this recently still counts as present: its share of the
@@ -23,7 +27,8 @@ interface Client<T> {
  * present client (running, waiting, or finished within `presenceMs`) may run at most its share,
  * `maxConcurrent` over the number of present clients, rounded up; waiting items are started
  * client by client in turn (round-robin over per-client queues, oldest first within a client), so
- * one client's burst cannot starve another client. `start` is called for every item that starts.
+ * one client's burst cannot starve another client. `start` is called for every item that starts,
+ * `evict` for every waiting item whose place a newcomer of another client took.
  */
 export class FairQueue<T> {
   private readonly clients = new Map<string, Client<T>>();
@@ -35,6 +40,7 @@ export class FairQueue<T> {
   constructor(
     private readonly limits: FairQueueLimits,
     private readonly start: (item: T) => void,
+    private readonly evict: (item: T) => void,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -54,6 +60,12 @@ export class FairQueue<T> {
     this.dispatch();
     if (!client.waiting.includes(item)) return 'started';
     if (this.waitingTotal <= this.limits.maxQueued) return 'queued';
+    const longest = [...this.clients.values()].reduce((most, other) => (other.waiting.length > most.waiting.length ? other : most));
+    if (longest !== client && longest.waiting.length > client.waiting.length) {
+      this.waitingTotal--;
+      this.evict(longest.waiting.pop() as T);
+      return 'queued';
+    }
     this.withdraw(clientId, item);
     return 'refused';
   }
@@ -114,8 +126,8 @@ export class FairQueue<T> {
     }
   }
 
-  /** Drops clients no longer present, so the map holds only clients with something under way. */
+  /** Drops clients no longer present, so the map holds only clients with something under way, and the one served last, where the turn goes on from. */
   private forgetAbsent(now: number): void {
-    for (const [clientId, client] of this.clients) if (!this.isPresent(client, now)) this.clients.delete(clientId);
+    for (const [clientId, client] of this.clients) if (clientId !== this.lastServed && !this.isPresent(client, now)) this.clients.delete(clientId);
   }
 }

@@ -90,10 +90,13 @@ describe('bodies are read before a turn is taken', () => {
     const body = fiqaBody([await faceFreeJpeg()]);
     const slow = [1, 2].map(() => slowRequest(port, { path: FIQA, headers: json(USER_KEY), body }, { intervalMs: 200 }));
     await pause(300);
-    const third = await request(server).post(FIQA).set('Authorization', USER_KEY).type('json').send(body);
-    expect(third.status).toBe(429);
-    expect(third.headers['retry-after']).toBeDefined();
-    expect(third.body).toMatchObject({ ok: false, message: expect.stringMatching(/already sending 2 request bodies/) });
+    // The third is refused before its body is read, and its connection closed.
+    const third = slowRequest(port, { path: FIQA, headers: json(USER_KEY), body }, { intervalMs: 200 });
+    const refused = parseAnswer(await third.answer);
+    expect(refused.status).toBe(429);
+    expect(refused.headers).toMatch(/\r\nRetry-After: \d+\r\n/i);
+    expect(refused.body).toMatchObject({ ok: false, message: expect.stringMatching(/already sending 2 request bodies/) });
+    expect(third.cutOff).toBe(true);
     const qitech = await request(server).post('/face_recognition/image').set('Authorization', USER_KEY).send({ image: 'AAAA' });
     expect([qitech.status, qitech.body.title]).toEqual([429, 'too_many_requests']);
     const other = await request(server).post(FIQA).set('Authorization', OTHER_CLIENT_KEY).type('json').send(body);

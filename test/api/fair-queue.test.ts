@@ -4,8 +4,14 @@ import { FairQueue, type FairQueueLimits } from '../../src/api/fair-queue';
 function queue(limits: Partial<FairQueueLimits> = {}) {
   const started: string[] = [];
   const clock = { now: 0 };
-  const fair = new FairQueue<string>({ maxConcurrent: 1, maxQueued: 100, presenceMs: 0, ...limits }, (item) => started.push(item), () => clock.now);
-  return { fair, started, clock };
+  const evicted: string[] = [];
+  const fair = new FairQueue<string>(
+    { maxConcurrent: 1, maxQueued: 100, presenceMs: 0, ...limits },
+    (item) => started.push(item),
+    (item) => evicted.push(item),
+    () => clock.now,
+  );
+  return { fair, started, evicted, clock };
 }
 
 describe('FairQueue', () => {
@@ -59,11 +65,12 @@ describe('FairQueue', () => {
   });
 
   it('refuses beyond maxQueued and takes back withdrawn items', () => {
-    const { fair, started } = queue({ maxQueued: 2 });
+    const { fair, started, evicted } = queue({ maxQueued: 2 });
     expect(fair.enter('a', 'a1')).toBe('started');
     expect(fair.enter('a', 'a2')).toBe('queued');
     expect(fair.enter('b', 'b1')).toBe('queued');
     expect(fair.enter('b', 'b2')).toBe('refused');
+    expect(evicted).toEqual([]);
     expect(fair.withdraw('a', 'a2')).toBe(true);
     expect(fair.withdraw('a', 'a2')).toBe(false);
     expect(fair.waiting).toBe(1);
@@ -71,5 +78,19 @@ describe('FairQueue', () => {
     expect(started).toEqual(['a1', 'b1']);
     expect(fair.running).toBe(1);
     expect(() => fair.finish('a')).toThrow('nothing running');
+  });
+
+  it("gives a full queue's place to a client waiting less, taken from the newest item of the client waiting most", () => {
+    const { fair, started, evicted } = queue({ maxQueued: 3 });
+    for (const item of ['a1', 'a2', 'a3', 'a4']) fair.enter('a', item);
+    expect(fair.enter('a', 'a5')).toBe('refused');
+    expect(fair.enter('b', 'b1')).toBe('queued');
+    expect(evicted).toEqual(['a4']);
+    expect(fair.enter('c', 'c1')).toBe('queued');
+    expect(evicted).toEqual(['a4', 'a3']);
+    // Now each waits one: nobody has more than the newcomer, who is refused.
+    expect(fair.enter('b', 'b2')).toBe('refused');
+    for (let i = 0; i < 3; i++) fair.finish(started[started.length - 1][0]);
+    expect(started).toEqual(['a1', 'b1', 'c1', 'a2']);
   });
 });
