@@ -35,9 +35,9 @@ export const REASON_STATUS: Record<string, number> = {
   INVALID_IMAGE_KEY: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
-  REQUEST_TIMEOUT: 408,
   UNKNOWN_USER: 404,
   UNKNOWN_IMAGE_KEY: 404,
+  REQUEST_TIMEOUT: 408,
   DUPLICATE_USERNAME: 409,
   FACE_ALREADY_ENROLLED: 409,
   IMAGE_KEY_TAKEN: 409,
@@ -82,8 +82,8 @@ function reasonOf(error: unknown, missingFile: string): { reason: string; status
   }
   const known = classify(error);
   if (known?.status === 401) return { reason: 'UNAUTHORIZED', status: 401 };
-  if (known?.status === 408) return { reason: 'REQUEST_TIMEOUT', status: 408 };
   if (known?.status === 403) return { reason: 'FORBIDDEN', status: 403 };
+  if (known?.status === 408) return { reason: 'REQUEST_TIMEOUT', status: 408 };
   if (known?.status === 429) return { reason: 'TOO_MANY_REQUESTS', status: 429 };
   if (known?.status === 503) return { reason: 'SERVICE_BUSY', status: 503 };
   if (known) return { reason: 'INVALID_REQUEST', status: known.status };
