@@ -4,20 +4,28 @@
  * frame at 640x480 and 1920x1080. Prints, per route and size: single-request latency
  * (median/p90/p99), throughput and p99 at 1..8 concurrent connections, the highest throughput
  * whose p99 stays within 250 ms, and the cores used; then RSS before and after `--requests` FIQA
- * requests (5,000 by default), a burst far beyond capacity (503s), and the JavaScript peer
- * (@vladmandic/human, tfjs wasm, one process per core) on the same frames.
+ * requests (5,000 by default), a burst far beyond capacity (503s), the abuse step (another
+ * client's slow bodies and max-pixel requests while this client's FIQA requests are measured), and
+ * the JavaScript peer (@vladmandic/human, tfjs wasm, one process per core) on the same frames.
+ * `--only abuse` runs the abuse step alone.
  */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { loadConfig } from '../src/config';
+import { startAbuse } from './abuse';
 import { type BuiltServer, rssMb, scratchDataDir, startBuiltServer } from './built-server';
 import { PORTRAIT, portraitAvailable, portraitFrame } from './frames';
 import { peerThroughput } from './peer';
 import { argValue, stealMeter } from './stats';
 
 const KEY = 'bench-key-0123456789abcdef';
+/** The key of a second client, the abuser of the abuse step. */
+const ABUSER_KEY = 'bench-abuser-key-0123456789abc';
 const P99_AIM_MS = 250;
+/** The abuse step's target: a client keeps this share of its unloaded throughput, with p99 under ABUSE_P99_MS. */
+const ABUSE_SHARE = 0.7;
+const ABUSE_P99_MS = 1000;
 const CONNECTIONS = [1, 2, 3, 4, 6, 8];
 const SIZES: [number, number][] = [
   [640, 480],
@@ -42,7 +50,7 @@ function cpuSeconds(pid: number): number {
 }
 
 async function startServer(workers: number, threads: number): Promise<BuiltServer> {
-  const { dataDir, configFile } = scratchDataDir('facegate-bench-');
+  const { dataDir, configFile } = scratchDataDir('facegate-bench-', { auth: { clients: { abuser: { apiKeys: [ABUSER_KEY] } } } });
   return startBuiltServer(
     {
       FACEGATE_DATA_DIR: dataDir,
@@ -62,7 +70,7 @@ interface Load {
   p50: number;
   p90: number;
   p99: number;
-  /** 503s of the admission queue and other 5xx. */
+  /** 503s of the admission queue and other 5xx, and 429s (more bodies at once than one client may send). */
   refused: number;
   errors: number;
   cores: number;
@@ -85,12 +93,13 @@ async function load(pid: number, url: string, body: string, options: { connectio
     timeout: 30,
   });
   const wall = (Date.now() - started) / 1000;
+  const tooMany = result.statusCodeStats?.['429']?.count ?? 0;
   return {
-    requestsPerSecond: (result['2xx'] + result['4xx']) / wall,
+    requestsPerSecond: (result['2xx'] + result['4xx'] - tooMany) / wall,
     p50: result.latency.p50,
     p90: result.latency.p90,
     p99: result.latency.p99,
-    refused: result['5xx'],
+    refused: result['5xx'] + tooMany,
     errors: result.errors + result.timeouts,
     cores: (cpuSeconds(pid) - cpuBefore) / wall,
     stolen: stolen(),
@@ -100,6 +109,40 @@ async function load(pid: number, url: string, body: string, options: { connectio
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const pct = (share: number) => `${(100 * share).toFixed(0)}%`;
 
+/**
+ * This client's FIQA requests (640x480 frame) at 1 and 2 connections, unloaded and while the
+ * abuser client runs 10 slow-body connections and 10 max-pixel request connections. The target is
+ * for a client sending one request at a time; at 2 connections this client alone would use both
+ * cores, and under abuse its fair share is about half of them, so that line is for information.
+ */
+async function abuseStep(pid: number, url: string, body: string, seconds: number): Promise<void> {
+  const target = `${url}${ROUTES[0].path}`;
+  const connections = [1, 2];
+  const unloaded: Load[] = [];
+  for (const count of connections) unloaded.push(await load(pid, target, body, { connections: count, seconds }));
+  const abuse = await startAbuse(url, ABUSER_KEY, { slowBodies: 10, pixelRequests: 10 });
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const abused: Load[] = [];
+  for (const count of connections) abused.push(await load(pid, target, body, { connections: count, seconds }));
+  const answers = await abuse.stop();
+  console.log(`\nAbuse: another client runs ${abuse.description}; FIQA 640x480 from this client, ${seconds} s per step`);
+  console.log('| connections | unloaded requests/s | p50 | p99 | under abuse requests/s | p50 | p99 | 503 or failed | kept | CPU stolen by the host |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [i, count] of connections.entries()) {
+    const [before, during] = [unloaded[i], abused[i]];
+    console.log(
+      `| ${count} | ${before.requestsPerSecond.toFixed(2)} | ${ms(before.p50)} | ${ms(before.p99)} | ${during.requestsPerSecond.toFixed(2)} | ${ms(during.p50)} | ${ms(during.p99)} | ` +
+        `${during.refused + during.errors} | ${pct(during.requestsPerSecond / before.requestsPerSecond)} | ${pct(during.stolen)} |`,
+    );
+  }
+  const [before, during] = [unloaded[0], abused[0]];
+  const holds = during.requestsPerSecond >= ABUSE_SHARE * before.requestsPerSecond && during.p99 < ABUSE_P99_MS && during.refused + during.errors === 0;
+  console.log(`the abuser's answers by status (0: cut off): ${JSON.stringify(answers)}; RSS ${rssMb(pid).toFixed(0)} MB`);
+  console.log(
+    `target (one connection keeps >= ${pct(ABUSE_SHARE)} of its unloaded throughput, p99 < ${ABUSE_P99_MS} ms, nothing refused): ${holds ? 'holds' : 'DOES NOT HOLD'} ` +
+      `(${pct(during.requestsPerSecond / before.requestsPerSecond)}, p99 ${ms(during.p99)})`,
+  );
+}
+
 async function main(): Promise<void> {
   const defaults = loadConfig().models;
   const workers = process.argv.includes('--workers') ? Number(process.argv[process.argv.indexOf('--workers') + 1]) : defaults.workers;
@@ -108,6 +151,7 @@ async function main(): Promise<void> {
   const seconds = argValue('seconds', 10);
   const requests = argValue('requests', 5000);
   const peerSeconds = argValue('peer-seconds', 20);
+  const onlyAbuse = process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'abuse';
   const frames = await Promise.all(SIZES.map(([w, h]) => portraitFrame(w, h)));
   console.log(
     `FaceGate ${workers} analysis worker(s) x ${threads} intra-op thread(s), ${availableParallelism()} cores; frames ${portraitAvailable ? `with ${PORTRAIT}` : 'without a face (no photo set)'}; ` +
@@ -116,6 +160,16 @@ async function main(): Promise<void> {
   const { child, url } = await startServer(workers, threads);
   const pid = child.pid as number;
   const best: Record<string, number> = {};
+  const fiqaBody = ROUTES[0].body(frames[0].toString('base64'));
+  if (onlyAbuse) {
+    try {
+      await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 2, amount: 10 });
+      await abuseStep(pid, url, fiqaBody, seconds);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    return;
+  }
   try {
     console.log(`\nRSS after start-up: ${rssMb(pid).toFixed(0)} MB`);
     for (const route of ROUTES) {
@@ -142,7 +196,6 @@ async function main(): Promise<void> {
       }
     }
 
-    const fiqaBody = ROUTES[0].body(frames[0].toString('base64'));
     const before = rssMb(pid);
     const soak = await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 4, amount: requests, seconds: 3600 });
     console.log(
@@ -155,9 +208,11 @@ async function main(): Promise<void> {
 
     const burst = await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 64, seconds });
     console.log(
-      `burst of 64 connections for ${seconds} s: ${burst.requestsPerSecond.toFixed(2)} requests/s answered, ${burst.refused} answered 503, ${burst.errors} errors/timeouts; ` +
+      `burst of 64 connections for ${seconds} s: ${burst.requestsPerSecond.toFixed(2)} requests/s answered, ${burst.refused} answered 503 or 429, ${burst.errors} errors/timeouts; ` +
         `p50 ${ms(burst.p50)}, p99 ${ms(burst.p99)}; RSS ${rssMb(pid).toFixed(0)} MB`,
     );
+
+    await abuseStep(pid, url, fiqaBody, seconds);
   } finally {
     child.kill('SIGTERM');
   }

@@ -143,7 +143,8 @@ async function main(): Promise<void> {
     const analysis = await analyze(bytes, models, options);
     const face = analysis.faces[0];
     if (!face) return { name, population };
-    const image = await decodeImage(bytes, options.limits);
+    // Unshrunk: the analysis reports landmarks in the original image's pixels.
+    const image = await decodeImage(bytes, { ...options.limits, analysisPixels: options.limits.maxPixels });
     const [rgbMesh, bgrMesh, rgbDet, bgrDet] = await Promise.all([
       frLivenessProbabilities(image, [face.landmarks], fr, { scale: 2.7, channels: 'rgb' }),
       frLivenessProbabilities(image, [face.landmarks], fr, { scale: 2.7, channels: 'bgr' }),

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createApp } from './api/app';
+import { listen } from './api/listen';
 import { loadApiDocument } from './api/openapi';
 import { loadConfig } from './config';
 import { createKeyring } from './config/api-keys';
@@ -45,11 +46,9 @@ async function main(): Promise<void> {
   const resumed = scanner.resume();
   if (resumed > 0) logger.info({ tasks: resumed }, 'resuming unfinished scans');
   const app = createApp({ config, analyzer, store, keyring, api, logger, scanner });
-  const server: Server = app.listen(config.server.port, config.server.host, () => {
+  const server: Server = listen(app, config.server, () => {
     logger.info({ address: server.address() }, 'listening');
   });
-  server.requestTimeout = config.server.requestTimeoutMs;
-  server.headersTimeout = Math.min(server.headersTimeout, config.server.requestTimeoutMs);
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'cannot listen');
     process.exit(1);

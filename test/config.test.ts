@@ -49,6 +49,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FACEGATE_CONFIG: overrideFile({ server: { prot: 1 } }) })).toThrow('/server has unknown key "prot"');
     expect(() => loadConfig({ FACEGATE_CONFIG: overrideFile({ models: { load: ['yolo'] } }) })).toThrow('/models/load/0 must be equal to one of the allowed values');
     expect(() => loadConfig({ FACEGATE_CONFIG: overrideFile({ pipeline: { embedding: { model: 'faceres' } } }) })).toThrow('/pipeline/embedding/model must be fr-feature');
+    expect(() => loadConfig({ FACEGATE_CONFIG: overrideFile({ limits: { bodyTimeoutMs: 40000 } }) })).toThrow('/limits/bodyTimeoutMs (40000) must not exceed /server/requestTimeoutMs (30000)');
   });
 
   it('names an unreadable override file', () => {

@@ -1,5 +1,7 @@
 import type { RequestHandler } from 'express';
+import { requestCaller } from './auth';
 import { HttpError } from './errors';
+import { FairQueue } from './fair-queue';
 
 export interface AdmissionLimits {
   /** Requests analysed at the same time. */
@@ -8,6 +10,8 @@ export interface AdmissionLimits {
   maxQueued: number;
   /** Longest wait for a turn before the request is turned away. */
   maxWaitMs: number;
+  /** How long a client that finished a request keeps its share of the slots (`FairQueueLimits.presenceMs`). */
+  presenceMs: number;
 }
 
 /** The error every API family answers in its own shape: 503, with `Retry-After` set on the response. */
@@ -18,68 +22,59 @@ export class Overloaded extends HttpError {
 }
 
 interface Waiting {
-  admit: () => void;
-  timer: NodeJS.Timeout;
+  run: () => void;
+  refuse: (message: string) => void;
+  timer?: NodeJS.Timeout;
 }
 
 /**
- * A bounded in-flight queue in front of the analysis routes, placed before their bodies are read:
- * at most `maxConcurrent` requests run, at most `maxQueued` wait (their bodies still unread on the
- * socket), none waits longer than `maxWaitMs`, and anything beyond gets 503 with `Retry-After` at
- * once. Memory and latency stay bounded however many clients pile on.
+ * The admission queue of the analysis routes, placed after their bodies have been read (a slow
+ * upload holds no turn): at most `maxConcurrent` requests run, clients take turns
+ * (`FairQueue`: round-robin over per-client queues, each client at most its share of the slots
+ * and of a full queue), at most `maxQueued` wait, none waits longer than `maxWaitMs`, and anything
+ * beyond gets 503 with `Retry-After` at once. Needs the caller `requireKey` identified.
  */
 export function admission(limits: AdmissionLimits): RequestHandler & { readonly active: number; readonly queued: number } {
-  let active = 0;
-  const queue: Waiting[] = [];
+  const queue = new FairQueue<Waiting>(
+    limits,
+    (waiting) => {
+      clearTimeout(waiting.timer);
+      waiting.run();
+    },
+    (waiting) => {
+      clearTimeout(waiting.timer);
+      waiting.refuse('The service is at capacity: another client needed this place in the queue; try again shortly.');
+    },
+  );
   const retryAfter = String(Math.max(1, Math.ceil(limits.maxWaitMs / 1000)));
 
-  const release = () => {
-    const next = queue.shift();
-    if (next) {
-      clearTimeout(next.timer);
-      next.admit();
-    } else {
-      active--;
-    }
-  };
-
   const handler: RequestHandler = (_req, res, next) => {
-    const run = () => {
-      res.once('close', release);
-      next();
-    };
+    const { clientId } = requestCaller(res);
     const refuse = (message: string) => {
       res.set('Retry-After', retryAfter);
       next(new Overloaded(message));
     };
-    if (active < limits.maxConcurrent) {
-      active++;
-      run();
-      return;
-    }
-    if (queue.length >= limits.maxQueued) {
-      refuse('The service is at capacity; try again shortly.');
-      return;
-    }
     const waiting: Waiting = {
-      admit: run,
-      timer: setTimeout(() => {
-        queue.splice(queue.indexOf(waiting), 1);
-        refuse(`The service is at capacity: no turn came within ${limits.maxWaitMs} ms; try again shortly.`);
-      }, limits.maxWaitMs),
+      run: () => {
+        res.once('close', () => queue.finish(clientId));
+        next();
+      },
+      refuse,
     };
-    queue.push(waiting);
     // A client that gives up while waiting frees its place in the queue.
-    res.once('close', () => {
-      const at = queue.indexOf(waiting);
-      if (at < 0) return;
-      clearTimeout(waiting.timer);
-      queue.splice(at, 1);
-    });
+    res.once('close', () => queue.withdraw(clientId, waiting) && clearTimeout(waiting.timer));
+    const outcome = queue.enter(clientId, waiting);
+    if (outcome === 'refused') {
+      refuse('The service is at capacity; try again shortly.');
+    } else if (outcome === 'queued') {
+      waiting.timer = setTimeout(() => {
+        if (queue.withdraw(clientId, waiting)) refuse(`The service is at capacity: no turn came within ${limits.maxWaitMs} ms; try again shortly.`);
+      }, limits.maxWaitMs);
+    }
   };
 
   return Object.defineProperties(handler, {
-    active: { get: () => active },
-    queued: { get: () => queue.length },
+    active: { get: () => queue.running },
+    queued: { get: () => queue.waiting },
   }) as RequestHandler & { readonly active: number; readonly queued: number };
 }

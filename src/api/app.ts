@@ -9,6 +9,7 @@ import type { Analyzer } from '../pipeline/analyze';
 import type { Scanner } from '../scan/scanner';
 import type { Store } from '../store';
 import { admission } from './admission';
+import { bodyReader } from './body';
 import { scanRoutes } from './bqat';
 import { enrollRoutes } from './enroll';
 import { errorHandler, notFound } from './errors';
@@ -55,16 +56,17 @@ export function createApp(deps: AppDeps): Express {
   // Browsers may call only from the configured origins; with none, no CORS header is ever sent.
   if (deps.config.server.corsOrigins.length > 0) app.use(cors({ origin: deps.config.server.corsOrigins }));
   const options = analysisOptions(deps.config);
-  const { maxConcurrentAnalyses, maxQueuedAnalyses, maxQueueWaitMs } = deps.config.limits;
-  // One queue for every family: they share the same cores.
-  const turn = admission({ maxConcurrent: maxConcurrentAnalyses, maxQueued: maxQueuedAnalyses, maxWaitMs: maxQueueWaitMs });
+  const limits = deps.config.limits;
+  // One queue for every family: they share the same cores. A request joins it once its body is read.
+  const turn = admission({ maxConcurrent: limits.maxConcurrentAnalyses, maxQueued: limits.maxQueuedAnalyses, maxWaitMs: limits.maxQueueWaitMs, presenceMs: limits.clientPresenceMs });
+  const readBody = bodyReader({ timeoutMs: limits.bodyTimeoutMs, maxUploadsPerClient: limits.maxConcurrentUploadsPerClient });
   // One counter per key across the families; each family answers the 429 in its own shape.
-  const perKey = perKeyRateLimit(deps.config.limits.requestsPerKeyPerMinute, deps.keyring);
+  const perKey = perKeyRateLimit(limits.requestsPerKeyPerMinute, deps.keyring);
   app.use(healthRoutes(deps.analyzer, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
-  app.use(nodefluxRoutes({ ...deps, options, turn, perKey }));
-  app.use(qitechRoutes({ ...deps, options, turn, perKey }));
-  app.use(enrollRoutes({ ...deps, options, turn, perKey }));
+  app.use(nodefluxRoutes({ ...deps, options, readBody, turn, perKey }));
+  app.use(qitechRoutes({ ...deps, options, readBody, turn, perKey }));
+  app.use(enrollRoutes({ ...deps, options, readBody, turn, perKey }));
   app.use(scanRoutes({ ...deps, perKey }));
   app.use(notFound);
   app.use(errorHandler);

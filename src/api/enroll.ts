@@ -8,7 +8,7 @@ import { enrollmentFlows, type Media, Rejection } from '../service/enrollment';
 import type { ResetScope, Store } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
-import { detectingFrom, IMAGE_KEY } from './image-input';
+import { analysisDeadline, detectingFrom, IMAGE_KEY } from './image-input';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -34,6 +34,7 @@ export const REASON_STATUS: Record<string, number> = {
   FORBIDDEN: 403,
   UNKNOWN_USER: 404,
   UNKNOWN_IMAGE_KEY: 404,
+  REQUEST_TIMEOUT: 408,
   DUPLICATE_USERNAME: 409,
   FACE_ALREADY_ENROLLED: 409,
   IMAGE_KEY_TAKEN: 409,
@@ -69,6 +70,7 @@ function reasonOf(error: unknown, missingFile: string): { reason: string; status
   const known = classify(error);
   if (known?.status === 401) return { reason: 'UNAUTHORIZED', status: 401 };
   if (known?.status === 403) return { reason: 'FORBIDDEN', status: 403 };
+  if (known?.status === 408) return { reason: 'REQUEST_TIMEOUT', status: 408 };
   if (known?.status === 429) return { reason: 'TOO_MANY_REQUESTS', status: 429 };
   if (known?.status === 503) return { reason: 'SERVICE_BUSY', status: 503 };
   if (known) return { reason: 'INVALID_REQUEST', status: known.status };
@@ -98,14 +100,16 @@ export interface EnrollDeps {
   store: Store;
   keyring: Keyring;
   options: AnalysisOptions;
-  /** The shared admission queue of the analysis routes. */
+  /** Wraps a body parser: the per-client upload limit and the body deadline. */
+  readBody: (parser: RequestHandler) => RequestHandler;
+  /** The shared admission queue of the analysis routes, after the body is read. */
   turn: RequestHandler;
   /** The per-key rate limit, first on every route. */
   perKey: RequestHandler;
 }
 
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
-export function enrollRoutes({ config, analyzer, store, keyring, options, turn, perKey }: EnrollDeps): Router {
+export function enrollRoutes({ config, analyzer, store, keyring, options, readBody, turn, perKey }: EnrollDeps): Router {
   const router = Router();
   const identities = deploymentIdentityTagger(config);
   const { recognition } = config;
@@ -139,7 +143,8 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
 
   const authenticate: RequestHandler = async (req, res) => {
     const name = username(req);
-    const score = await flows.authenticate(requestCaller(res).clientId, name, mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO'));
+    const deadline = analysisDeadline(res, config.limits.analysisTimeoutMs);
+    const score = await flows.authenticate(requestCaller(res).clientId, name, mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO'), deadline.check);
     res.status(200).json(authAnswer('AUTHENTIFICATION_SUCCESS', score));
   };
 
@@ -165,9 +170,9 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, turn, 
     res.status(status).json(authAnswer(reason, rejectionScore(res, error)));
   };
 
-  router.post('/api/enroll', ...guard, identityEncodingOnly, turn, upload.single('cin_file'), enroll, enrollErrors);
+  router.post('/api/enroll', ...guard, identityEncodingOnly, readBody(upload.single('cin_file')), turn, enroll, enrollErrors);
   for (const path of ['/api/authentificate', '/api/authenticate']) {
-    router.post(path, ...guard, identityEncodingOnly, turn, upload.single('auth_video'), authenticate, authErrors);
+    router.post(path, ...guard, identityEncodingOnly, readBody(upload.single('auth_video')), turn, authenticate, authErrors);
   }
 
   const resetErrors: ErrorRequestHandler = (error, req, res, _next) => {

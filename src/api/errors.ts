@@ -38,6 +38,8 @@ export function classify(error: unknown): HttpError | undefined {
   }
   const type = (error as BodyParserError | undefined)?.type;
   if (type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', 'The request body is not valid JSON.');
+  // The client left before its body arrived: nobody reads the answer, but it is no fault of ours.
+  if (type === 'request.aborted') return new HttpError(400, 'request_aborted', 'The client closed the connection before its body arrived.');
   if (type === 'entity.too.large') return new HttpError(413, 'payload_too_large', 'The request body is larger than this service accepts.');
   if (DECOMPRESSION_FAILED.test((error as BodyParserError | undefined)?.code ?? '')) {
     return new HttpError(400, 'corrupt_encoding', 'The request body does not decode as its content-encoding says.');

@@ -1,5 +1,6 @@
+import type { Response } from 'express';
 import type { AnalysisOptions } from '../pipeline/analyze';
-import { type DecodeLimits, ImageError, sniffFormat } from '../pipeline/decode';
+import { type DecodeLimits, ImageError, imageHeader, sniffFormat } from '../pipeline/decode';
 import { decodeBase64 } from './base64';
 import { HttpError } from './errors';
 
@@ -32,4 +33,34 @@ export async function asClientError<T>(label: string, work: () => Promise<T>): P
     if (!(error instanceof ImageError)) throw error;
     throw new HttpError(error.code === 'too_large' ? 413 : 400, 'invalid_image', `${label}: ${error.message}`);
   }
+}
+
+/**
+ * Refuses (413) a request whose images have more pixels together than `budget`, read from their
+ * headers before any is decoded. `images` are checked bytes (`imageBytes`) with their labels.
+ */
+export async function withinPixelBudget(images: { bytes: Buffer; label: string }[], budget: number): Promise<void> {
+  let total = 0;
+  for (const { bytes, label } of images) {
+    const { width, height } = await asClientError(label, () => imageHeader(bytes));
+    total += width * height;
+  }
+  if (total > budget) {
+    throw new HttpError(413, 'too_many_pixels', `The images have ${total} pixels together; one request may carry at most ${budget}.`);
+  }
+}
+
+/**
+ * The request's analysis deadline, `ms` from now (its turn): `check` throws 503 with `Retry-After`
+ * once it has passed, so the images not yet analysed are not started.
+ */
+export function analysisDeadline(res: Response, ms: number): { check: () => void } {
+  const end = Date.now() + ms;
+  return {
+    check: () => {
+      if (Date.now() <= end) return;
+      res.set('Retry-After', String(Math.max(1, Math.ceil(ms / 1000))));
+      throw new HttpError(503, 'analysis_timeout', `The analysis took longer than this service allows one request (${ms} ms); send fewer or smaller images.`);
+    },
+  };
 }

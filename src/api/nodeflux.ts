@@ -7,7 +7,7 @@ import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
-import { asClientError, detectingFrom, imageBytes } from './image-input';
+import { analysisDeadline, asClientError, detectingFrom, imageBytes, withinPixelBudget } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
 interface FiqaRequest {
@@ -73,14 +73,16 @@ export interface NodefluxDeps {
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
-  /** The shared admission queue of the analysis routes. */
+  /** Wraps a body parser: the per-client upload limit and the body deadline. */
+  readBody: (parser: RequestHandler) => RequestHandler;
+  /** The shared admission queue of the analysis routes, after the body is read. */
   turn: RequestHandler;
   /** The per-key rate limit, first on every route. */
   perKey: RequestHandler;
 }
 
 /** `POST /NFFS-FIQA/v1/predict`: detection → occlusion → quality per image, in Nodeflux's shapes. */
-export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn, perKey }: NodefluxDeps): Router {
+export function nodefluxRoutes({ config, analyzer, keyring, api, options, readBody, turn, perKey }: NodefluxDeps): Router {
   const router = Router();
   const validate = api.validator('FiqaRequest');
   const maxImages = config.limits.maxImagesPerRequest;
@@ -98,10 +100,13 @@ export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn, 
       throw new HttpError(400, 'invalid_request', `Invalid request: at most ${maxImages} images per request, got ${request.images.length}.`);
     }
     const images = request.images.map((text, i) => imageBytes(text, options.limits, `images[${i}]`));
+    await withinPixelBudget(images.map((bytes, i) => ({ bytes, label: `images[${i}]` })), config.limits.maxPixelsPerRequest);
+    const deadline = analysisDeadline(res, config.limits.analysisTimeoutMs);
     const thresholds = thresholdsOf(request, config.gate.fiqa);
     const analysisOptions = detectingFrom(options, thresholds.detection);
     const verdicts: FiqaVerdict[] = [];
     for (const [i, bytes] of images.entries()) {
+      deadline.check();
       const analysis = await asClientError(`images[${i}]`, () => analyzer.assess(bytes, analysisOptions));
       verdicts.push(fiqaVerdict(analysis, thresholds));
     }
@@ -113,6 +118,6 @@ export function nodefluxRoutes({ config, analyzer, keyring, api, options, turn, 
   };
 
   const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.nodeflux)];
-  router.post('/NFFS-FIQA/v1/predict', startJob, ...guard, turn, express.json({ limit: bodyLimit }), predict, fiqaErrors);
+  router.post('/NFFS-FIQA/v1/predict', startJob, ...guard, readBody(express.json({ limit: bodyLimit })), turn, predict, fiqaErrors);
   return router;
 }

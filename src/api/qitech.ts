@@ -27,6 +27,9 @@ const TITLES: Record<string, string> = {
   overloaded: 'service_unavailable',
   shutting_down: 'service_unavailable',
   rate_limited: 'too_many_requests',
+  too_many_uploads: 'too_many_requests',
+  body_timeout: 'request_timeout',
+  analysis_timeout: 'service_unavailable',
 };
 
 /** `{title, description}` for every failure; QI Tech answers invalid data, an oversized image included, with 400. */
@@ -51,14 +54,16 @@ export interface QiTechDeps {
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
-  /** The shared admission queue of the analysis routes. */
+  /** Wraps a body parser: the per-client upload limit and the body deadline. */
+  readBody: (parser: RequestHandler) => RequestHandler;
+  /** The shared admission queue of the analysis routes, after the body is read. */
   turn: RequestHandler;
   /** The per-key rate limit, first on every route. */
   perKey: RequestHandler;
 }
 
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
-export function qitechRoutes({ config, analyzer, store, keyring, api, options, turn, perKey }: QiTechDeps): Router {
+export function qitechRoutes({ config, analyzer, store, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
   const rules = config.gate.photo;
@@ -114,7 +119,7 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, t
   };
 
   const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.qitech)];
-  router.post('/face_recognition/image', ...guard, turn, express.json({ limit: jsonBodyLimit(config.limits.maxImageBytes) }), upload, qitechErrors);
+  router.post('/face_recognition/image', ...guard, readBody(express.json({ limit: jsonBodyLimit(config.limits.maxImageBytes) })), turn, upload, qitechErrors);
   router.get('/face_recognition/image/:image_key', ...guard, stored, metadata, qitechErrors);
   router.get('/face_recognition/image/:image_key/file', ...guard, stored, file, qitechErrors);
   router.get('/face_recognition/image/:image_key/cropped_file', ...guard, stored, croppedFile, qitechErrors);

@@ -23,6 +23,12 @@ export interface Config {
     maxConcurrentAnalyses: number;
     maxQueuedAnalyses: number;
     maxQueueWaitMs: number;
+    clientPresenceMs: number;
+    bodyTimeoutMs: number;
+    maxConcurrentUploadsPerClient: number;
+    maxPixelsPerRequest: number;
+    maxAnalysisPixels: number;
+    analysisTimeoutMs: number;
     requestsPerKeyPerMinute: number;
   };
   auth: AuthConfig;
@@ -187,6 +193,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // The quality model was trained on fr-feature's raw embedding norm (train/quality.ts).
     throw new ConfigError(`invalid configuration: /pipeline/embedding/model must be fr-feature: the quality model reads its embedding norm`);
   }
+  if (config.limits.bodyTimeoutMs > config.server.requestTimeoutMs) {
+    // Node's request timeout would cut such a body first, with a bare 408 instead of the family's.
+    throw new ConfigError(`invalid configuration: /limits/bodyTimeoutMs (${config.limits.bodyTimeoutMs}) must not exceed /server/requestTimeoutMs (${config.server.requestTimeoutMs})`);
+  }
   for (const [key, [at10, at90]] of Object.entries(config.pipeline.quality)) {
     if (at10 === at90) throw new ConfigError(`invalid configuration: /pipeline/quality/${key} needs two different values`);
   }
@@ -199,5 +209,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** The analysis options of a configuration: its pipeline settings and image limits. */
 export function analysisOptions(config: Config): AnalysisOptions {
-  return { ...config.pipeline, limits: { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels } };
+  return { ...config.pipeline, limits: { maxBytes: config.limits.maxImageBytes, maxPixels: config.limits.maxImagePixels, analysisPixels: config.limits.maxAnalysisPixels } };
 }

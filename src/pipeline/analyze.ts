@@ -10,6 +10,7 @@ import { type GeometryOptions, measureGeometry } from './geometry';
 import { locateLandmarks, meshBox } from './landmarks';
 import { type LivenessScores, livenessScores } from './liveness';
 import { type OcclusionRegion, occlusionScores } from './occlusion';
+import { inOriginalPixels } from './original-pixels';
 import { measurePhotometry } from './photometry';
 import { assessQuality, type Quality, type QualityOptions } from './quality';
 import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Photometry, RgbImage } from './types';
@@ -188,8 +189,10 @@ async function assessFaces(image: RgbImage, models: ModelRegistry, options: Anal
   });
 }
 
+/** The analysis of `image` as its original: its encoded size, and faces in its pixels even when it was analysed shrunk. */
 function described<Face extends FaceAssessment>(image: DecodedImage, faces: Face[]): FaceAnalysis<Face> {
-  return { width: image.width, height: image.height, format: image.format, bytes: image.bytes, faces };
+  const { width, height } = image.original;
+  return { width, height, format: image.format, bytes: image.bytes, faces: faces.map((face) => inOriginalPixels(face, 1 / image.scale)) };
 }
 
 /** What the quality gates need of one image: decode, locate faces, measure them; no liveness or crop. */

@@ -28,6 +28,10 @@ export interface DecodedImage extends RgbImage {
   format: 'jpeg' | 'png';
   /** Size of the encoded file. */
   bytes: number;
+  /** The upright image's size as encoded; `width` and `height` are those decoded, shrunk when it was large. */
+  original: { width: number; height: number };
+  /** Decoded pixels per original pixel along each side: 1, or below 1 for a shrunk image. */
+  scale: number;
 }
 
 /** The six BlazeFace keypoints. "Right" and "left" are the subject's. */

@@ -24,8 +24,12 @@ export type Media = { bytes: Buffer } | { imageKey: string };
 export interface EnrollmentFlows {
   /** Enrolls `username` as a user of `client` from the media's face; a refusal throws a Rejection. */
   enroll(client: string, username: string, media: Media): Promise<void>;
-  /** The match score of `username` of `client` against the media's face when it is accepted; a refusal throws a Rejection. */
-  authenticate(client: string, username: string, media: Media): Promise<number>;
+  /**
+   * The match score of `username` of `client` against the media's face when it is accepted; a
+   * refusal throws a Rejection. `checkDeadline` runs before each video frame's analysis and throws
+   * once the request's analysis time is up.
+   */
+  authenticate(client: string, username: string, media: Media, checkDeadline: () => void): Promise<number>;
 }
 
 export interface EnrollmentDeps {
@@ -89,7 +93,7 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
   };
 
   /** The analysed frames of a photo or video, and which of the two it was. */
-  const framesOf = async (bytes: Buffer): Promise<{ frames: FaceAnalysis[]; isVideo: boolean }> => {
+  const framesOf = async (bytes: Buffer, checkDeadline: () => void): Promise<{ frames: FaceAnalysis[]; isVideo: boolean }> => {
     if (sniffFormat(bytes)) {
       if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
       return { frames: [await analyseImage(bytes, 'INVALID_MEDIA')], isVideo: false };
@@ -103,11 +107,14 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
       throw error;
     }
     const frames: FaceAnalysis[] = [];
-    for (const still of stills) frames.push(await analyseImage(still, 'INVALID_MEDIA'));
+    for (const still of stills) {
+      checkDeadline();
+      frames.push(await analyseImage(still, 'INVALID_MEDIA'));
+    }
     return { frames, isVideo: true };
   };
 
-  const authenticate = async (client: string, username: string, media: Media): Promise<number> => {
+  const authenticate = async (client: string, username: string, media: Media, checkDeadline: () => void): Promise<number> => {
     const { bytes, key } = bytesOf(client, media);
     if (!store.users.exists(client, username)) throw new Rejection('UNKNOWN_USER');
     // An enrolled photo is evidence already on file, not a new capture, whoever presents it.
@@ -115,7 +122,7 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     const templates = store.users.templatesOf(client, username, space);
     if (templates.length === 0) throw new Rejection('REENROLLMENT_REQUIRED');
     if (store.users.enrolledOriginals(client, username).some((original) => original.equals(bytes))) throw new Rejection('REPLAYED_IMAGE');
-    const { frames, isVideo } = await framesOf(bytes);
+    const { frames, isVideo } = await framesOf(bytes, checkDeadline);
     const probe = probeOf(frames, choice, config.video.bestFrames);
     if (!probe.ok) throw new Rejection(probe.problem);
     if (key) store.images.markUsed(client, key, isoSeconds());

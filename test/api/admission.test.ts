@@ -1,22 +1,37 @@
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { admission } from '../../src/api/admission';
 import { classify } from '../../src/api/errors';
 
+const servers: Server[] = [];
+// Closed here too, so that a failing test does not leave a server holding jest open.
+afterEach(() => {
+  for (const server of servers.splice(0)) {
+    server.close();
+    server.closeAllConnections();
+  }
+});
+
 /** An app whose one route holds each request until the test lets it go. */
 function held(limits: { maxConcurrent: number; maxQueued: number; maxWaitMs: number }) {
-  const turn = admission(limits);
+  const turn = admission({ ...limits, presenceMs: 0 });
   const holds: (() => void)[] = [];
   const app = express();
-  app.get('/work', turn, (_req, res) => {
+  const identify: RequestHandler = (req, res, next) => {
+    res.locals.caller = { clientId: req.get('x-client') ?? 'default', role: 'user', allClients: false };
+    next();
+  };
+  app.get('/work', identify, turn, (_req, res) => {
     holds.push(() => res.json({ done: true }));
   });
   const errors: ErrorRequestHandler = (error, _req, res, _next) => {
     const known = classify(error);
-    res.status(known?.status ?? 500).json({ error: known?.code });
+    res.status(known?.status ?? 500).json({ error: known?.code, message: known?.message });
   };
   app.use(errors);
   const server = app.listen(0);
+  servers.push(server);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { turn, holds, server, url };
 }
@@ -36,7 +51,7 @@ describe('admission', () => {
     const third = await fetch(`${url}/work`);
     expect(third.status).toBe(503);
     expect(third.headers.get('retry-after')).toBe('5');
-    expect(await third.json()).toEqual({ error: 'overloaded' });
+    expect(await third.json()).toMatchObject({ error: 'overloaded' });
     expect(Date.now() - started).toBeLessThan(1000);
 
     holds.shift()?.();
@@ -65,6 +80,26 @@ describe('admission', () => {
     await until(() => turn.active === 0);
     server.close();
     server.closeAllConnections();
+  });
+
+  it("gives a full queue's place to another client: the burst's newest request gets 503 with Retry-After", async () => {
+    const { turn, holds, url } = held({ maxConcurrent: 1, maxQueued: 2, maxWaitMs: 2000 });
+    const burst = () => fetch(`${url}/work`, { headers: { 'x-client': 'a' } });
+    const first = burst();
+    await until(() => holds.length === 1);
+    const [second, third] = [burst(), burst()];
+    await until(() => turn.queued === 2);
+    const other = fetch(`${url}/work`, { headers: { 'x-client': 'b' } });
+    const evicted = await third;
+    expect(evicted.status).toBe(503);
+    expect(evicted.headers.get('retry-after')).toBe('2');
+    expect(await evicted.json()).toEqual({ error: 'overloaded', message: expect.stringMatching(/another client needed this place/) });
+    // The other client's request is served next, then the rest of the burst.
+    for (const answer of [first, other, second]) {
+      await until(() => holds.length === 1);
+      holds.shift()?.();
+      expect((await answer).status).toBe(200);
+    }
   });
 
   it('frees the place of a client that gives up while waiting, and the slot of one that leaves while served', async () => {

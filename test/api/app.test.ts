@@ -1,7 +1,5 @@
 import express from 'express';
 import { mkdtempSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -18,6 +16,7 @@ import { AnalysisPool } from '../../src/pipeline/analysis-pool';
 import { inProcess } from '../../src/pipeline/analyze';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
+import { gatedAnalyzer } from '../helpers/gated-analyzer';
 
 const KEY = 'app-test-key-0123456789';
 const logger = pino({ level: 'silent' });
@@ -78,31 +77,27 @@ describe('the analysis routes at capacity', () => {
   it('answer 503 with Retry-After at once, each family in its own shape, while another request holds the only turn', async () => {
     const busyConfig = { ...config, limits: { ...config.limits, maxConcurrentAnalyses: 1, maxQueuedAnalyses: 0 } };
     const store = Store.open(config.store);
-    const app = createApp({ config: busyConfig, analyzer: inProcess(models), store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
-    const server = app.listen(0);
-    const { port } = server.address() as AddressInfo;
-    // A request whose body never ends holds its turn: the queue admits before the body is read.
-    const holder = http.request({ port, method: 'POST', path: '/NFFS-FIQA/v1/predict', headers: { authorization: KEY, 'content-type': 'application/json', 'content-length': '1000' } });
-    holder.on('error', () => undefined);
-    holder.write('{"images": [');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-
+    const gated = gatedAnalyzer(inProcess(models));
+    const app = createApp({ config: busyConfig, analyzer: gated.analyzer, store, keyring, api, logger, scanner: createScanner(config, store.scans, logger) });
+    const image = (await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).jpeg().toBuffer()).toString('base64');
     const key = (r: request.Test) => r.set('Authorization', KEY);
-    const fiqa = await key(request(server).post('/NFFS-FIQA/v1/predict')).send({ images: ['AAAA'] }).expect(503);
+    // A request whose analysis the test holds keeps the only turn.
+    const holder = key(request(app).post('/NFFS-FIQA/v1/predict')).send({ images: [image] }).then((answer) => answer);
+    while (gated.held === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+
+    const fiqa = await key(request(app).post('/NFFS-FIQA/v1/predict')).send({ images: ['AAAA'] }).expect(503);
     expect(fiqa.headers['retry-after']).toBeDefined();
     expect(fiqa.body).toMatchObject({ ok: false, message: expect.stringMatching(/at capacity/) });
-    const qitech = await key(request(server).post('/face_recognition/image')).send({ image: 'AAAA' }).expect(503);
+    const qitech = await key(request(app).post('/face_recognition/image')).send({ image: 'AAAA' }).expect(503);
     expect(qitech.body).toEqual({ title: 'service_unavailable', description: expect.stringMatching(/at capacity/) });
-    const enroll = await key(request(server).post('/api/enroll?username=busy')).attach('cin_file', Buffer.from('x'), 'a.jpg').expect(503);
+    const enroll = await key(request(app).post('/api/enroll?username=busy')).attach('cin_file', Buffer.from('x'), 'a.jpg').expect(503);
     expect(enroll.body).toMatchObject({ DecisionReason: 'SERVICE_BUSY' });
     // Routes that analyse nothing are not queued.
-    await key(request(server).get('/face_recognition/image/00000000-0000-4000-8000-000000000000')).expect(404);
+    await key(request(app).get('/face_recognition/image/00000000-0000-4000-8000-000000000000')).expect(404);
 
-    holder.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await key(request(server).post('/NFFS-FIQA/v1/predict')).send({ images: ['AAAA'] }).expect(400);
-    server.close();
-    server.closeAllConnections();
+    gated.release();
+    expect((await holder).status).toBe(200);
+    await key(request(app).post('/NFFS-FIQA/v1/predict')).send({ images: ['AAAA'] }).expect(400);
     store.close();
   });
 });

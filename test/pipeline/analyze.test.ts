@@ -52,6 +52,29 @@ describeWithFaces('analyze on real photos', () => {
     expect([crop.format, crop.width, crop.height]).toEqual(['jpeg', config.pipeline.crop.size, config.pipeline.crop.size]);
   });
 
+  it('analyses a large image shrunk on load, and reports its size, boxes and landmarks in the original pixels', async () => {
+    const original = read('deepface_img29.jpg');
+    const { width, height } = await sharp(original).metadata();
+    const large = await sharp(original).resize(width * 3, height * 3).jpeg({ quality: 95 }).toBuffer();
+    const whole = await analyze(original, models(), options);
+    // At the original's pixel count, the three-times image is analysed at its original size.
+    const shrunk = await analyze(large, models(), { ...options, limits: { ...options.limits, analysisPixels: width * height } });
+    expect([shrunk.width, shrunk.height]).toEqual([width * 3, height * 3]);
+    expect(shrunk.faces).toHaveLength(1);
+    const [near, far] = [whole.faces[0], shrunk.faces[0]];
+    const close = (value: number, expected: number, tolerance: number) => expect(Math.abs(value - expected)).toBeLessThanOrEqual(tolerance);
+    const ipd = near.geometry.ipd;
+    for (const key of ['x', 'y', 'width', 'height'] as const) {
+      close(far.geometry.faceBox[key], near.geometry.faceBox[key] * 3, ipd * 0.15);
+      close(far.detection.box[key], near.detection.box[key] * 3, ipd * 0.3);
+    }
+    close(far.geometry.ipd, ipd * 3, ipd * 0.15);
+    close(far.geometry.pupilLeft.x, near.geometry.pupilLeft.x * 3, ipd * 0.15);
+    close(far.landmarks.mesh[1].y, near.landmarks.mesh[1].y * 3, ipd * 0.15);
+    close(far.geometry.margins.left, near.geometry.margins.left * 3, ipd * 0.15);
+    expect(far.geometry.faceAreaRatio).toBeCloseTo(near.geometry.faceAreaRatio, 2);
+  });
+
   it('assesses a face as the full analysis does, without liveness and crop', async () => {
     const [full, light] = await Promise.all([analyze(read('deepface_img29.jpg'), models(), options), assess(read('deepface_img29.jpg'), models(), options)]);
     const { liveness, crop, ...rest } = full.faces[0];

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { decodeImage, ImageError, sniffFormat } from '../../src/pipeline/decode';
 
-const limits = { maxBytes: 3 * 1024 * 1024, maxPixels: 30_000_000 };
+const limits = { maxBytes: 3 * 1024 * 1024, maxPixels: 30_000_000, analysisPixels: 30_000_000 };
 
 /** A 40x20 image: left half red, right half blue. */
 function halves(channels: 3 | 4 = 3): sharp.Sharp {
@@ -50,6 +50,20 @@ describe('decodeImage', () => {
     expect(pixel(image, 10, 35)[2]).toBeGreaterThan(200);
   });
 
+  it('shrinks an image over analysisPixels while decoding, upright, keeping its aspect and its original size', async () => {
+    const small = { ...limits, analysisPixels: 200 };
+    const png = await decodeImage(await halves().png().toBuffer(), small);
+    expect([png.width, png.height, png.original, png.scale]).toEqual([20, 10, { width: 40, height: 20 }, 0.5]);
+    expect(pixel(png, 2, 5)).toEqual([255, 0, 0]);
+    expect(pixel(png, 17, 5)).toEqual([0, 0, 255]);
+    // A JPEG turned by its EXIF orientation: 20x40 upright, shrunk to 10x20.
+    const jpeg = await decodeImage(await halves().jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer(), small);
+    expect([jpeg.width, jpeg.height, jpeg.original, jpeg.scale]).toEqual([10, 20, { width: 20, height: 40 }, 0.5]);
+    // Never enlarged.
+    const same = await decodeImage(await halves().png().toBuffer(), limits);
+    expect([same.width, same.height, same.scale]).toEqual([40, 20, 1]);
+  });
+
   it('converts grayscale, 16-bit and transparent PNGs and CMYK JPEGs to 8-bit RGB', async () => {
     const gray = await decodeImage(await halves().grayscale().png().toBuffer(), limits);
     expect(pixel(gray, 5, 5)[0]).toBe(pixel(gray, 5, 5)[1]);
@@ -87,10 +101,10 @@ describe('decodeImage', () => {
 
   it('enforces the byte and pixel limits', async () => {
     const png = await halves().png().toBuffer();
-    await expectImageError(png, 'too_large', { maxBytes: png.length - 1, maxPixels: limits.maxPixels });
-    await expectImageError(png, 'too_many_pixels', { maxBytes: limits.maxBytes, maxPixels: 40 * 20 - 1 });
+    await expectImageError(png, 'too_large', { ...limits, maxBytes: png.length - 1 });
+    await expectImageError(png, 'too_many_pixels', { ...limits, maxPixels: 40 * 20 - 1 });
     const bomb = await sharp({ create: { width: 12000, height: 12000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer();
     expect(bomb.length).toBeLessThan(limits.maxBytes);
-    await expectImageError(bomb, 'too_many_pixels', { maxBytes: limits.maxBytes, maxPixels: 100_000_000 });
+    await expectImageError(bomb, 'too_many_pixels', { ...limits, maxPixels: 100_000_000 });
   });
 });
