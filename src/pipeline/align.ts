@@ -50,7 +50,8 @@ export function similarityFit(from: readonly Point[], to: readonly Point[]): Aff
   return { a, b: -b, c: mt.x - a * mf.x + b * mf.y, d: b, e: a, f: mt.y - b * mf.x - a * mf.y };
 }
 
-function inverse(m: Affine): Affine {
+/** The inverse of an affine map. */
+export function inverse(m: Affine): Affine {
   const det = m.a * m.e - m.b * m.d;
   const a = m.e / det;
   const b = -m.b / det;

@@ -1,5 +1,5 @@
 import type { ModelRunner } from '../models/registry';
-import { arcfaceAlignment } from './align';
+import { arcfaceAlignment, inverse } from './align';
 import { type Affine, cropToTensor } from './image-ops';
 import { insidePolygon, OCCLUSION_REGIONS, type OcclusionRegion, REGION_POLYGONS } from './occlusion-regions';
 import type { Landmarks, Point, RgbImage } from './types';
@@ -22,18 +22,9 @@ const CROP = 112;
 /** Sub-samples per map cell and side, to weigh each cell by the share of it inside a region. */
 const SUB = 4;
 
-function invert(m: Affine): Affine {
-  const det = m.a * m.e - m.b * m.d;
-  const a = m.e / det;
-  const b = -m.b / det;
-  const d = -m.d / det;
-  const e = m.a / det;
-  return { a, b, c: -(a * m.c + b * m.f), d, e, f: -(d * m.c + e * m.f) };
-}
-
 /** Each region's polygon in the pixels of the crop whose crop-to-image map is `toImage`. */
 export function cropOutlines(landmarks: Landmarks, toImage: Affine): Point[][] {
-  const toCrop = invert(toImage);
+  const toCrop = inverse(toImage);
   return OCCLUSION_REGIONS.map((name) =>
     REGION_POLYGONS[name].map((i) => {
       const q = landmarks.mesh[i];
