@@ -7,7 +7,8 @@
  * requests (5,000 by default), a burst far beyond capacity (503s), the abuse step (another
  * client's slow bodies and max-pixel requests while this client's FIQA requests are measured), and
  * the JavaScript peer (@vladmandic/human, tfjs wasm, one process per core) on the same frames.
- * `--only abuse` runs the abuse step alone.
+ * `--only abuse` runs the abuse step alone; `--only single` only FIQA predict one request at a time
+ * (`--requests` of them, 30 by default here) at each size.
  */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
@@ -151,7 +152,9 @@ async function main(): Promise<void> {
   const seconds = argValue('seconds', 10);
   const requests = argValue('requests', 5000);
   const peerSeconds = argValue('peer-seconds', 20);
-  const onlyAbuse = process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'abuse';
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  if (only !== undefined && only !== 'abuse' && only !== 'single') throw new Error('--only takes abuse or single');
+  const onlyAbuse = only === 'abuse';
   const frames = await Promise.all(SIZES.map(([w, h]) => portraitFrame(w, h)));
   console.log(
     `FaceGate ${workers} analysis worker(s) x ${threads} intra-op thread(s), ${availableParallelism()} cores; frames ${portraitAvailable ? `with ${PORTRAIT}` : 'without a face (no photo set)'}; ` +
@@ -161,6 +164,20 @@ async function main(): Promise<void> {
   const pid = child.pid as number;
   const best: Record<string, number> = {};
   const fiqaBody = ROUTES[0].body(frames[0].toString('base64'));
+  if (only === 'single') {
+    try {
+      for (const [index, [width, height]] of SIZES.entries()) {
+        const target = url + ROUTES[0].path;
+        const body = ROUTES[0].body(frames[index].toString('base64'));
+        await load(pid, target, body, { connections: 1, amount: 3 });
+        const single = await load(pid, target, body, { connections: 1, amount: argValue('requests', 30) });
+        console.log(`${ROUTES[0].name}, ${width}x${height}: one request at a time: median ${ms(single.p50)}, p90 ${ms(single.p90)}, p99 ${ms(single.p99)} (CPU stolen by the host: ${pct(single.stolen)})`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    return;
+  }
   if (onlyAbuse) {
     try {
       await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 2, amount: 10 });

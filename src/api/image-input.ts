@@ -1,16 +1,13 @@
 import type { Response } from 'express';
-import type { AnalysisOptions } from '../pipeline/analyze';
 import { type DecodeLimits, ImageError, imageHeader, sniffFormat } from '../pipeline/decode';
 import { decodeBase64 } from './base64';
 import { HttpError } from './errors';
 
+export { detectingFrom } from '../gate/faces';
+
 /** Image keys are UUIDs (v4 when FaceGate makes them), in any letter case. */
 export const IMAGE_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Analysis options whose detector keeps candidates down to `threshold`, so a gate counting faces at that threshold sees them all. */
-export function detectingFrom(options: AnalysisOptions, threshold: number): AnalysisOptions {
-  return { ...options, detection: { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, threshold) } };
-}
 
 /**
  * The bytes of a base64 image, checked before any decoding: valid base64, not empty, within the

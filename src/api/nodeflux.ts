@@ -2,12 +2,12 @@ import express, { type ErrorRequestHandler, type RequestHandler, Router } from '
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import { type FiqaThresholds, type FiqaVerdict, fiqaVerdict } from '../gate/fiqa';
+import type { FiqaThresholds, FiqaVerdict } from '../gate/fiqa';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
-import { analysisDeadline, asClientError, detectingFrom, imageBytes, withinPixelBudget } from './image-input';
+import { analysisDeadline, asClientError, imageBytes, withinPixelBudget } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
 interface FiqaRequest {
@@ -103,12 +103,11 @@ export function nodefluxRoutes({ config, analyzer, keyring, api, options, readBo
     await withinPixelBudget(images.map((bytes, i) => ({ bytes, label: `images[${i}]` })), config.limits.maxPixelsPerRequest);
     const deadline = analysisDeadline(res, config.limits.analysisTimeoutMs);
     const thresholds = thresholdsOf(request, config.gate.fiqa);
-    const analysisOptions = detectingFrom(options, thresholds.detection);
     const verdicts: FiqaVerdict[] = [];
     for (const [i, bytes] of images.entries()) {
       deadline.check();
-      const analysis = await asClientError(`images[${i}]`, () => analyzer.assess(bytes, analysisOptions));
-      verdicts.push(fiqaVerdict(analysis, thresholds));
+      // Detection, then occlusion, then quality, each only if the one before passed (fiqaCascade).
+      verdicts.push(await asClientError(`images[${i}]`, () => analyzer.fiqa(bytes, options, thresholds)));
     }
     res.json({
       job: { id: res.locals.jobId as string, result: { analytic_type: 'FACE IQA PIPELINE', result: verdicts.map(resultOf), status: 'success' } },

@@ -1,10 +1,23 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { type FiqaThresholds, type FiqaVerdict, fiqaCascade } from '../gate/fiqa';
 import type { ModelName } from '../models/catalog';
-import { loadModels, type ModelOptions } from '../models/registry';
+import { loadModels, type ModelOptions, type ModelRegistry } from '../models/registry';
 import { type AnalysisJob, CLOSE, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
-import { type AnalysisOptions, type Analyzer, type FaceAnalysis, type FaceAssessment, inProcess } from './analyze';
+import { analyze, type AnalysisOptions, type Analyzer, assess, type FaceAnalysis, type FaceAssessment } from './analyze';
 import { ImageError } from './decode';
+
+/** Analyses on the calling thread, with models loaded here. */
+export function inProcess(models: ModelRegistry): Analyzer {
+  return {
+    analyze: (bytes, options) => analyze(bytes, models, options),
+    assess: (bytes, options) => assess(bytes, models, options),
+    fiqa: (bytes, options, thresholds) => fiqaCascade(bytes, models, options, thresholds),
+    get loaded() {
+      return models.loaded;
+    },
+  };
+}
 
 /**
  * Work the pool could not do: `closed` (the pool was closed first), `models` (a worker's models did
@@ -30,7 +43,8 @@ require(workerData.entry);
 
 interface Pending {
   job: AnalysisJob;
-  resolve: (analysis: FaceAnalysis<FaceAssessment>) => void;
+  /** With the analysis, or the verdict of a `fiqa` job. */
+  resolve: (result: FaceAnalysis<FaceAssessment> | FiqaVerdict) => void;
   reject: (error: Error) => void;
 }
 
@@ -91,14 +105,18 @@ export class AnalysisPool implements Analyzer {
     return analysis;
   }
 
-  assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
-    return this.submit('assess', bytes, options);
+  async assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
+    return (await this.submit('assess', bytes, options)) as FaceAnalysis<FaceAssessment>;
   }
 
-  private submit(kind: AnalysisJob['kind'], bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
+  async fiqa(bytes: Uint8Array, options: AnalysisOptions, thresholds: FiqaThresholds): Promise<FiqaVerdict> {
+    return (await this.submit('fiqa', bytes, options, thresholds)) as FiqaVerdict;
+  }
+
+  private submit(kind: AnalysisJob['kind'], bytes: Uint8Array, options: AnalysisOptions, thresholds?: FiqaThresholds): Promise<FaceAnalysis<FaceAssessment> | FiqaVerdict> {
     if (this.closed) return Promise.reject(new PoolError('closed', 'the analysis pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, kind, bytes, options }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, kind, bytes, options, thresholds }, resolve, reject });
       this.dispatch();
     });
   }
@@ -158,6 +176,7 @@ export class AnalysisPool implements Analyzer {
       const done = slot.current;
       slot.current = undefined;
       if (message.type === 'analysed') done?.resolve(message.analysis);
+      else if (message.type === 'judged') done?.resolve(message.verdict);
       else done?.reject(message.code ? new ImageError(message.code, message.error) : new Error(message.error));
     }
     this.dispatch();

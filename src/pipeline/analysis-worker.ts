@@ -3,6 +3,7 @@ import { loadModels, type ModelRegistry } from '../models/registry';
 import { CLOSE, type AnalysisJob, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
 import { analyze, assess } from './analyze';
 import { ImageError } from './decode';
+import { type FiqaThresholds, fiqaCascade } from '../gate/fiqa';
 
 /** The thread's side of the analysis pool: loads the models once, then analyses one image per message. */
 async function serve(setup: WorkerSetup): Promise<void> {
@@ -24,8 +25,12 @@ async function serve(setup: WorkerSetup): Promise<void> {
       void current.finally(() => models.release()).finally(() => port.close());
       return;
     }
-    current = (job.kind === 'assess' ? assess : analyze)(job.bytes, models, job.options).then(
-      (analysis) => send({ type: 'analysed', id: job.id, analysis }),
+    const work: Promise<WorkerMessage> =
+      job.kind === 'fiqa'
+        ? fiqaCascade(job.bytes, models, job.options, job.thresholds as FiqaThresholds).then((verdict) => ({ type: 'judged', id: job.id, verdict }))
+        : (job.kind === 'assess' ? assess : analyze)(job.bytes, models, job.options).then((analysis) => ({ type: 'analysed', id: job.id, analysis }));
+    current = work.then(
+      (message) => send(message),
       (error: unknown) =>
         send({ type: 'failed', id: job.id, error: (error as Error).message, code: error instanceof ImageError ? error.code : undefined }),
     );

@@ -1,18 +1,20 @@
+import type { FiqaThresholds, FiqaVerdict } from '../gate/fiqa';
 import type { ModelName } from '../models/catalog';
 import { modelVersion } from '../models/manifest';
 import type { ModelRegistry } from '../models/registry';
 import { alignedFace, type CropOptions, encodeJpeg } from './crop';
 import { decodeImage, type DecodeLimits } from './decode';
 import { type DetectOptions, detectWithReserve, detectZoomedOut, overlapOfSmaller, type SecondLookOptions } from './detect';
-import { type EmbedOptions, type EmbeddingModel, embedFacesMeasured } from './embed';
+import { type EmbedOptions, type EmbeddingModel, embedFacesMeasured, type MeasuredEmbedding } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
 import { locateLandmarks, meshBox } from './landmarks';
 import { type LivenessScores, livenessScores } from './liveness';
-import { type OcclusionRegion, occlusionScores } from './occlusion';
+import { type OcclusionRegion, type OcclusionResult, occlusionScores } from './occlusion';
 import { inOriginalPixels } from './original-pixels';
 import { measurePhotometry } from './photometry';
 import { assessQuality, type Quality, type QualityOptions } from './quality';
+import { recordingRuns, type StageRecord, timed } from './stages';
 import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Photometry, RgbImage } from './types';
 
 export interface AnalysisOptions {
@@ -145,33 +147,67 @@ const ORIGIN = { x: 0, y: 0 };
 
 /**
  * Detection, landmarks and the mesh's confirmation: every face in the image, largest first. Only
- * when that finds nothing does the second look run (`secondLook`).
+ * when that finds nothing does the second look run (`secondLook`). With `record`, each step's time
+ * and model runs are written to it.
  */
-export async function locateFaces(image: RgbImage, models: ModelRegistry, options: AnalysisOptions['detection']): Promise<LocatedFace[]> {
-  const { faces, reserve } = await detectWithReserve(image, models.get('blazeface'), options, options.secondLookScore);
-  const landmarks = await locateLandmarks(image, faces, { facemesh: models.get('facemesh'), iris: models.get('iris') });
+export async function locateFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions['detection'], record?: StageRecord): Promise<LocatedFace[]> {
+  const models = recordingRuns(registry, record);
+  const { faces, reserve } = await timed(record, 'detect', () => detectWithReserve(image, models.get('blazeface'), options, options.secondLookScore));
+  const landmarks = await timed(record, 'landmarks', () => locateLandmarks(image, faces, { facemesh: models.get('facemesh'), iris: models.get('iris') }));
   const confirmed = confirmedFaces(faces, landmarks, options.minMeshScore, options.duplicateOverlap);
   if (confirmed.length > 0 || options.secondLookMaxBoxes === 0) return confirmed;
-  return secondLook(image, { faces, reserve, landmarks }, models, options);
+  return timed(record, 'second look', () => secondLook(image, { faces, reserve, landmarks }, models, options));
 }
 
-/** Every face in a decoded image with the measurements the quality gates read. */
-async function assessFaces(image: RgbImage, models: ModelRegistry, options: AnalysisOptions): Promise<FaceAssessment[]> {
-  const confirmed = await locateFaces(image, models, options.detection);
-  const faces = confirmed.map((c) => c.landmarks);
-  const moods = await expressions(image, faces, models.get('emotion'), options.expression.regionScale);
-  const occlusion = await occlusionScores(image, faces, models.get('fr-feature-maps'), models.get('occlusion'));
-  const embeddings = await embedFacesMeasured(image, faces, models.get(options.embedding.model), options.embedding);
-  const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
-  const measured = confirmed.map((c, i) => ({
-    geometry: measureGeometry(c.landmarks, image, { happy: moods[i].happy, glasses: occlusion[i].glasses }, options.geometry),
-    photometry: measurePhotometry(image, c.landmarks),
-  }));
-  const quality = await assessQuality(
-    measured.map((m, i) => ({ ...m, norm: embeddings[i].norm })),
-    models.get('quality'),
-    options.quality,
+/** The occlusion stage: each located face's region occlusion and glasses scores. */
+export function occlusionOf(image: RgbImage, faces: LocatedFace[], registry: ModelRegistry, record?: StageRecord): Promise<OcclusionResult[]> {
+  const models = recordingRuns(registry, record);
+  const landmarks = faces.map((c) => c.landmarks);
+  return timed(record, 'occlusion', () => occlusionScores(image, landmarks, models.get('fr-feature-maps'), models.get('occlusion')));
+}
+
+/**
+ * The quality stage: each face's embedding, geometry and photometry, then one run of the quality
+ * model over all of them. `evidence` is what geometry reports of the expression and occlusion
+ * models (its smile and glasses; the quality model reads neither).
+ */
+export async function qualityOf(
+  image: RgbImage,
+  faces: LocatedFace[],
+  evidence: { happy: number; glasses: number }[],
+  registry: ModelRegistry,
+  options: AnalysisOptions,
+  record?: StageRecord,
+): Promise<{ embeddings: MeasuredEmbedding[]; measured: { geometry: Geometry; photometry: Photometry }[]; quality: Quality[] }> {
+  const models = recordingRuns(registry, record);
+  const landmarks = faces.map((c) => c.landmarks);
+  const embeddings = await timed(record, 'embed', () => embedFacesMeasured(image, landmarks, models.get(options.embedding.model), options.embedding));
+  const measured = await timed(record, 'measure', () =>
+    faces.map((c, i) => ({
+      geometry: measureGeometry(c.landmarks, image, evidence[i], options.geometry),
+      photometry: measurePhotometry(image, c.landmarks),
+    })),
   );
+  const quality = await timed(record, 'quality', () =>
+    assessQuality(
+      measured.map((m, i) => ({ ...m, norm: embeddings[i].norm })),
+      models.get('quality'),
+      options.quality,
+    ),
+  );
+  return { embeddings, measured, quality };
+}
+
+/** Every face in a decoded image with the measurements the quality gates read: every stage, for every face. */
+async function assessFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAssessment[]> {
+  const models = recordingRuns(registry, record);
+  const confirmed = await locateFaces(image, registry, options.detection, record);
+  const faces = confirmed.map((c) => c.landmarks);
+  const moods = await timed(record, 'expression', () => expressions(image, faces, models.get('emotion'), options.expression.regionScale));
+  const occlusion = await occlusionOf(image, confirmed, registry, record);
+  const evidence = confirmed.map((_, i) => ({ happy: moods[i].happy, glasses: occlusion[i].glasses }));
+  const { embeddings, measured, quality } = await qualityOf(image, confirmed, evidence, registry, options, record);
+  const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
   return confirmed.map((c, i) => {
     const { geometry, photometry } = measured[i];
     return {
@@ -196,24 +232,24 @@ function described<Face extends FaceAssessment>(image: DecodedImage, faces: Face
 }
 
 /** What the quality gates need of one image: decode, locate faces, measure them; no liveness or crop. */
-export async function assess(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
-  const image = await decodeImage(imageBytes, options.limits);
-  return described(image, await assessFaces(image, models, options));
+export async function assess(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis<FaceAssessment>> {
+  const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
+  return described(image, await assessFaces(image, models, options, record));
 }
 
 /** The whole analysis of one image: the assessment, plus liveness and the aligned crop of every face. */
-export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions): Promise<FaceAnalysis> {
-  const image = await decodeImage(imageBytes, options.limits);
-  const assessed = await assessFaces(image, models, options);
+export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis> {
+  const models = recordingRuns(registry, record);
+  const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
+  const assessed = await assessFaces(image, registry, options, record);
   const landmarks = assessed.map((face) => face.landmarks);
-  const liveness = await livenessScores(image, landmarks, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness);
-  const faces = await Promise.all(
-    assessed.map(async (face, i) => ({
-      ...face,
-      liveness: liveness[i],
-      crop: await encodeJpeg(alignedFace(image, face.landmarks, options.crop), options.crop.jpegQuality),
-    })),
+  const liveness = await timed(record, 'liveness', () =>
+    livenessScores(image, landmarks, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness),
   );
+  const crops = await timed(record, 'crop', () =>
+    Promise.all(assessed.map((face) => encodeJpeg(alignedFace(image, face.landmarks, options.crop), options.crop.jpegQuality))),
+  );
+  const faces = assessed.map((face, i) => ({ ...face, liveness: liveness[i], crop: crops[i] }));
   return described(image, faces);
 }
 
@@ -221,17 +257,8 @@ export async function analyze(imageBytes: Uint8Array, models: ModelRegistry, opt
 export interface Analyzer {
   analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis>;
   assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>>;
+  /** The Nodeflux FIQA verdict by the cascade (`fiqaCascade`), which stops at the first failing stage. */
+  fiqa(bytes: Uint8Array, options: AnalysisOptions, thresholds: FiqaThresholds): Promise<FiqaVerdict>;
   /** The models ready to run now. */
   readonly loaded: readonly ModelName[];
-}
-
-/** Analyses on the calling thread, with models loaded here. */
-export function inProcess(models: ModelRegistry): Analyzer {
-  return {
-    analyze: (bytes, options) => analyze(bytes, models, options),
-    assess: (bytes, options) => assess(bytes, models, options),
-    get loaded() {
-      return models.loaded;
-    },
-  };
 }

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
 import { AnalysisPool } from '../../src/pipeline/analysis-pool';
-import { inProcess } from '../../src/pipeline/analyze';
+import { inProcess } from '../../src/pipeline/analysis-pool';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 import { gatedAnalyzer } from '../helpers/gated-analyzer';

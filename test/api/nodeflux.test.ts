@@ -9,7 +9,7 @@ import { loadApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels } from '../../src/models/registry';
-import { inProcess } from '../../src/pipeline/analyze';
+import { inProcess } from '../../src/pipeline/analysis-pool';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 import { blurred, scaledTo, sideBySide } from '../../eval/transforms';

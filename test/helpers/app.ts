@@ -8,7 +8,7 @@ import { loadApiDocument } from '../../src/api/openapi';
 import { type Config, loadConfig } from '../../src/config';
 import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
-import { inProcess } from '../../src/pipeline/analyze';
+import { inProcess } from '../../src/pipeline/analysis-pool';
 import { createScanner } from '../../src/scan/scanner';
 import { Store } from '../../src/store';
 
