@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { facesAvailable, faceManifest, facePath } from '../eval/dataset';
 import { analysisOptions, loadConfig } from '../src/config';
-import { detectingFrom } from '../src/gate/faces';
+import { detectingFrom } from '../src/pipeline/analyze';
 import { type FiqaThresholds, fiqaCascade, fiqaVerdict } from '../src/gate/fiqa';
 import type { ModelName } from '../src/models/catalog';
 import { loadModels, type ModelRegistry } from '../src/models/registry';

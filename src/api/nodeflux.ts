@@ -2,7 +2,7 @@ import express, { type ErrorRequestHandler, type RequestHandler, Router } from '
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import type { FiqaThresholds, FiqaVerdict } from '../gate/fiqa';
+import { cascadeVerdict, type FiqaThresholds, type FiqaVerdict } from '../gate/fiqa';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
@@ -106,8 +106,9 @@ export function nodefluxRoutes({ config, analyzer, keyring, api, options, readBo
     const verdicts: FiqaVerdict[] = [];
     for (const [i, bytes] of images.entries()) {
       deadline.check();
-      // Detection, then occlusion, then quality, each only if the one before passed (fiqaCascade).
-      verdicts.push(await asClientError(`images[${i}]`, () => analyzer.fiqa(bytes, options, thresholds)));
+      // Detection, then occlusion, then quality, each only if the one before passed (runCascade).
+      const measured = await asClientError(`images[${i}]`, () => analyzer.cascade(bytes, options, thresholds));
+      verdicts.push(cascadeVerdict(measured, thresholds));
     }
     res.json({
       job: { id: res.locals.jobId as string, result: { analytic_type: 'FACE IQA PIPELINE', result: verdicts.map(resultOf), status: 'success' } },

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type FiqaThresholds, type FiqaVerdict, fiqaCascade } from '../gate/fiqa';
 import type { ModelName } from '../models/catalog';
 import { loadModels, type ModelOptions, type ModelRegistry } from '../models/registry';
 import { type AnalysisJob, CLOSE, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
 import { analyze, type AnalysisOptions, type Analyzer, assess, type FaceAnalysis, type FaceAssessment } from './analyze';
+import { type CascadeResult, type CascadeStops, runCascade } from './cascade';
 import { ImageError } from './decode';
 
 /** Analyses on the calling thread, with models loaded here. */
@@ -12,7 +12,7 @@ export function inProcess(models: ModelRegistry): Analyzer {
   return {
     analyze: (bytes, options) => analyze(bytes, models, options),
     assess: (bytes, options) => assess(bytes, models, options),
-    fiqa: (bytes, options, thresholds) => fiqaCascade(bytes, models, options, thresholds),
+    cascade: (bytes, options, stops) => runCascade(bytes, models, options, stops),
     get loaded() {
       return models.loaded;
     },
@@ -43,8 +43,8 @@ require(workerData.entry);
 
 interface Pending {
   job: AnalysisJob;
-  /** With the analysis, or the verdict of a `fiqa` job. */
-  resolve: (result: FaceAnalysis<FaceAssessment> | FiqaVerdict) => void;
+  /** With the analysis, or the result of a `cascade` job. */
+  resolve: (result: FaceAnalysis<FaceAssessment> | CascadeResult) => void;
   reject: (error: Error) => void;
 }
 
@@ -109,14 +109,14 @@ export class AnalysisPool implements Analyzer {
     return (await this.submit('assess', bytes, options)) as FaceAnalysis<FaceAssessment>;
   }
 
-  async fiqa(bytes: Uint8Array, options: AnalysisOptions, thresholds: FiqaThresholds): Promise<FiqaVerdict> {
-    return (await this.submit('fiqa', bytes, options, thresholds)) as FiqaVerdict;
+  async cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops): Promise<CascadeResult> {
+    return (await this.submit('cascade', bytes, options, stops)) as CascadeResult;
   }
 
-  private submit(kind: AnalysisJob['kind'], bytes: Uint8Array, options: AnalysisOptions, thresholds?: FiqaThresholds): Promise<FaceAnalysis<FaceAssessment> | FiqaVerdict> {
+  private submit(kind: AnalysisJob['kind'], bytes: Uint8Array, options: AnalysisOptions, stops?: CascadeStops): Promise<FaceAnalysis<FaceAssessment> | CascadeResult> {
     if (this.closed) return Promise.reject(new PoolError('closed', 'the analysis pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, kind, bytes, options, thresholds }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, kind, bytes, options, stops }, resolve, reject });
       this.dispatch();
     });
   }
@@ -176,7 +176,7 @@ export class AnalysisPool implements Analyzer {
       const done = slot.current;
       slot.current = undefined;
       if (message.type === 'analysed') done?.resolve(message.analysis);
-      else if (message.type === 'judged') done?.resolve(message.verdict);
+      else if (message.type === 'cascaded') done?.resolve(message.result);
       else done?.reject(message.code ? new ImageError(message.code, message.error) : new Error(message.error));
     }
     this.dispatch();

@@ -1,6 +1,6 @@
-import type { FiqaThresholds, FiqaVerdict } from '../gate/fiqa';
 import type { ModelOptions } from '../models/registry';
 import type { AnalysisOptions, FaceAnalysis, FaceAssessment } from './analyze';
+import type { CascadeResult, CascadeStops } from './cascade';
 import type { ImageErrorCode } from './decode';
 
 /** What an analysis worker is started with. */
@@ -12,12 +12,12 @@ export interface AnalysisJob {
   id: number;
   /**
    * `assess` leaves out liveness and the crop (`FaceAssessment`); `analyze` gives whole
-   * `FaceReport`s; `fiqa` gives the FIQA cascade's verdict at `thresholds`.
+   * `FaceReport`s; `cascade` runs the staged cascade (`runCascade`) to `stops`.
    */
-  kind: 'analyze' | 'assess' | 'fiqa';
+  kind: 'analyze' | 'assess' | 'cascade';
   bytes: Uint8Array;
   options: AnalysisOptions;
-  thresholds?: FiqaThresholds;
+  stops?: CascadeStops;
 }
 
 /** Asks the worker to release its models and end. */
@@ -27,6 +27,6 @@ export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'fatal'; error: string }
   | { type: 'analysed'; id: number; analysis: FaceAnalysis<FaceAssessment> }
-  | { type: 'judged'; id: number; verdict: FiqaVerdict }
+  | { type: 'cascaded'; id: number; result: CascadeResult }
   /** `code` is set when the image itself was at fault (an ImageError). */
   | { type: 'failed'; id: number; error: string; code?: ImageErrorCode };

@@ -2,8 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadModels, type ModelRegistry } from '../models/registry';
 import { CLOSE, type AnalysisJob, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
 import { analyze, assess } from './analyze';
+import { type CascadeStops, runCascade } from './cascade';
 import { ImageError } from './decode';
-import { type FiqaThresholds, fiqaCascade } from '../gate/fiqa';
 
 /** The thread's side of the analysis pool: loads the models once, then analyses one image per message. */
 async function serve(setup: WorkerSetup): Promise<void> {
@@ -26,8 +26,8 @@ async function serve(setup: WorkerSetup): Promise<void> {
       return;
     }
     const work: Promise<WorkerMessage> =
-      job.kind === 'fiqa'
-        ? fiqaCascade(job.bytes, models, job.options, job.thresholds as FiqaThresholds).then((verdict) => ({ type: 'judged', id: job.id, verdict }))
+      job.kind === 'cascade'
+        ? runCascade(job.bytes, models, job.options, job.stops as CascadeStops).then((result) => ({ type: 'cascaded', id: job.id, result }))
         : (job.kind === 'assess' ? assess : analyze)(job.bytes, models, job.options).then((analysis) => ({ type: 'analysed', id: job.id, analysis }));
     current = work.then(
       (message) => send(message),

@@ -1,4 +1,3 @@
-import type { FiqaThresholds, FiqaVerdict } from '../gate/fiqa';
 import type { ModelName } from '../models/catalog';
 import { modelVersion } from '../models/manifest';
 import type { ModelRegistry } from '../models/registry';
@@ -14,6 +13,7 @@ import { type OcclusionRegion, type OcclusionResult, occlusionScores } from './o
 import { inOriginalPixels } from './original-pixels';
 import { measurePhotometry } from './photometry';
 import { assessQuality, type Quality, type QualityOptions } from './quality';
+import type { CascadeResult, CascadeStops } from './cascade';
 import { recordingRuns, type StageRecord, timed } from './stages';
 import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Photometry, RgbImage } from './types';
 
@@ -237,6 +237,11 @@ export async function assess(imageBytes: Uint8Array, models: ModelRegistry, opti
   return described(image, await assessFaces(image, models, options, record));
 }
 
+/** Analysis options whose detector keeps candidates down to `threshold`, so a gate counting faces at that threshold sees them all. */
+export function detectingFrom(options: AnalysisOptions, threshold: number): AnalysisOptions {
+  return { ...options, detection: { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, threshold) } };
+}
+
 /** The whole analysis of one image: the assessment, plus liveness and the aligned crop of every face. */
 export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis> {
   const models = recordingRuns(registry, record);
@@ -257,8 +262,8 @@ export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, o
 export interface Analyzer {
   analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis>;
   assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>>;
-  /** The Nodeflux FIQA verdict by the cascade (`fiqaCascade`), which stops at the first failing stage. */
-  fiqa(bytes: Uint8Array, options: AnalysisOptions, thresholds: FiqaThresholds): Promise<FiqaVerdict>;
+  /** Detection, occlusion and quality as a cascade that stops at the first failing stage (`runCascade`). */
+  cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops): Promise<CascadeResult>;
   /** The models ready to run now. */
   readonly loaded: readonly ModelName[];
 }

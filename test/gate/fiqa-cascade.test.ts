@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { detectingFrom } from '../../src/gate/faces';
+import { detectingFrom } from '../../src/pipeline/analyze';
 import { type FiqaThresholds, type FiqaVerdict, fiqaCascade, fiqaVerdict } from '../../src/gate/fiqa';
 import { assess } from '../../src/pipeline/analyze';
 import { runsOf, stageRecord, stagesRun } from '../../src/pipeline/stages';

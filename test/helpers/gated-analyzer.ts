@@ -15,7 +15,7 @@ export function gatedAnalyzer(analyzer: Analyzer) {
     analyzer: {
       analyze: (bytes, options) => gate(() => analyzer.analyze(bytes, options)),
       assess: (bytes, options) => gate(() => analyzer.assess(bytes, options)),
-      fiqa: (bytes, options, thresholds) => gate(() => analyzer.fiqa(bytes, options, thresholds)),
+      cascade: (bytes, options, stops) => gate(() => analyzer.cascade(bytes, options, stops)),
       get loaded() {
         return analyzer.loaded;
       },

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analysisOptions, loadConfig } from '../../src/config';
-import { fiqaVerdict } from '../../src/gate/fiqa';
+import { cascadeVerdict, fiqaVerdict } from '../../src/gate/fiqa';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
 import { AnalysisPool, PoolError, startAnalyzer } from '../../src/pipeline/analysis-pool';
 import { analyze } from '../../src/pipeline/analyze';
@@ -60,12 +60,13 @@ describe('AnalysisPool', () => {
   it('judges FIQA by the cascade on a worker, as the assessment judges it', async () => {
     const bytes = facesAvailable ? readFileSync(facePath(faceManifest().find((r) => r.face_count === 1)!.file)) : await faceFreeJpeg();
     const thresholds = config.gate.fiqa;
-    const [cascade, assessed] = await Promise.all([pool.fiqa(bytes, options, thresholds), pool.assess(bytes, options)]);
+    const [measured, assessed] = await Promise.all([pool.cascade(bytes, options, thresholds), pool.assess(bytes, options)]);
+    const cascade = cascadeVerdict(measured, thresholds);
     const whole = fiqaVerdict(assessed, thresholds);
     expect({ ...cascade, iqa: undefined }).toEqual({ ...whole, iqa: undefined });
     expect(cascade.iqa?.accepted).toBe(whole.iqa?.accepted);
     if (whole.iqa) expect(cascade.iqa?.score).toBeCloseTo(whole.iqa.score, 6);
-    await expect(pool.fiqa(Buffer.from('not an image'), options, thresholds)).rejects.toBeInstanceOf(ImageError);
+    await expect(pool.cascade(Buffer.from('not an image'), options, thresholds)).rejects.toBeInstanceOf(ImageError);
   });
 
   it('rejects an unreadable image with the ImageError and its code, and goes on', async () => {
