@@ -13,6 +13,7 @@ import type { NewImage } from '../../src/store/images';
 import { Sealer } from '../../src/store/sealer';
 import { USER_KEY, useApp } from '../helpers/app';
 import { firstFormatSealed, TEST_ENCRYPTION_KEY } from '../helpers/encryption';
+import { seededRandom } from '../helpers/random';
 import { storeTask } from '../helpers/scans';
 
 const testApp = useApp();
@@ -62,7 +63,8 @@ describe('a store written in clear, then a key', () => {
     const plain = Store.open({ dataDir, busyTimeoutMs: 1000 }, Sealer.plain());
     const upload = image(IMAGE_KEY);
     const enrolled = image(ENROLLED_KEY);
-    const embedding = Float32Array.from({ length: 512 }, () => Math.random());
+    const random = seededRandom(1);
+    const embedding = Float32Array.from({ length: 512 }, () => random());
     plain.images.insert(CLIENT, upload);
     plain.users.enroll(CLIENT, { username: 'ada', createdAt: NOW, template: { ...SPACE, embedding }, image: { upload: enrolled } }, () => undefined);
     storeTask(plain.scans, { id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, [{ name: 'a.jpg', bytes: randomBytes(2048) }]);

@@ -8,6 +8,7 @@ import { DATABASE_FILE, Store } from '../../src/store';
 import type { NewImage } from '../../src/store/images';
 import { Sealer } from '../../src/store/sealer';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
+import { seededRandom } from '../helpers/random';
 import { storeTask } from '../helpers/scans';
 
 const KEY_A = '11111111-1111-4111-8111-111111111111';
@@ -24,7 +25,8 @@ function image(key: string): NewImage {
 }
 
 function enroll(store: Store, username: string, key: string): void {
-  const embedding = Float32Array.from({ length: 512 }, () => Math.random());
+  const random = seededRandom(username.charCodeAt(0));
+  const embedding = Float32Array.from({ length: 512 }, () => random());
   store.users.enroll(CLIENT, { username, createdAt: NOW, template: { ...SPACE, embedding }, image: { upload: image(key) } }, () => undefined);
 }
 
