@@ -14,7 +14,7 @@ export interface Config {
     /** File in the data folder with the secret keying the hashes that stand for users in the logs. */
     identitySecretFile: string;
   };
-  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; requireEncryption: boolean; scanHours: number };
+  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; requireEncryption: boolean; scanHours: number; postgres: PostgresConfig };
   models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
@@ -38,6 +38,13 @@ export interface Config {
   video: VideoConfig;
   scan: ScanConfig;
   pipeline: Omit<AnalysisOptions, 'limits'>;
+}
+
+/** The PostgreSQL backend's connection pool (src/store/postgres); ignored with SQLite. */
+export interface PostgresConfig {
+  poolSize: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
 }
 
 export type ApiFamily = 'nodeflux' | 'qitech' | 'enroll' | 'scan';

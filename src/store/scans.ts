@@ -49,7 +49,7 @@ export interface ProfiledFile {
   profile: StoredProfile;
 }
 
-interface TaskRow {
+export interface TaskRow {
   id: string;
   client: string;
   collection: string;
@@ -64,7 +64,7 @@ interface TaskRow {
   finished_at: string | null;
 }
 
-const taskOf = (row: TaskRow): ScanTask => ({
+export const taskOf = (row: TaskRow): ScanTask => ({
   id: row.id,
   client: row.client,
   collection: row.collection,

@@ -44,8 +44,8 @@ export class EnrollmentConflict extends Error {
   }
 }
 
-const toBlob = (embedding: Float32Array): Buffer => Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength);
-const fromBlob = (blob: Buffer): Float32Array => {
+export const toBlob = (embedding: Float32Array): Buffer => Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength);
+export const fromBlob = (blob: Buffer): Float32Array => {
   const copy = Buffer.from(blob);
   return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
 };

@@ -1,0 +1,86 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+
+/** A transaction's connection, usable only until the transaction ends. */
+interface OpenTransaction {
+  client: PoolClient;
+  open: boolean;
+}
+
+/**
+ * The pool with transactions that follow the async context: every query made while a transaction's
+ * work runs, by the store or by a callback it awaits (enroll's `duplicateOf`), goes to that
+ * transaction's connection. So a pool full of enrollments waiting for a client's lock cannot starve
+ * the one holding it, and a transaction's callbacks see what it has written.
+ */
+export class Database {
+  private readonly transactions = new AsyncLocalStorage<OpenTransaction>();
+
+  constructor(readonly pool: Pool) {}
+
+  private connection(): Pool | PoolClient {
+    const transaction = this.transactions.getStore();
+    // Work the transaction started but did not await (a timer, a background refresh) may outlive it:
+    // its connection then serves someone else, so such work goes to the pool.
+    return transaction?.open ? transaction.client : this.pool;
+  }
+
+  async rows<Row extends QueryResultRow>(text: string, values: unknown[] = []): Promise<Row[]> {
+    return (await this.connection().query<Row>(text, values)).rows;
+  }
+
+  async row<Row extends QueryResultRow>(text: string, values: unknown[] = []): Promise<Row | undefined> {
+    return (await this.rows<Row>(text, values))[0];
+  }
+
+  /** Runs a change; how many rows it changed. */
+  async run(text: string, values: unknown[] = []): Promise<number> {
+    return (await this.connection().query(text, values)).rowCount ?? 0;
+  }
+
+  /**
+   * Runs `work` in one transaction on one connection: committed when it resolves, rolled back when
+   * it throws. Called inside another transaction's work, it joins that transaction.
+   */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    if (this.transactions.getStore()?.open) return work();
+    const client = await this.pool.connect();
+    const transaction: OpenTransaction = { client, open: true };
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await this.transactions.run(transaction, work);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      transaction.open = false;
+      // A connection that could not roll back is closed rather than handed to the next caller.
+      client.release(broken);
+    }
+  }
+
+  /**
+   * VACUUMs the tables after an erasure, outside any transaction (VACUUM refuses to run in one) and
+   * free of the statement timeout, which is meant for requests, not for reclaiming a large table.
+   */
+  async vacuum(tables: string[]): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('SET statement_timeout = 0');
+      await client.query(`VACUUM ${tables.join(', ')}`);
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    } finally {
+      // The connection goes back with the pool's statement timeout, or not at all.
+      if (!broken) await client.query('RESET statement_timeout').catch((resetError: Error) => (broken = resetError));
+      client.release(broken);
+    }
+  }
+}
