@@ -209,17 +209,13 @@ describeWithPostgres('PostgreSQL store', () => {
 
     it('enrollments of different clients do not wait for each other', async () => {
       const { stores } = await replicas(2, { statementTimeoutMs: 5000 });
-      let betaEnrolled!: () => void;
-      const betaDone = new Promise<void>((resolve) => (betaEnrolled = resolve));
-      // alpha's duplicate check waits for beta's enrollment to finish: with one lock for all clients
-      // beta would wait for alpha instead, until its statement timeout.
+      // alpha's duplicate check waits for beta's whole enrollment: with one lock for all clients, beta
+      // would wait for alpha instead, until its statement timeout fails both.
       const alpha = stores[0].users.enroll('alpha', enrollment('ada', face(0)), async () => {
         await stores[1].users.enroll('beta', enrollment('ada', face(0)), async () => undefined);
-        betaEnrolled();
         return undefined;
       });
-      await betaDone;
-      await alpha;
+      await expect(alpha).resolves.toBeUndefined();
       expect(await stores[0].users.exists('alpha', 'ada')).toBe(true);
       expect(await stores[0].users.exists('beta', 'ada')).toBe(true);
     });
@@ -238,6 +234,38 @@ describeWithPostgres('PostgreSQL store', () => {
         ),
       );
       expect((await store.users.templates('owner', SPACE)).map((t) => t.username).sort()).toEqual(embeddings.map((_, i) => `user-${i}`));
+    });
+
+    it('a username written by a writer that skips the lock is still refused, by the unique constraint', async () => {
+      const { database, stores } = await replicas(1);
+      const enrolling = stores[0].users.enroll('owner', enrollment('ada', face(0)), async () => {
+        await database.sql(`INSERT INTO users (client, username, created_at) VALUES ('owner', 'ada', $1)`, [AT]);
+        return undefined;
+      });
+      await expect(enrolling).rejects.toEqual(new EnrollmentConflict('DUPLICATE_USERNAME'));
+      expect([await count(database, 'users'), await count(database, 'templates'), await count(database, 'images')]).toEqual([1, 0, 0]);
+    });
+
+    it('work an enrollment started without awaiting it runs outside that transaction once it ended, not in the next one', async () => {
+      const { stores } = await replicas(1, { poolSize: 2 });
+      const [store] = stores;
+      const spare = image();
+      await store.images.insert('owner', spare);
+      let openGate!: () => void;
+      const gate = new Promise<void>((resolve) => (openGate = resolve));
+      let stale!: Promise<void>;
+      await store.users.enroll('owner', enrollment('ada', face(0)), async () => {
+        stale = gate.then(() => store.images.markUsed('owner', spare.key, AT));
+        return undefined;
+      });
+      // The next enrollment most likely gets the connection ada's used; it fails and rolls back.
+      const next = store.users.enroll('owner', enrollment('bo', face(1)), async () => {
+        openGate();
+        await stale;
+        return 'someone';
+      });
+      await expect(next).rejects.toEqual(new EnrollmentConflict('FACE_ALREADY_ENROLLED', 'someone'));
+      expect((await store.images.metadata('owner', spare.key))?.usedAt).toBe(AT);
     });
 
     it('a file settled by two replicas at once is counted once', async () => {
