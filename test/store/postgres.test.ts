@@ -429,6 +429,25 @@ describeWithPostgres('PostgreSQL store', () => {
       expect(await store.users.exists('owner', 'bo')).toBe(true);
     });
 
+    it('a database user that does not own the tables cannot erase without the VACUUM: the deletion fails, saying why', async () => {
+      const { database, store } = await erasureStore();
+      await store.users.enroll('owner', enrollment('ada', face(0)), async () => undefined);
+      const role = `facegate_writer_${randomBytes(4).toString('hex')}`;
+      await database.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'writer-password'`);
+      await database.sql(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+      const url = new URL(database.url);
+      url.username = role;
+      url.password = 'writer-password';
+      const writer = await openReplica({ ...database, url: url.toString() });
+      try {
+        await expect(writer.users.delete('owner', 'ada')).rejects.toThrow(/VACUUM after an erasure did not run: .*only table or database owner can vacuum it/);
+      } finally {
+        await writer.close();
+        await database.sql(`DROP OWNED BY ${role}`);
+        await database.sql(`DROP ROLE ${role}`);
+      }
+    });
+
     it('a reset leaves no dead row in any table', async () => {
       const { database, store } = await erasureStore();
       await store.users.enroll('owner', enrollment('ada', face(0), { upload: image(randomUUID(), 20_000) }), async () => undefined);

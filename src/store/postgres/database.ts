@@ -67,9 +67,16 @@ export class Database {
   /**
    * VACUUMs the tables after an erasure, outside any transaction (VACUUM refuses to run in one) and
    * free of the statement timeout, which is meant for requests, not for reclaiming a large table.
+   * PostgreSQL skips a table its user does not own with a mere warning: that fails the erasure here
+   * rather than leaving its dead rows behind unnoticed.
    */
   async vacuum(tables: string[]): Promise<void> {
     const client = await this.pool.connect();
+    const warnings: string[] = [];
+    const hear = (notice: { severity?: string; message?: string }) => {
+      if (notice.severity === 'WARNING') warnings.push(notice.message ?? '');
+    };
+    client.on('notice', hear);
     let broken: Error | undefined;
     try {
       await client.query('SET statement_timeout = 0');
@@ -78,9 +85,11 @@ export class Database {
       broken = error as Error;
       throw error;
     } finally {
+      client.off('notice', hear);
       // The connection goes back with the pool's statement timeout, or not at all.
       if (!broken) await client.query('RESET statement_timeout').catch((resetError: Error) => (broken = resetError));
       client.release(broken);
     }
+    if (warnings.length > 0) throw new Error(`VACUUM after an erasure did not run: ${warnings.join('; ')}`);
   }
 }
