@@ -545,5 +545,33 @@ describeWithPostgres('PostgreSQL store', () => {
       await stores[0].close();
       expect(await stores[0].isWritable()).toBe(false);
     });
+
+    it('connections the server drops while idle are reported and replaced; the replica goes on', async () => {
+      const database = await createTestDatabase();
+      const dropped: Error[] = [];
+      let allReported!: () => void;
+      const reported = new Promise<void>((resolve) => (allReported = resolve));
+      let terminated = Infinity;
+      const store = await openReplica(database, {
+        onIdleError: (error) => {
+          dropped.push(error);
+          if (dropped.length === terminated) allReported();
+        },
+      });
+      opened.push(store);
+      await Promise.all([0, 1, 2].map((axis) => store.users.enroll(`client-${axis}`, enrollment('ada', face(axis)), async () => undefined)));
+      const rows = await database.sql<{ pid: number }>(`SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'facegate'`, [
+        database.name,
+      ]);
+      terminated = rows.length;
+      if (dropped.length === terminated) allReported();
+      // Capped so that a connection never reported fails the test here rather than at jest's timeout.
+      await Promise.race([reported, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+      expect(terminated).toBeGreaterThan(0);
+      expect(dropped).toHaveLength(terminated);
+      expect(dropped[0].message).toMatch(/terminat/);
+      expect(await store.users.exists('client-1', 'ada')).toBe(true);
+      expect(await store.isWritable()).toBe(true);
+    });
   });
 });
