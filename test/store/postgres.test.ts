@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { NewEnrollment, NewImage, Store, UploadedFile } from '../../src/store/contract';
 import { MIGRATIONS } from '../../src/store/migrations';
 import type { PostgresStore } from '../../src/store/postgres';
@@ -266,6 +268,35 @@ describeWithPostgres('PostgreSQL store', () => {
       });
       await expect(next).rejects.toEqual(new EnrollmentConflict('FACE_ALREADY_ENROLLED', 'someone'));
       expect((await store.images.metadata('owner', spare.key))?.usedAt).toBe(AT);
+    });
+
+    it('a replica killed while it holds the client’s lock: the other goes on, and nothing of the killed one’s enrollment is stored', async () => {
+      const { database, stores } = await replicas(1);
+      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'postgres-replica.ts')], {
+        env: { ...process.env, FACEGATE_REPLICA_URL: database.url },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve());
+          child.once('exit', (code) => reject(new Error(`the replica exited (${code}) before holding the lock`)));
+        });
+        let enrolled = false;
+        const survivor = stores[0].users.enroll('owner', enrollment('ada', face(1)), async () => undefined).then(() => (enrolled = true));
+        // The survivor waits for the lock as long as the other replica lives.
+        const waiting = `locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+        while (!enrolled && (await count(database, 'pg_locks', waiting)) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(enrolled).toBe(false);
+        child.kill('SIGKILL');
+        await survivor;
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      expect(await database.sql('SELECT username FROM users')).toEqual([{ username: 'ada' }]);
+      expect(await stores[0].users.templatesOf('owner', 'ada', SPACE)).toEqual([face(1)]);
+      expect(await count(database, 'images', `key = 'killed-replica-photo'`)).toBe(0);
     });
 
     it('a file settled by two replicas at once is counted once', async () => {
