@@ -299,6 +299,46 @@ describeWithPostgres('PostgreSQL store', () => {
       expect(await count(database, 'images', `key = 'killed-replica-photo'`)).toBe(0);
     });
 
+    it('a replica stuck inside its duplicate check is ended by the server after its statement timeout, releasing the lock', async () => {
+      const database = await createTestDatabase();
+      const stuck = await openReplica(database, { statementTimeoutMs: 1000 });
+      const survivor = await openReplica(database);
+      opened.push(stuck, survivor);
+      let unstick!: () => void;
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const stuckEnrollment = stuck.users.enroll('owner', enrollment('ada', face(0)), () => {
+        holding();
+        return new Promise<undefined>((resolve) => (unstick = () => resolve(undefined)));
+      });
+      await held;
+      // Without the server's idle-in-transaction timeout this waits for the survivor's own statement timeout (30 s) and fails.
+      try {
+        await survivor.users.enroll('owner', enrollment('ada', face(1)), async () => undefined);
+      } finally {
+        unstick();
+      }
+      await expect(stuckEnrollment).rejects.toThrow('connection error');
+      expect(await survivor.users.templatesOf('owner', 'ada', SPACE)).toEqual([face(1)]);
+    });
+
+    it('a connection dropped while its enrollment waits for the duplicate check fails that enrollment, not the process', async () => {
+      const { database, stores } = await replicas(1);
+      const [store] = stores;
+      const inTransaction = `datname = current_database() AND application_name = 'facegate' AND state = 'idle in transaction'`;
+      const enrolling = store.users.enroll('owner', enrollment('ada', face(0)), async () => {
+        await database.sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${inTransaction}`);
+        // The connection's end reaches the replica while no query of it runs.
+        while ((await count(database, 'pg_stat_activity', inTransaction)) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return undefined;
+      });
+      await expect(enrolling).rejects.toThrow();
+      expect(await store.users.exists('owner', 'ada')).toBe(false);
+      await store.users.enroll('owner', enrollment('ada', face(0)), async () => undefined);
+      expect(await store.users.exists('owner', 'ada')).toBe(true);
+    });
+
     it('a file settled by two replicas at once is counted once', async () => {
       const { stores } = await replicas(2);
       await storeTask(stores[0], { id: 'task-1', client: 'owner', collection: 'c', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);

@@ -39,29 +39,48 @@ export class Database {
   }
 
   /**
+   * Lends a connection of the pool to `work`, then runs `restore` on it (whether `work` succeeded or
+   * not) to leave it as the pool lends it. A connection the server drops while lent (a restart, a
+   * failover, an idle transaction timed out) is heard here, since an unheard 'error' event would end
+   * the process; such a connection, or one `restore` fails on, is closed instead of going back.
+   */
+  private async lend<T>(work: (client: PoolClient) => Promise<T>, restore: (client: PoolClient, failed: boolean) => Promise<unknown>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const lost = (error: Error) => (broken ??= error);
+    client.on('error', lost);
+    let failed = true;
+    try {
+      const result = await work(client);
+      failed = false;
+      return result;
+    } finally {
+      await restore(client, failed).catch(lost);
+      client.off('error', lost);
+      client.release(broken);
+    }
+  }
+
+  /**
    * Runs `work` in one transaction on one connection: committed when it resolves, rolled back when
    * it throws. Called inside another transaction's work, it joins that transaction.
    */
   async transaction<T>(work: () => Promise<T>): Promise<T> {
     if (this.transactions.getStore()?.open) return work();
-    const client = await this.pool.connect();
-    const transaction: OpenTransaction = { client, open: true };
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await this.transactions.run(transaction, work);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => {
-        broken = rollbackError;
-      });
-      throw error;
-    } finally {
-      transaction.open = false;
-      // A connection that could not roll back is closed rather than handed to the next caller.
-      client.release(broken);
-    }
+    let transaction: OpenTransaction | undefined;
+    return this.lend(
+      async (client) => {
+        transaction = { client, open: true };
+        await client.query('BEGIN');
+        const result = await this.transactions.run(transaction, work);
+        await client.query('COMMIT');
+        return result;
+      },
+      async (client, failed) => {
+        if (transaction) transaction.open = false;
+        if (failed) await client.query('ROLLBACK');
+      },
+    );
   }
 
   /**
@@ -71,25 +90,21 @@ export class Database {
    * rather than leaving its dead rows behind unnoticed.
    */
   async vacuum(tables: string[]): Promise<void> {
-    const client = await this.pool.connect();
     const warnings: string[] = [];
     const hear = (notice: { severity?: string; message?: string }) => {
       if (notice.severity === 'WARNING') warnings.push(notice.message ?? '');
     };
-    client.on('notice', hear);
-    let broken: Error | undefined;
-    try {
-      await client.query('SET statement_timeout = 0');
-      await client.query(`VACUUM ${tables.join(', ')}`);
-    } catch (error) {
-      broken = error as Error;
-      throw error;
-    } finally {
-      client.off('notice', hear);
-      // The connection goes back with the pool's statement timeout, or not at all.
-      if (!broken) await client.query('RESET statement_timeout').catch((resetError: Error) => (broken = resetError));
-      client.release(broken);
-    }
+    await this.lend(
+      async (client) => {
+        client.on('notice', hear);
+        await client.query('SET statement_timeout = 0');
+        await client.query(`VACUUM ${tables.join(', ')}`);
+      },
+      async (client) => {
+        client.off('notice', hear);
+        await client.query('RESET statement_timeout');
+      },
+    );
     if (warnings.length > 0) throw new Error(`VACUUM after an erasure did not run: ${warnings.join('; ')}`);
   }
 }

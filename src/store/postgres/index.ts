@@ -14,7 +14,10 @@ export interface PostgresStoreOptions {
   sealer: Sealer;
   /** Connections this replica keeps open at most (config `store.postgres.poolSize`). */
   poolSize: number;
-  /** A statement running longer is cancelled, and its request fails (config `store.postgres.statementTimeoutMs`). */
+  /**
+   * A statement running longer is cancelled, and its request fails; a transaction idle that long is
+   * ended by the server (config `store.postgres.statementTimeoutMs`).
+   */
   statementTimeoutMs: number;
   /** Waiting longer for a connection (a new one, or a free one of a busy pool) fails (config `store.postgres.connectTimeoutMs`). */
   connectTimeoutMs: number;
@@ -59,6 +62,9 @@ export class PostgresStore implements Store {
       connectionString: options.url,
       max: options.poolSize,
       statement_timeout: options.statementTimeoutMs,
+      // A transaction left idle that long (its replica hung inside enroll's duplicate check) is ended
+      // by the server, which releases the client's enrollment lock for the other replicas.
+      idle_in_transaction_session_timeout: options.statementTimeoutMs,
       connectionTimeoutMillis: options.connectTimeoutMs,
       application_name: 'facegate',
     });
