@@ -339,6 +339,28 @@ describeWithPostgres('PostgreSQL store', () => {
       expect(await store.users.exists('owner', 'ada')).toBe(true);
     });
 
+    it('a template replacement waits for the client’s enrollment in progress, and two replicas replacing one user take turns', async () => {
+      const { database, stores } = await replicas(2);
+      const spare = image();
+      await stores[0].images.insert('owner', spare);
+      await stores[0].users.enroll('owner', enrollment('ada', face(0)), async () => undefined);
+      const v2 = { ...SPACE, modelVersion: 'v2' };
+      const replace = (store: Store, axis: number) => store.users.replaceTemplates('owner', 'ada', [{ imageKey: spare.key, template: { ...v2, embedding: face(axis) } }], AT);
+      const waiting = `locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+      let replaced = false;
+      let replacing: Promise<unknown> | undefined;
+      await stores[0].users.enroll('owner', enrollment('bo', face(1)), async () => {
+        replacing = replace(stores[1], 2).then(() => (replaced = true));
+        while (!replaced && (await count(database, 'pg_locks', waiting)) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(replaced).toBe(false);
+        return undefined;
+      });
+      await replacing;
+      await Promise.all([replace(stores[0], 3), replace(stores[1], 4)]);
+      expect(await stores[0].users.templatesOf('owner', 'ada', v2)).toHaveLength(1);
+      expect(await count(database, 'templates')).toBe(2);
+    });
+
     it('a file settled by two replicas at once is counted once', async () => {
       const { stores } = await replicas(2);
       await storeTask(stores[0], { id: 'task-1', client: 'owner', collection: 'c', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);

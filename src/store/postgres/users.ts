@@ -21,9 +21,14 @@ export class PostgresUsers implements UserStore {
     private readonly images: PostgresImages,
   ) {}
 
-  private async userId(client: string, username: string, lock = false): Promise<number | undefined> {
-    const row = await this.db.row<{ id: string }>(`SELECT id FROM users WHERE client = $1 AND username = $2${lock ? ' FOR UPDATE' : ''}`, [client, username]);
+  private async userId(client: string, username: string): Promise<number | undefined> {
+    const row = await this.db.row<{ id: string }>('SELECT id FROM users WHERE client = $1 AND username = $2', [client, username]);
     return row && Number(row.id);
+  }
+
+  /** Inside a transaction: waits for the client's other enrollments and template replacements, on every replica, until commit. */
+  private async lockEnrollments(client: string): Promise<void> {
+    await this.db.run('SELECT pg_advisory_xact_lock($1, $2)', enrollmentLock(client));
   }
 
   async exists(client: string, username: string): Promise<boolean> {
@@ -72,9 +77,11 @@ export class PostgresUsers implements UserStore {
 
   async replaceTemplates(client: string, username: string, replacements: { imageKey: string; template: TemplateRecord }[], createdAt: string): Promise<void> {
     await this.db.transaction(async () => {
-      // The user's row stays locked until commit: two replicas replacing one user's templates take
-      // turns, and the second deletes what the first inserted instead of adding to it.
-      const userId = await this.userId(client, username, true);
+      // The client's enrollment lock: an enrollment's duplicate check sees this user's templates in
+      // the new space either all or none, and two replicas replacing one user's templates take
+      // turns, the second deleting what the first inserted instead of adding to it.
+      await this.lockEnrollments(client);
+      const userId = await this.userId(client, username);
       if (userId === undefined) return;
       await this.db.run('DELETE FROM templates WHERE user_id = $1', [userId]);
       for (const { imageKey, template } of replacements) await this.insertTemplate(userId, imageKey, template, createdAt);
@@ -92,7 +99,7 @@ export class PostgresUsers implements UserStore {
   async enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => Promise<string | undefined>): Promise<void> {
     try {
       await this.db.transaction(async () => {
-        await this.db.run('SELECT pg_advisory_xact_lock($1, $2)', enrollmentLock(client));
+        await this.lockEnrollments(client);
         if (await this.exists(client, enrollment.username)) throw new EnrollmentConflict('DUPLICATE_USERNAME');
         if ('key' in enrollment.image) {
           // Locked so that retention cannot erase the unused image between this check and its update.
