@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NewEnrollment, NewImage, Store, UploadedFile } from '../../src/store/contract';
+import { Store as SqliteStore } from '../../src/store';
 import { MIGRATIONS } from '../../src/store/migrations';
 import type { PostgresStore } from '../../src/store/postgres';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/schema';
@@ -86,6 +89,28 @@ describeWithPostgres('PostgreSQL store', () => {
       expect(await stores[0].schemaVersion()).toBe(MIGRATIONS.length);
       expect(await database.sql('SELECT version FROM schema_version')).toEqual([{ version: MIGRATIONS.length }]);
       expect(stores[0].backend).toBe('postgres');
+    });
+
+    it('has SQLite’s tables and columns, each as nullable, of the matching type (tasks.seq, for SQLite’s rowid, aside)', async () => {
+      const { database } = await replicas(1);
+      const sqlite = SqliteStore.open({ dataDir: mkdtempSync(join(tmpdir(), 'facegate-pg-schema-')), busyTimeoutMs: 1000 });
+      const sqliteTypes: Record<string, string> = { INTEGER: 'integer', TEXT: 'text', BLOB: 'bytea' };
+      const tables = ['users', 'images', 'templates', 'tasks', 'scan_files'];
+      const sqliteColumns = tables.flatMap((table) =>
+        (sqlite.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string; type: string; notnull: number; pk: number }[]).map(
+          (c) => `${table}.${c.name} ${sqliteTypes[c.type]} ${c.notnull || c.pk ? 'not null' : 'null'}`,
+        ),
+      );
+      sqlite.close();
+      const postgresColumns = (
+        await database.sql<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>(
+          `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ANY($1)`,
+          [tables],
+        )
+      )
+        .filter((c) => !(c.table_name === 'tasks' && c.column_name === 'seq'))
+        .map((c) => `${c.table_name}.${c.column_name} ${c.data_type === 'bigint' ? 'integer' : c.data_type} ${c.is_nullable === 'YES' ? 'null' : 'not null'}`);
+      expect(postgresColumns.sort()).toEqual(sqliteColumns.sort());
     });
 
     it('is created once when several replicas open a fresh database at the same moment', async () => {
