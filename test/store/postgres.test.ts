@@ -91,7 +91,7 @@ describeWithPostgres('PostgreSQL store', () => {
       expect(stores[0].backend).toBe('postgres');
     });
 
-    it('has SQLite’s tables and columns, each as nullable, of the matching type (tasks.seq, for SQLite’s rowid, aside)', async () => {
+    it('has SQLite’s tables and columns, with the same nullability and matching types (tasks.seq, for SQLite’s rowid, aside)', async () => {
       const { database } = await replicas(1);
       const sqlite = SqliteStore.open({ dataDir: mkdtempSync(join(tmpdir(), 'facegate-pg-schema-')), busyTimeoutMs: 1000 });
       const sqliteTypes: Record<string, string> = { INTEGER: 'integer', TEXT: 'text', BLOB: 'bytea' };
