@@ -74,7 +74,7 @@ export async function dropTestDatabases(): Promise<void> {
   });
 }
 
-export const TEST_POOL = { poolSize: 4, statementTimeoutMs: 30_000, connectTimeoutMs: 5_000 };
+const TEST_POOL = { poolSize: 4, statementTimeoutMs: 30_000, connectTimeoutMs: 5_000 };
 
 /** A replica's store on `database`: its own pool, as another process would have. */
 export function openReplica(database: TestDatabase, options: Partial<PostgresStoreOptions> = {}): Promise<PostgresStore> {
