@@ -8,13 +8,19 @@
 # The cluster lives in $FACEGATE_PG_TEST_DIR (default: /tmp/facegate-pg-test), listens on a free
 # port of 127.0.0.1 only, with a password drawn at start, and keeps its unix socket in its folder.
 # PostgreSQL refuses to run as root: as root (CI), the server runs as the `postgres` user, which
-# owns the folder; Debian's postgresql package is installed when no PostgreSQL 15 binaries are found.
+# owns the folder. It uses Debian's PostgreSQL 15 (another version when 15 is absent), and installs
+# Debian's postgresql package when there is none.
 # Messages go to stderr; stdout carries only the export line, so that `eval` takes nothing else.
 set -euo pipefail
 
 DIR="${FACEGATE_PG_TEST_DIR:-${TMPDIR:-/tmp}/facegate-pg-test}"
 DATABASE=facegate_test
-BIN=/usr/lib/postgresql/15/bin
+# Debian's PostgreSQL 15 (what the tests are written against), else the newest version installed.
+find_binaries() {
+  if [ -x /usr/lib/postgresql/15/bin/initdb ]; then echo /usr/lib/postgresql/15/bin; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true
+}
+BIN="$(find_binaries)"
 
 say() { echo "pg-test-cluster: $*" >&2; }
 
@@ -24,15 +30,16 @@ as_owner() {
 }
 
 ensure_binaries() {
-  [ -x "$BIN/initdb" ] && return
+  [ -n "$BIN" ] && [ -x "$BIN/initdb" ] && return
   if [ "$(id -u)" -ne 0 ]; then
-    say "no PostgreSQL 15 in $BIN: install Debian's postgresql package (apt-get install postgresql) or run this as root"
+    say "no PostgreSQL under /usr/lib/postgresql: install Debian's postgresql package (apt-get install postgresql) or run this as root"
     exit 1
   fi
   say "installing Debian's postgresql package"
   apt-get update >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >&2
-  [ -x "$BIN/initdb" ] || { say "the postgresql package did not bring $BIN/initdb"; exit 1; }
+  BIN="$(find_binaries)"
+  [ -n "$BIN" ] && [ -x "$BIN/initdb" ] || { say "the postgresql package brought no initdb under /usr/lib/postgresql"; exit 1; }
 }
 
 free_port() {
