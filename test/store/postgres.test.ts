@@ -248,7 +248,7 @@ describeWithPostgres('PostgreSQL store', () => {
     });
 
     it('a pool full of enrollments waiting for the client’s lock does not starve the one holding it', async () => {
-      const { stores } = await replicas(1, { poolSize: 2, connectTimeoutMs: 3000 });
+      const { stores } = await replicas(1, { poolSize: 2, connectTimeoutMs: 10_000 });
       const [store] = stores;
       const embeddings = [0, 1, 2, 3, 4, 5].map(face);
       await Promise.all(
@@ -326,8 +326,9 @@ describeWithPostgres('PostgreSQL store', () => {
 
     it('a replica stuck inside its duplicate check is ended by the server after its statement timeout, releasing the lock', async () => {
       const database = await createTestDatabase();
-      const stuck = await openReplica(database, { statementTimeoutMs: 1000 });
+      // The survivor migrates the fresh database, so that the stuck replica's short timeout bounds its transaction only.
       const survivor = await openReplica(database);
+      const stuck = await openReplica(database, { statementTimeoutMs: 1000 });
       opened.push(stuck, survivor);
       let unstick!: () => void;
       let holding!: () => void;
