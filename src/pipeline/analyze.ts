@@ -9,7 +9,7 @@ import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
 import { locateLandmarks, meshBox } from './landmarks';
 import { type LivenessScores, livenessScores } from './liveness';
-import { type OcclusionRegion, type OcclusionResult, occlusionScores } from './occlusion';
+import { type OcclusionFinding, type OcclusionRegion, occlusionScores } from './occlusion';
 import { inOriginalPixels } from './original-pixels';
 import { measurePhotometry } from './photometry';
 import { assessQuality, type Quality, type QualityOptions } from './quality';
@@ -159,29 +159,39 @@ export async function locateFaces(image: RgbImage, registry: ModelRegistry, opti
   return timed(record, 'second look', () => secondLook(image, { faces, reserve, landmarks }, models, options));
 }
 
-/** The occlusion stage: each located face's region occlusion and glasses scores. */
-export function occlusionOf(image: RgbImage, faces: LocatedFace[], registry: ModelRegistry, record?: StageRecord): Promise<OcclusionResult[]> {
+/** The occlusion stage: each located face's region occlusion and glasses scores, and fr-feature's embedding of its aligned crop. */
+export function occlusionOf(image: RgbImage, faces: LocatedFace[], registry: ModelRegistry, record?: StageRecord): Promise<OcclusionFinding[]> {
   const models = recordingRuns(registry, record);
   const landmarks = faces.map((c) => c.landmarks);
   return timed(record, 'occlusion', () => occlusionScores(image, landmarks, models.get('fr-feature-maps'), models.get('occlusion')));
 }
 
+/** What the quality stage reads of the stages before it, per face. */
+export interface QualityEvidence {
+  /** Geometry reports the expression model's smile and the occlusion model's glasses (the quality model reads neither). */
+  happy: number;
+  glasses: number;
+  /** fr-feature's raw embedding of the aligned crop, from the occlusion stage. */
+  alignedEmbedding: Float32Array;
+}
+
 /**
  * The quality stage: each face's embedding, geometry and photometry, then one run of the quality
- * model over all of them. `evidence` is what geometry reports of the expression and occlusion
- * models (its smile and glasses; the quality model reads neither).
+ * model over all of them. With fr-feature as the embedding model, the embedding of the aligned
+ * crop is the occlusion stage's, and only the mirrored crop runs here.
  */
 export async function qualityOf(
   image: RgbImage,
   faces: LocatedFace[],
-  evidence: { happy: number; glasses: number }[],
+  evidence: QualityEvidence[],
   registry: ModelRegistry,
   options: AnalysisOptions,
   record?: StageRecord,
 ): Promise<{ embeddings: MeasuredEmbedding[]; measured: { geometry: Geometry; photometry: Photometry }[]; quality: Quality[] }> {
   const models = recordingRuns(registry, record);
   const landmarks = faces.map((c) => c.landmarks);
-  const embeddings = await timed(record, 'embed', () => embedFacesMeasured(image, landmarks, models.get(options.embedding.model), options.embedding));
+  const known = options.embedding.model === 'fr-feature' ? evidence.map((e) => e.alignedEmbedding) : [];
+  const embeddings = await timed(record, 'embed', () => embedFacesMeasured(image, landmarks, models.get(options.embedding.model), options.embedding, known));
   const measured = await timed(record, 'measure', () =>
     faces.map((c, i) => ({
       geometry: measureGeometry(c.landmarks, image, evidence[i], options.geometry),
@@ -205,7 +215,7 @@ async function assessFaces(image: RgbImage, registry: ModelRegistry, options: An
   const faces = confirmed.map((c) => c.landmarks);
   const moods = await timed(record, 'expression', () => expressions(image, faces, models.get('emotion'), options.expression.regionScale));
   const occlusion = await occlusionOf(image, confirmed, registry, record);
-  const evidence = confirmed.map((_, i) => ({ happy: moods[i].happy, glasses: occlusion[i].glasses }));
+  const evidence = confirmed.map((_, i) => ({ happy: moods[i].happy, glasses: occlusion[i].glasses, alignedEmbedding: occlusion[i].alignedEmbedding }));
   const { embeddings, measured, quality } = await qualityOf(image, confirmed, evidence, registry, options, record);
   const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
   return confirmed.map((c, i) => {

@@ -27,7 +27,8 @@ export interface CascadeResult {
  *    to confirm each box, the second look when nothing is confirmed. The faces counted are the
  *    confirmed ones at `stops.detection`, so the mesh is part of this stage.
  * 2. Occlusion: fr-feature-maps and the occlusion model.
- * 3. Quality: the embedding (fr-feature and its mirror), geometry, photometry, the quality model.
+ * 3. Quality: the embedding (fr-feature of the mirrored crop; the aligned crop's came with the
+ *    occlusion stage's fr-feature-maps), geometry, photometry, the quality model.
  *
  * Stages 2 and 3 run on every confirmed face, as `assess` does (a face confirmed below the stop
  * still shares the models' batch), so each number is the one `assess` computes. The expression
@@ -46,7 +47,7 @@ export async function runCascade(bytes: Uint8Array, models: ModelRegistry, optio
   const occlusion = occlusionScores[one].regions;
   if (Object.values(occlusion).some((score) => score >= stops.occlusion)) return { faceCount: 1, occlusion };
 
-  const evidence = occlusionScores.map((o) => ({ happy: 0, glasses: o.glasses }));
+  const evidence = occlusionScores.map((o) => ({ happy: 0, glasses: o.glasses, alignedEmbedding: o.alignedEmbedding }));
   const { quality } = await qualityOf(image, located, evidence, models, options, record);
   return { faceCount: 1, occlusion, quality: quality[one].score };
 }

@@ -91,7 +91,8 @@ describeWithFaces('the FIQA cascade on the shared photos', () => {
     const verdict = await fiqaCascade(first((v) => v.outcome === 'accepted'), models(), options, config.gate.fiqa, record);
     expect(verdict.outcome).toBe('accepted');
     expect(stagesRun(record)).toEqual(['decode', 'detect', 'landmarks', 'occlusion', 'embed', 'measure', 'quality']);
-    expect([runsOf(record, 'fr-feature'), runsOf(record, 'quality'), runsOf(record, 'emotion')]).toEqual([2, 1, 0]);
+    // fr-feature runs on the mirrored crop only: fr-feature-maps gave the aligned crop's embedding.
+    expect([runsOf(record, 'fr-feature-maps'), runsOf(record, 'fr-feature'), runsOf(record, 'quality'), runsOf(record, 'emotion')]).toEqual([1, 1, 1, 0]);
   });
 
   it('lets the thresholds decide where it stops: an occluded face at the default occlusion threshold is judged for quality at 1.01', async () => {
