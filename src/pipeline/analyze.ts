@@ -7,7 +7,7 @@ import { type DetectOptions, detectWithReserve, detectZoomedOut, overlapOfSmalle
 import { type EmbedOptions, type EmbeddingModel, embedFacesMeasured, type MeasuredEmbedding } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
-import { locateLandmarks, meshBox } from './landmarks';
+import { addEyes, locateMeshes, meshBox } from './landmarks';
 import { type LivenessScores, livenessScores } from './liveness';
 import { type OcclusionFinding, type OcclusionRegion, occlusionScores } from './occlusion';
 import { inOriginalPixels } from './original-pixels';
@@ -15,7 +15,7 @@ import { measurePhotometry } from './photometry';
 import { assessQuality, type Quality, type QualityOptions } from './quality';
 import type { CascadeResult, CascadeStops } from './cascade';
 import { recordingRuns, type StageRecord, timed } from './stages';
-import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Photometry, RgbImage } from './types';
+import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Mesh, Photometry, RgbImage } from './types';
 
 export interface AnalysisOptions {
   limits: DecodeLimits;
@@ -73,17 +73,23 @@ export interface FaceAnalysis<Face extends FaceAssessment = FaceReport> {
   faces: Face[];
 }
 
-export interface LocatedFace {
+/** A face FaceMesh confirmed: its detection, its mesh and the mesh's bounding box. */
+export interface MeshedFace {
   detection: Detection;
-  landmarks: Landmarks;
+  landmarks: Mesh;
   /** Bounding box of the mesh. */
   box: Box;
 }
 
+/** A confirmed face with its eyes' landmarks too. */
+export interface LocatedFace extends MeshedFace {
+  landmarks: Landmarks;
+}
+
 /** Keeps detections FaceMesh confirms at `minMeshScore`, once each (a face seen in two views converges to one mesh). */
-function confirmedFaces(detections: Detection[], landmarks: Landmarks[], minMeshScore: number, duplicateOverlap: number): LocatedFace[] {
+function confirmedFaces(detections: Detection[], meshes: Mesh[], minMeshScore: number, duplicateOverlap: number): MeshedFace[] {
   const candidates = detections
-    .map((detection, i) => ({ detection, landmarks: landmarks[i], box: meshBox(landmarks[i].mesh) }))
+    .map((detection, i) => ({ detection, landmarks: meshes[i], box: meshBox(meshes[i].mesh) }))
     .filter((c) => c.landmarks.meshScore >= minMeshScore)
     .sort((p, q) => q.landmarks.meshScore * q.detection.confidence - p.landmarks.meshScore * p.detection.confidence);
   const kept: typeof candidates = [];
@@ -105,23 +111,23 @@ function confirmedFaces(detections: Detection[], landmarks: Landmarks[], minMesh
  */
 async function secondLook(
   image: RgbImage,
-  first: { faces: Detection[]; reserve: Detection[]; landmarks: Landmarks[] },
+  first: { faces: Detection[]; reserve: Detection[]; meshes: Mesh[] },
   models: ModelRegistry,
   options: AnalysisOptions['detection'],
-): Promise<LocatedFace[]> {
+): Promise<MeshedFace[]> {
   const detector = models.get('blazeface');
-  const meshModels = { facemesh: models.get('facemesh'), iris: models.get('iris') };
+  const facemesh = models.get('facemesh');
   const zoomed = await detectZoomedOut(image, detector, options.secondLookZoomOut, options.secondLookScore, options);
   const best = (list: Detection[]) => [...list].sort((p, q) => q.confidence - p.confidence).slice(0, options.secondLookMaxBoxes);
   const meshedOnce = best(first.faces);
   const fresh = best([...first.reserve, ...zoomed]);
   const upright = best([...meshedOnce, ...fresh]);
   const detections = [...meshedOnce, ...fresh, ...upright, ...upright];
-  const landmarks = [
-    ...meshedOnce.map((d) => first.landmarks[first.faces.indexOf(d)]),
-    ...(await locateLandmarks(image, fresh, meshModels)),
-    ...(await locateLandmarks(image, upright, meshModels, { scale: 2, upright: true })),
-    ...(await locateLandmarks(image, upright, meshModels, { scale: 2, upright: true, black: true })),
+  const meshes = [
+    ...meshedOnce.map((d) => first.meshes[first.faces.indexOf(d)]),
+    ...(await locateMeshes(image, fresh, facemesh)),
+    ...(await locateMeshes(image, upright, facemesh, { scale: 2, upright: true })),
+    ...(await locateMeshes(image, upright, facemesh, { scale: 2, upright: true, black: true })),
   ];
   if (options.secondLookFrame > 0) {
     const side = Math.max(image.width, image.height) * options.secondLookFrame;
@@ -130,33 +136,47 @@ async function secondLook(
       confidence: 0,
       keypoints: { rightEye: ORIGIN, leftEye: ORIGIN, noseTip: ORIGIN, mouth: ORIGIN, rightEar: ORIGIN, leftEar: ORIGIN },
     };
-    const [mesh] = await locateLandmarks(image, [frame], meshModels, { scale: 1, upright: true, black: true });
+    const [mesh] = await locateMeshes(image, [frame], facemesh, { scale: 1, upright: true, black: true });
     const box = meshBox(mesh.mesh);
     const [over] = [...first.faces, ...first.reserve, ...zoomed]
       .filter((d) => overlapOfSmaller(d.box, box) > options.duplicateOverlap)
       .sort((p, q) => q.confidence - p.confidence);
     if (over) {
       detections.push(over);
-      landmarks.push(mesh);
+      meshes.push(mesh);
     }
   }
-  return confirmedFaces(detections, landmarks, options.secondLookMeshScore, options.duplicateOverlap);
+  return confirmedFaces(detections, meshes, options.secondLookMeshScore, options.duplicateOverlap);
 }
 
 const ORIGIN = { x: 0, y: 0 };
 
 /**
- * Detection, landmarks and the mesh's confirmation: every face in the image, largest first. Only
- * when that finds nothing does the second look run (`secondLook`). With `record`, each step's time
- * and model runs are written to it.
+ * Detection, FaceMesh and the mesh's confirmation: every face in the image, largest first, without
+ * its eyes' landmarks. Only when that finds nothing does the second look run (`secondLook`). With
+ * `record`, each step's time and model runs are written to it.
  */
-export async function locateFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions['detection'], record?: StageRecord): Promise<LocatedFace[]> {
+export async function findFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions['detection'], record?: StageRecord): Promise<MeshedFace[]> {
   const models = recordingRuns(registry, record);
   const { faces, reserve } = await timed(record, 'detect', () => detectWithReserve(image, models.get('blazeface'), options, options.secondLookScore));
-  const landmarks = await timed(record, 'landmarks', () => locateLandmarks(image, faces, { facemesh: models.get('facemesh'), iris: models.get('iris') }));
-  const confirmed = confirmedFaces(faces, landmarks, options.minMeshScore, options.duplicateOverlap);
+  const meshes = await timed(record, 'mesh', () => locateMeshes(image, faces, models.get('facemesh')));
+  const confirmed = confirmedFaces(faces, meshes, options.minMeshScore, options.duplicateOverlap);
   if (confirmed.length > 0 || options.secondLookMaxBoxes === 0) return confirmed;
-  return timed(record, 'second look', () => secondLook(image, { faces, reserve, landmarks }, models, options));
+  return timed(record, 'second look', () => secondLook(image, { faces, reserve, meshes }, models, options));
+}
+
+/** The iris model on the eyes of each face found. */
+export function eyesOf(image: RgbImage, faces: MeshedFace[], registry: ModelRegistry, record?: StageRecord): Promise<LocatedFace[]> {
+  const models = recordingRuns(registry, record);
+  return timed(record, 'eyes', async () => {
+    const landmarks = await addEyes(image, faces.map((f) => f.landmarks), models.get('iris'));
+    return faces.map((f, i) => ({ ...f, landmarks: landmarks[i] }));
+  });
+}
+
+/** Every face in the image (`findFaces`) with its eyes' landmarks (`eyesOf`), largest first. */
+export async function locateFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions['detection'], record?: StageRecord): Promise<LocatedFace[]> {
+  return eyesOf(image, await findFaces(image, registry, options, record), registry, record);
 }
 
 /** The occlusion stage: each located face's region occlusion and glasses scores, and fr-feature's embedding of its aligned crop. */
