@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
+import { countedPhotoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { isoSeconds, newImage } from '../service/stored-image';
 import type { Store } from '../store';
@@ -73,10 +73,11 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
     const body = req.body as unknown;
     if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
     const bytes = imageBytes((body as { image: string }).image, options.limits);
-    const analysis = await asClientError('The image', () => analyzer.analyze(bytes, analysisOptions));
-    const verdict = photoVerdict(analysis, rules);
-    const face = verdict.face;
-    if (!verdict.accepted || !face) {
+    const counted = await asClientError('The image', () => analyzer.analyzeCounted(bytes, analysisOptions, rules.detection));
+    const verdict = countedPhotoVerdict(counted, rules);
+    const { face } = verdict;
+    const { analysis } = counted;
+    if (!verdict.accepted || !face || !analysis) {
       const status = verdict.status ?? 'no_faces';
       res.status(400).json({
         title: 'image_quality',

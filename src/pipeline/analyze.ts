@@ -228,10 +228,10 @@ export async function qualityOf(
   return { embeddings, measured, quality };
 }
 
-/** Every face in a decoded image with the measurements the quality gates read: every stage, for every face. */
-async function assessFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAssessment[]> {
+/** The faces found in a decoded image with the measurements the quality gates read: every stage, for every face. */
+async function assessFaces(image: RgbImage, found: MeshedFace[], registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAssessment[]> {
   const models = recordingRuns(registry, record);
-  const confirmed = await locateFaces(image, registry, options.detection, record);
+  const confirmed = await eyesOf(image, found, registry, record);
   const faces = confirmed.map((c) => c.landmarks);
   const moods = await timed(record, 'expression', () => expressions(image, faces, models.get('emotion'), options.expression.regionScale));
   const occlusion = await occlusionOf(image, confirmed, registry, record);
@@ -262,9 +262,10 @@ function described<Face extends FaceAssessment>(image: DecodedImage, faces: Face
 }
 
 /** What the quality gates need of one image: decode, locate faces, measure them; no liveness or crop. */
-export async function assess(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis<FaceAssessment>> {
+export async function assess(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis<FaceAssessment>> {
   const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
-  return described(image, await assessFaces(image, models, options, record));
+  const found = await findFaces(image, registry, options.detection, record);
+  return described(image, await assessFaces(image, found, registry, options, record));
 }
 
 /** Analysis options whose detector keeps candidates down to `threshold`, so a gate counting faces at that threshold sees them all. */
@@ -272,11 +273,10 @@ export function detectingFrom(options: AnalysisOptions, threshold: number): Anal
   return { ...options, detection: { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, threshold) } };
 }
 
-/** The whole analysis of one image: the assessment, plus liveness and the aligned crop of every face. */
-export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis> {
+/** The assessment of the faces found, plus liveness and the aligned crop of every face. */
+async function reportFaces(image: RgbImage, found: MeshedFace[], registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceReport[]> {
   const models = recordingRuns(registry, record);
-  const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
-  const assessed = await assessFaces(image, registry, options, record);
+  const assessed = await assessFaces(image, found, registry, options, record);
   const landmarks = assessed.map((face) => face.landmarks);
   const liveness = await timed(record, 'liveness', () =>
     livenessScores(image, landmarks, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness),
@@ -284,14 +284,42 @@ export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, o
   const crops = await timed(record, 'crop', () =>
     Promise.all(assessed.map((face) => encodeJpeg(alignedFace(image, face.landmarks, options.crop), options.crop.jpegQuality))),
   );
-  const faces = assessed.map((face, i) => ({ ...face, liveness: liveness[i], crop: crops[i] }));
-  return described(image, faces);
+  return assessed.map((face, i) => ({ ...face, liveness: liveness[i], crop: crops[i] }));
+}
+
+/** The whole analysis of one image: the assessment, plus liveness and the aligned crop of every face. */
+export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis> {
+  const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
+  const found = await findFaces(image, registry, options.detection, record);
+  return described(image, await reportFaces(image, found, registry, options, record));
+}
+
+/** How many faces an image holds at a detection threshold, and its whole analysis only when that is exactly one. */
+export interface CountedAnalysis {
+  faceCount: number;
+  analysis?: FaceAnalysis;
+}
+
+/**
+ * The whole analysis (`analyze`) when the image holds exactly one face with at least `countAt`
+ * detection confidence; otherwise only that count, found with detection and FaceMesh alone: no
+ * iris, expression, occlusion, embedding, quality or liveness model runs for an image a gate
+ * refuses for its number of faces.
+ */
+export async function analyzeCounted(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, countAt: number, record?: StageRecord): Promise<CountedAnalysis> {
+  const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
+  const found = await findFaces(image, registry, options.detection, record);
+  const faceCount = found.filter((face) => face.detection.confidence >= countAt).length;
+  if (faceCount !== 1) return { faceCount };
+  return { faceCount, analysis: described(image, await reportFaces(image, found, registry, options, record)) };
 }
 
 /** Where analyses run: on this thread (`inProcess`) or on worker threads (`AnalysisPool`). */
 export interface Analyzer {
   analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis>;
   assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>>;
+  /** The whole analysis only for an image of exactly one face at `countAt` (`analyzeCounted`). */
+  analyzeCounted(bytes: Uint8Array, options: AnalysisOptions, countAt: number): Promise<CountedAnalysis>;
   /** Detection, occlusion and quality as a cascade that stops at the first failing stage (`runCascade`). */
   cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops): Promise<CascadeResult>;
   /** The models ready to run now. */
