@@ -9,6 +9,7 @@ import type { ImageMetadata } from '../store/images';
 import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
+import { faceOutlines } from './face-outlines';
 import { asClientError, detectingFrom, IMAGE_KEY, imageBytes } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
@@ -62,6 +63,14 @@ export interface QiTechDeps {
   perKey: RequestHandler;
 }
 
+/** `?faces=true` asks for the faces' outlines in the upload's answer (a FaceGate extension); absent or `false`, the answer is QI Tech's. */
+function wantsFaces(query: unknown): boolean {
+  const value = (query as Record<string, unknown>).faces;
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new HttpError(400, 'invalid_request', 'Invalid request: the query parameter faces must be true or false.');
+}
+
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
 export function qitechRoutes({ config, analyzer, store, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
   const router = Router();
@@ -72,10 +81,12 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
   const upload: RequestHandler = async (req, res) => {
     const body = req.body as unknown;
     if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
+    const withFaces = wantsFaces(req.query);
     const bytes = imageBytes((body as { image: string }).image, options.limits);
     const analysis = await asClientError('The image', () => analyzer.analyze(bytes, analysisOptions));
     const verdict = photoVerdict(analysis, rules);
     const face = verdict.face;
+    const faces = withFaces ? { faces: faceOutlines(analysis, rules) } : {};
     if (!verdict.accepted || !face) {
       const status = verdict.status ?? 'no_faces';
       res.status(400).json({
@@ -83,12 +94,13 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
         description: `This image was not approved in quality assessment. ${STATUS_DESCRIPTIONS[status]}`,
         image_status: status,
         reasons: verdict.failures,
+        ...faces,
       });
       return;
     }
     const image = newImage(bytes, analysis, face, isoSeconds());
     store.images.insert(requestCaller(res).clientId, image);
-    res.status(201).json(metadataBody(image));
+    res.status(201).json({ ...metadataBody(image), ...faces });
   };
 
   const stored: RequestHandler = (req, res, next) => {
