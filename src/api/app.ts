@@ -18,6 +18,7 @@ import { type ApiDocument, documentationRoutes } from './openapi';
 import { qitechRoutes } from './qitech';
 import { perKeyRateLimit } from './rate-limit';
 import { securityHeaders } from './security-headers';
+import { tryPageRoutes } from './try-page';
 
 export interface AppDeps {
   config: Config;
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
   const perKey = perKeyRateLimit(limits.requestsPerKeyPerMinute, deps.keyring);
   app.use(healthRoutes(deps.analyzer, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
+  app.use(tryPageRoutes(deps.config.server.https));
   app.use(nodefluxRoutes({ ...deps, options, readBody, turn, perKey }));
   app.use(qitechRoutes({ ...deps, options, readBody, turn, perKey }));
   app.use(enrollRoutes({ ...deps, options, readBody, turn, perKey }));

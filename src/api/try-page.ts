@@ -1,0 +1,20 @@
+import express, { Router } from 'express';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../config';
+import { tryPageHeaders } from './security-headers';
+
+export const TRY_PAGE_DIR = join(PROJECT_ROOT, 'public', 'try');
+
+/**
+ * `/try/`: a page to try the gate in a browser (public/try, plain files, nothing fetched from
+ * elsewhere); `/` leads there. The page calls the public API with a key typed into it, so it
+ * serves no data of its own and needs no key.
+ */
+export function tryPageRoutes(https: boolean): Router {
+  const router = Router();
+  router.get('/', (_req, res) => {
+    res.redirect(302, '/try/');
+  });
+  router.use('/try', tryPageHeaders(https), express.static(TRY_PAGE_DIR, { index: 'index.html', fallthrough: true }));
+  return router;
+}
