@@ -3,6 +3,9 @@
 // The key lives in the input field only; nothing is stored by the page.
 
 const $ = (id) => document.getElementById(id);
+// The photo is drawn with its longer side within these bounds: small photos are enlarged so that the
+// landmarks and outlines drawn over them stay legible.
+const MIN_CANVAS_SIDE = 1024;
 const MAX_CANVAS_SIDE = 1600;
 
 const state = {
@@ -95,7 +98,8 @@ function draw() {
   const canvas = $('canvas');
   const image = state.image;
   if (!image) return;
-  const scale = Math.min(1, MAX_CANVAS_SIDE / Math.max(image.naturalWidth, image.naturalHeight));
+  const longer = Math.max(image.naturalWidth, image.naturalHeight);
+  const scale = Math.min(MAX_CANVAS_SIDE, Math.max(MIN_CANVAS_SIDE, longer)) / longer;
   canvas.width = Math.round(image.naturalWidth * scale);
   canvas.height = Math.round(image.naturalHeight * scale);
   const g = canvas.getContext('2d');

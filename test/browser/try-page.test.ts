@@ -53,6 +53,8 @@ describeWithChromium('in Chromium over plain HTTP, by host name', () => {
   it('serves /try/ (and / leads there) with a policy that allows the page and nothing inline', async () => {
     const home = await request(testApp().app).get('/').expect(302);
     expect(home.headers.location).toBe('/try/');
+    expect((await request(testApp().app).get('/try').expect(301)).headers.location).toBe('/try/');
+    await request(testApp().app).get('/try/nothing.js').expect(404, { error: 'not_found', message: 'No route for GET /try/nothing.js.' });
     const page = await request(testApp().app).get('/try/').expect(200);
     const policy = page.headers['content-security-policy'];
     expect(policy).toContain("script-src 'self'");
