@@ -15,8 +15,9 @@ export function securityHeaders(https: boolean): RequestHandler {
 }
 /**
  * The try page's own policy, replacing the default one on its files: its scripts and styles from this
- * origin only (none inline), the photo it draws on shown from blob: and data: URLs, calls to this origin
- * only, and the camera for this origin alone.
+ * origin only (none inline), the photo it draws from a blob: URL (the camera's stream goes to the
+ * video element as an object, which CSP does not govern), calls to this origin only, and the camera
+ * for this origin alone.
  */
 export function tryPageHeaders(https: boolean): RequestHandler {
   const policy = helmet.contentSecurityPolicy({
@@ -25,8 +26,7 @@ export function tryPageHeaders(https: boolean): RequestHandler {
       defaultSrc: ["'none'"],
       scriptSrc: ["'self'"],
       styleSrc: ["'self'"],
-      imgSrc: ["'self'", 'blob:', 'data:'],
-      mediaSrc: ["'self'", 'blob:'],
+      imgSrc: ['blob:'],
       connectSrc: ["'self'"],
       baseUri: ["'none'"],
       formAction: ["'none'"],
