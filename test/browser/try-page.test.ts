@@ -127,10 +127,22 @@ describeWithChromium('in Chromium over plain HTTP, by host name', () => {
       expect(await page.locator('#camera-note').textContent()).toContain('needs HTTPS');
     });
 
-    it('refuses to call without a key, then shows both verdicts of a good portrait with its face drawn', async () => {
+    it('says so when a file is not an image, when no key is typed, and when the key is refused', async () => {
+      await page.setInputFiles('#file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo') });
+      await page.locator('#status', { hasText: 'This file is not an image the browser can show' }).waitFor();
+      expect(await page.locator('#check').isDisabled()).toBe(true);
       await choose('facenet_paul_rudd_1.jpg');
       await page.click('#check');
       await page.locator('#status', { hasText: 'Type the API key first.' }).waitFor();
+      await page.fill('#key', 'a-key-nobody-configured-0123456789');
+      await page.click('#check');
+      await page.locator('#status', { hasText: 'The key was refused: check it.' }).waitFor();
+      expect(await page.locator('#fiqa-outcome').textContent()).toMatch(/^401: /);
+      expect(await page.locator('#qitech-outcome').textContent()).toMatch(/^401 unauthorized: /);
+      expect(await drawn()).toBe('The photo with 0 faces, 0 landmarks and 0 occluded regions drawn over it');
+    });
+
+    it('shows both verdicts of a good portrait with its face drawn', async () => {
       await page.fill('#key', USER_KEY);
       await checkPhoto();
       expect(await page.locator('#fiqa-outcome').textContent()).toBe('Accepted: Your Image accepted.');
