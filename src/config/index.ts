@@ -14,7 +14,7 @@ export interface Config {
     shutdownGraceMs: number;
     requestTimeoutMs: number;
     corsOrigins: string[];
-    /** Browsers reach the service over HTTPS only: HSTS and upgrade-insecure-requests are sent. */
+    /** Browsers reach the service over HTTPS only: HSTS, upgrade-insecure-requests and COOP are sent. */
     https: boolean;
   };
   log: {

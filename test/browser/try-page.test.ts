@@ -27,7 +27,9 @@ describeWithChromium('in Chromium over plain HTTP, by host name', () => {
     await new Promise((done) => server?.close(done));
   });
   afterEach(() => {
-    expect(consoleErrors.filter((text) => /Content Security Policy|Mixed Content|ERR_/.test(text))).toEqual([]);
+    // Chromium logs every 4xx answer a page fetched; the page shows the gates' 400s and 401s itself.
+    const shownByThePage = /^Failed to load resource: the server responded with a status of 40[01] /;
+    expect(consoleErrors.filter((text) => !shownByThePage.test(text))).toEqual([]);
     consoleErrors.length = 0;
   });
 
