@@ -15,6 +15,7 @@ export function securityHeaders(https: boolean): RequestHandler {
     crossOriginOpenerPolicy: https,
   });
 }
+
 /**
  * The try page's own policy, replacing the default one on its files: its scripts and styles from this
  * origin only (none inline), the photo it draws from a blob: URL (the camera's stream goes to the
