@@ -34,13 +34,11 @@ function apiKey() {
 async function call(path, init) {
   const response = await fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: apiKey() } });
   const text = await response.text();
-  let body = null;
   try {
-    body = JSON.parse(text);
+    return { status: response.status, body: JSON.parse(text) };
   } catch {
-    body = { description: text.slice(0, 200) || response.statusText };
+    return { status: response.status, body: { description: text.slice(0, 200) || response.statusText } };
   }
-  return { status: response.status, body };
 }
 
 function base64Of(blob) {
@@ -319,6 +317,8 @@ function takePhoto() {
 
 $('file').addEventListener('change', async (event) => {
   const [file] = event.target.files;
+  // Cleared, so that choosing the same file again (after fixing it, say) is a change too.
+  event.target.value = '';
   if (!file) return;
   try {
     await usePhoto(file, file.name);
