@@ -31,13 +31,16 @@ export function describeWithChromium(name: string, body: () => void): void {
   console.warn(`SKIPPED "${name}": no Chromium at ${CHROMIUM} (apt-get install chromium, or set FACEGATE_CHROMIUM)`);
 }
 
-/** Headless Chromium resolving HOST_NAME to 127.0.0.1, with no proxy; `args` adds flags. */
+/**
+ * Headless Chromium resolving HOST_NAME to 127.0.0.1, with no proxy; `args` adds flags. Shared
+ * memory goes to /tmp: containers' /dev/shm (64 MB by default) is too small for Chromium.
+ */
 export function launchChromium(args: string[] = []): Promise<Browser> {
   const root = process.getuid?.() === 0;
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [`--host-resolver-rules=MAP ${HOST_NAME} 127.0.0.1`, '--no-proxy-server', ...(root ? ['--no-sandbox'] : []), ...args],
+    args: [`--host-resolver-rules=MAP ${HOST_NAME} 127.0.0.1`, '--no-proxy-server', '--disable-dev-shm-usage', ...(root ? ['--no-sandbox'] : []), ...args],
   });
 }
 
