@@ -1,6 +1,5 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { analysisOptions, type Config } from '../config';
@@ -18,6 +17,8 @@ import { nodefluxRoutes } from './nodeflux';
 import { type ApiDocument, documentationRoutes } from './openapi';
 import { qitechRoutes } from './qitech';
 import { perKeyRateLimit } from './rate-limit';
+import { securityHeaders } from './security-headers';
+import { tryPageRoutes } from './try-page';
 
 export interface AppDeps {
   config: Config;
@@ -43,7 +44,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(helmet());
+  app.use(securityHeaders(deps.config.server.https));
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
   const perKey = perKeyRateLimit(limits.requestsPerKeyPerMinute, deps.keyring);
   app.use(healthRoutes(deps.analyzer, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
+  app.use(tryPageRoutes(deps.config.server.https));
   app.use(nodefluxRoutes({ ...deps, options, readBody, turn, perKey }));
   app.use(qitechRoutes({ ...deps, options, readBody, turn, perKey }));
   app.use(enrollRoutes({ ...deps, options, readBody, turn, perKey }));

@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import { countedPhotoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
+import { countedPhotoVerdict, photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { isoSeconds, newImage } from '../service/stored-image';
 import type { Store } from '../store';
@@ -9,6 +9,7 @@ import type { ImageMetadata } from '../store/images';
 import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
+import { faceOutlines } from './face-outlines';
 import { asClientError, detectingFrom, IMAGE_KEY, imageBytes } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
@@ -62,6 +63,14 @@ export interface QiTechDeps {
   perKey: RequestHandler;
 }
 
+/** `?faces=true` asks for the faces' outlines in the upload's answer (a FaceGate extension); absent or `false`, the answer is QI Tech's. */
+function wantsFaces(query: unknown): boolean {
+  const value = (query as Record<string, unknown>).faces;
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new HttpError(400, 'invalid_request', 'Invalid request: the query parameter faces must be true or false.');
+}
+
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
 export function qitechRoutes({ config, analyzer, store, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
   const router = Router();
@@ -72,11 +81,20 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
   const upload: RequestHandler = async (req, res) => {
     const body = req.body as unknown;
     if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
+    const withFaces = wantsFaces(req.query);
     const bytes = imageBytes((body as { image: string }).image, options.limits);
-    const counted = await asClientError('The image', () => analyzer.analyzeCounted(bytes, analysisOptions, rules.detection));
-    const verdict = countedPhotoVerdict(counted, rules);
+    // The outlines of `?faces=true` draw every face counted, so they need the whole analysis even of
+    // a photo the face count alone refuses.
+    const { verdict, analysis } = await asClientError('The image', async () => {
+      if (withFaces) {
+        const whole = await analyzer.analyze(bytes, analysisOptions);
+        return { verdict: photoVerdict(whole, rules), analysis: whole };
+      }
+      const counted = await analyzer.analyzeCounted(bytes, analysisOptions, rules.detection);
+      return { verdict: countedPhotoVerdict(counted, rules), analysis: counted.analysis };
+    });
     const { face } = verdict;
-    const { analysis } = counted;
+    const faces = withFaces && analysis ? { faces: faceOutlines(analysis, rules) } : {};
     if (!verdict.accepted || !face || !analysis) {
       const status = verdict.status ?? 'no_faces';
       res.status(400).json({
@@ -84,12 +102,13 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
         description: `This image was not approved in quality assessment. ${STATUS_DESCRIPTIONS[status]}`,
         image_status: status,
         reasons: verdict.failures,
+        ...faces,
       });
       return;
     }
     const image = newImage(bytes, analysis, face, isoSeconds());
     store.images.insert(requestCaller(res).clientId, image);
-    res.status(201).json(metadataBody(image));
+    res.status(201).json({ ...metadataBody(image), ...faces });
   };
 
   const stored: RequestHandler = (req, res, next) => {

@@ -132,6 +132,17 @@ describe('CORS and rate limits', () => {
     return createApp({ config: changed, analyzer: inProcess(models), store, keyring: twoKeys, api, logger, scanner: createScanner(config, store.scans, logger) });
   };
 
+  it('sends neither HSTS, upgrade-insecure-requests nor COOP by default (plain HTTP), and all three with server.https', async () => {
+    const plain = await request(appWith()).get('/health').expect(200);
+    expect(plain.headers['strict-transport-security']).toBeUndefined();
+    expect(plain.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+    expect(plain.headers['cross-origin-opener-policy']).toBeUndefined();
+    const https = await request(variant((c) => (c.server.https = true))).get('/health').expect(200);
+    expect(https.headers['strict-transport-security']).toMatch(/^max-age=\d+; includeSubDomains$/);
+    expect(https.headers['content-security-policy']).toContain('upgrade-insecure-requests');
+    expect(https.headers['cross-origin-opener-policy']).toBe('same-origin');
+  });
+
   it('sends no CORS header by default, and only to allowed origins when configured', async () => {
     const closed = await request(appWith()).get('/health').set('Origin', 'https://app.example').expect(200);
     expect(closed.headers['access-control-allow-origin']).toBeUndefined();

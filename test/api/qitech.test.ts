@@ -140,6 +140,50 @@ describeWithFaces('POST /face_recognition/image on real faces', () => {
     expect(await sharp(crop.body as Buffer).metadata()).toMatchObject({ format: 'jpeg', width: size, height: size });
   });
 
+  describe('?faces=true', () => {
+    const uploadWithFaces = (image: Buffer, faces = 'true') => request(testApp().app).post(`${ROUTE}?faces=${faces}`).set('Authorization', USER_KEY).send({ image: image.toString('base64') });
+    const inside = ([x, y]: number[], box: { x: number; y: number; width: number; height: number }) => x >= box.x - 1 && x <= box.x + box.width + 1 && y >= box.y - 1 && y <= box.y + box.height + 1;
+
+    it('adds the face box, the 468 landmarks and the 10 region outlines to a stored photo\'s answer, in its pixels', async () => {
+      const portrait = await photo('facenet_paul_rudd_1.jpg');
+      const res = await uploadWithFaces(portrait).expect(201);
+      const validate = testApp().deps.api.validator('ImageMetadata');
+      expect({ valid: validate(res.body), errors: validate.errors }).toEqual({ valid: true, errors: null });
+      expect(res.body.faces).toHaveLength(1);
+      const [face] = res.body.faces;
+      const expected = await faceBox(portrait);
+      expect(face.box.x).toBeCloseTo(expected.x, 0);
+      expect(face.box.width).toBeCloseTo(expected.width, 0);
+      expect(face.landmarks).toHaveLength(468);
+      expect(face.landmarks.every((point: number[]) => inside(point, face.box))).toBe(true);
+      expect(Object.keys(face.regions).sort()).toEqual(['cheek_left', 'cheek_right', 'chin', 'eye_left', 'eye_right', 'eyebrow_left', 'eyebrow_right', 'forehead', 'mouth', 'nose']);
+      expect(Object.values(face.regions).some((region) => (region as { occluded: boolean }).occluded)).toBe(false);
+      // The stored metadata stays QI Tech's.
+      expect((await get(`${ROUTE}/${res.body.image_key}`).expect(200)).body.faces).toBeUndefined();
+    });
+
+    it('marks the covered regions of a rejected masked face, and both faces of a two-face photo', async () => {
+      const masked = await uploadWithFaces(await photo('maskdet_with_mask043.jpg')).expect(400);
+      expect(masked.body.image_status).toBe('wearing_acessories');
+      expect(masked.body.faces[0].regions.mouth).toMatchObject({ occluded: true });
+      expect(masked.body.faces[0].regions.eye_left).toMatchObject({ occluded: false });
+      const two = await uploadWithFaces(await sideBySide(await photo('facenet_paul_rudd_1.jpg'), await photo('inspireface_RD_d1.jpg'))).expect(400);
+      expect(two.body.image_status).toBe('multiple_faces');
+      expect(two.body.faces).toHaveLength(2);
+      const validate = testApp().deps.api.validator('ImageUploadError');
+      expect({ valid: validate(two.body), errors: validate.errors }).toEqual({ valid: true, errors: null });
+    });
+
+    it('is left out with faces=false, and any other value is 400 invalid_request with nothing stored', async () => {
+      const portrait = await photo('facenet_paul_rudd_1.jpg');
+      expect((await uploadWithFaces(portrait, 'false').expect(201)).body.faces).toBeUndefined();
+      const before = storedImages();
+      const res = await uploadWithFaces(portrait, 'yes').expect(400);
+      expect(res.body).toEqual({ title: 'invalid_request', description: 'Invalid request: the query parameter faces must be true or false.' });
+      expect(storedImages()).toBe(before);
+    });
+  });
+
   it('keeps a PNG as PNG', async () => {
     const png = await sharp(await photo('facenet_paul_rudd_1.jpg')).resize(640).png().toBuffer();
     const res = await upload(png.toString('base64')).expect(201);
