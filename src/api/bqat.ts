@@ -7,8 +7,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import type { Store } from '../store';
-import type { ScanTask } from '../store/scans';
+import type { ScanTask, Store } from '../store';
 import { toCsv } from '../scan/csv';
 import { IntakeError, IntakePerClient, type ReceivedPart, stagedFiles, stageImagesOfUpload } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
@@ -135,13 +134,13 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   const reports = new ReportCache(store.scans, REPORTS_KEPT);
   const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.scan)];
 
-  const taskOfCollection = (req: Request, res: Response): ScanTask => {
-    const task = store.scans.taskOfCollection(requestCaller(res).clientId, id(String(req.params.collection), 'collection'));
+  const taskOfCollection = async (req: Request, res: Response): Promise<ScanTask> => {
+    const task = await store.scans.taskOfCollection(requestCaller(res).clientId, id(String(req.params.collection), 'collection'));
     if (!task) throw new HttpError(404, 'not_found', `No collection ${req.params.collection}.`);
     return task;
   };
-  const finishedTask = (req: Request, res: Response): ScanTask => {
-    const task = taskOfCollection(req, res);
+  const finishedTask = async (req: Request, res: Response): Promise<ScanTask> => {
+    const task = await taskOfCollection(req, res);
     if (task.status === 'pending' || task.status === 'running') {
       throw new HttpError(409, 'scan_unfinished', `The scan of this collection is ${task.status} (${task.processed} of ${task.total} images); ask again when it is done.`);
     }
@@ -168,20 +167,20 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     }
   });
 
-  router.get(['/task/:tid', '/task/:tid/status'], ...guard, (req, res) => {
-    const task = store.scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
+  router.get(['/task/:tid', '/task/:tid/status'], ...guard, async (req, res) => {
+    const task = await store.scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
     if (!task) throw new HttpError(404, 'not_found', `No task ${req.params.tid}.`);
-    res.json(taskAnswer(task, store.scans.errors(task.id)));
+    res.json(taskAnswer(task, await store.scans.errors(task.id)));
   });
 
-  router.get('/scan/:collection/profiles', ...guard, (req, res) => {
-    const task = taskOfCollection(req, res);
+  router.get('/scan/:collection/profiles', ...guard, async (req, res) => {
+    const task = await taskOfCollection(req, res);
     const skip = nonNegativeInteger(req.query.skip, 'skip') ?? 0;
     const limit = nonNegativeInteger(req.query.limit, 'limit');
     const format = req.query.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new HttpError(400, 'invalid_query', "format must be 'json' or 'csv'.");
-    const profiles = store.scans.profiles(task.id, skip, limit ?? -1).map((p) => p.profile);
-    res.set('X-Total-Count', String(store.scans.profileCount(task.id)));
+    const profiles = (await store.scans.profiles(task.id, skip, limit)).map((p) => p.profile);
+    res.set('X-Total-Count', String(await store.scans.profileCount(task.id)));
     if (format === 'csv') {
       res.type('text/csv').attachment(`${task.collection}.csv`).send(toCsv(profiles, PROFILE_COLUMNS));
     } else {
@@ -189,10 +188,10 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     }
   });
 
-  router.get('/scan/:collection/outliers', ...guard, (req, res) => {
-    const task = finishedTask(req, res);
+  router.get('/scan/:collection/outliers', ...guard, async (req, res) => {
+    const task = await finishedTask(req, res);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
-    const { profiled, outliers } = collectionOutliers(store.scans, task, contamination);
+    const { profiled, outliers } = await collectionOutliers(store.scans, task, contamination);
     res.json({
       collection: task.collection,
       detector: 'ECOD',
@@ -209,14 +208,14 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   });
 
   router.get('/scan/:collection/report', ...guard, async (req, res) => {
-    const task = finishedTask(req, res);
+    const task = await finishedTask(req, res);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
     res.type('html').send(await reports.report(task, contamination));
   });
 
-  router.delete('/scan/:collection', ...guard, (req, res) => {
+  router.delete('/scan/:collection', ...guard, async (req, res) => {
     const collection = id(String(req.params.collection), 'collection');
-    if (!store.scans.deleteCollection(requestCaller(res).clientId, collection)) throw new HttpError(404, 'not_found', `No collection ${collection}.`);
+    if (!(await store.scans.deleteCollection(requestCaller(res).clientId, collection))) throw new HttpError(404, 'not_found', `No collection ${collection}.`);
     res.status(204).end();
   });
 

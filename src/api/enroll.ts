@@ -193,8 +193,8 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     if (!caller.allClients) throw new HttpError(403, 'forbidden', "this admin key acts on its own client's data only: all_clients=true needs an all-clients admin key");
     return { allClients: true };
   };
-  const reset: RequestHandler = (req, res) => {
-    store.reset(resetScope(req, res));
+  const reset: RequestHandler = async (req, res) => {
+    await store.reset(resetScope(req, res));
     res.json({ code: 200, msg: 'DONE' });
   };
   router.post('/api/reset', perKey, requireKey(keyring, 'admin'), reset, resetErrors);
@@ -210,8 +210,8 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     res.locals.username = name;
     next();
   };
-  const userMetadata: RequestHandler = (_req, res) => {
-    const user = store.users.metadata(requestCaller(res).clientId, res.locals.username as string);
+  const userMetadata: RequestHandler = async (_req, res) => {
+    const user = await store.users.metadata(requestCaller(res).clientId, res.locals.username as string);
     if (!user) throw new Rejection('UNKNOWN_USER');
     res.set('Cache-Control', 'no-store').json({
       username: user.username,
@@ -220,8 +220,8 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
       image_keys: user.imageKeys,
     });
   };
-  const deleteUser: RequestHandler = (_req, res) => {
-    if (!store.users.delete(requestCaller(res).clientId, res.locals.username as string)) throw new Rejection('UNKNOWN_USER');
+  const deleteUser: RequestHandler = async (_req, res) => {
+    if (!(await store.users.delete(requestCaller(res).clientId, res.locals.username as string))) throw new Rejection('UNKNOWN_USER');
     res.json({ code: 200, msg: 'DELETED' });
   };
   router.get('/api/users/:username', ...guard, userName, userMetadata, userErrors);

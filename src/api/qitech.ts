@@ -4,8 +4,7 @@ import type { Keyring } from '../config/api-keys';
 import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { isoSeconds, newImage } from '../service/stored-image';
-import type { Store } from '../store';
-import type { ImageMetadata } from '../store/images';
+import type { ImageMetadata, Store } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
@@ -87,15 +86,15 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
       return;
     }
     const image = newImage(bytes, analysis, face, isoSeconds());
-    store.images.insert(requestCaller(res).clientId, image);
+    await store.images.insert(requestCaller(res).clientId, image);
     res.status(201).json(metadataBody(image));
   };
 
-  const stored: RequestHandler = (req, res, next) => {
+  const stored: RequestHandler = async (req, res, next) => {
     const key = String(req.params.image_key);
     if (!IMAGE_KEY.test(key)) throw new HttpError(400, 'invalid_request', 'image_key must be a UUID.');
     // Another client's image answers exactly as one never stored.
-    const metadata = store.images.metadata(requestCaller(res).clientId, key.toLowerCase());
+    const metadata = await store.images.metadata(requestCaller(res).clientId, key.toLowerCase());
     if (!metadata) throw new HttpError(404, 'not_found', 'No image is stored under this key.');
     res.locals.image = metadata;
     next();
@@ -108,13 +107,13 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
   const metadata: RequestHandler = (_req, res) => {
     res.set('Cache-Control', 'no-store').json(metadataBody(res.locals.image as ImageMetadata));
   };
-  const file: RequestHandler = (_req, res) => {
+  const file: RequestHandler = async (_req, res) => {
     const image = res.locals.image as ImageMetadata;
-    sendBytes(res, image.contentType, store.images.original(requestCaller(res).clientId, image.key), 'No image is stored under this key.');
+    sendBytes(res, image.contentType, await store.images.original(requestCaller(res).clientId, image.key), 'No image is stored under this key.');
   };
-  const croppedFile: RequestHandler = (_req, res) => {
+  const croppedFile: RequestHandler = async (_req, res) => {
     const image = res.locals.image as ImageMetadata;
-    const crop = store.images.croppedOfUsed(requestCaller(res).clientId, image.key);
+    const crop = await store.images.croppedOfUsed(requestCaller(res).clientId, image.key);
     sendBytes(res, 'image/jpeg', crop, 'The cropped file exists once the image has been used for an enrollment or a validation.');
   };
 
