@@ -7,13 +7,12 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import type { ScanTask, Store } from '../store';
 import { toCsv } from '../scan/csv';
-import { IntakeError, IntakePerClient, type ReceivedPart, stagedFiles, stageImagesOfUpload } from '../scan/intake';
+import { IntakeError, type ReceivedPart } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
-import { collectionOutliers, ReportCache } from '../scan/results';
 import { progressOf, type Scanner } from '../scan/scanner';
-import { UploadStaging } from '../scan/staging';
+import { IntakeBusy, scanFlows, ScanUnfinished } from '../service/scans';
+import type { ScanTask, Store } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
 import { IMAGE_KEY } from './image-input';
@@ -26,12 +25,6 @@ export interface ScanDeps {
   /** The per-key rate limit, first on every route. */
   perKey: RequestHandler;
 }
-
-/** Rendered reports kept in memory (a few MB each for large collections). */
-const REPORTS_KEPT = 8;
-
-/** Under the data folder, so that uploads on their way in fill the disk the database is on, not a RAM-backed /tmp. */
-const UPLOAD_STAGING_FOLDER = 'scan-uploads';
 
 const uploadTooLarge = (max: number) => new HttpError(413, 'upload_too_large', `The upload is larger than ${max} bytes.`);
 
@@ -112,9 +105,7 @@ const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[]) =
 /** BQAT's batch-scan API: upload a dataset, follow its task, read profiles, outliers and the report. */
 export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps): Router {
   const router = Router();
-  const intakeLimits = { ...config.scan, maxImageBytes: config.limits.maxImageBytes, maxImagePixels: config.limits.maxImagePixels };
-  const staging = new UploadStaging(join(config.store.dataDir, UPLOAD_STAGING_FOLDER));
-  const intakes = new IntakePerClient();
+  const scans = scanFlows({ config, store, scanner });
   /**
    * The request's file parts, streamed into `folder`; settles once multer has (also when the client
    * went away), or as soon as the upload passes its cap. Multer answers an error only once it has
@@ -131,56 +122,49 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
         else resolve(((req.files ?? []) as Express.Multer.File[]).map((f) => ({ name: f.originalname, path: f.path, size: f.size })));
       });
     });
-  const reports = new ReportCache(store.scans, REPORTS_KEPT);
   const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.scan)];
 
-  const taskOfCollection = async (req: Request, res: Response): Promise<ScanTask> => {
-    const task = await store.scans.taskOfCollection(requestCaller(res).clientId, id(String(req.params.collection), 'collection'));
-    if (!task) throw new HttpError(404, 'not_found', `No collection ${req.params.collection}.`);
-    return task;
-  };
-  const finishedTask = async (req: Request, res: Response): Promise<ScanTask> => {
-    const task = await taskOfCollection(req, res);
-    if (task.status === 'pending' || task.status === 'running') {
-      throw new HttpError(409, 'scan_unfinished', `The scan of this collection is ${task.status} (${task.processed} of ${task.total} images); ask again when it is done.`);
+  const collectionTask = async (req: Request, res: Response, finished: boolean): Promise<ScanTask> => {
+    const collection = id(String(req.params.collection), 'collection');
+    const client = requestCaller(res).clientId;
+    let task: ScanTask | undefined;
+    try {
+      task = await (finished ? scans.finishedCollection(client, collection) : scans.collection(client, collection));
+    } catch (error) {
+      if (!(error instanceof ScanUnfinished)) throw error;
+      const { status, processed, total } = error.task;
+      throw new HttpError(409, 'scan_unfinished', `The scan of this collection is ${status} (${processed} of ${total} images); ask again when it is done.`);
     }
+    if (!task) throw new HttpError(404, 'not_found', `No collection ${req.params.collection}.`);
     return task;
   };
 
   router.post('/scan/uploaded', ...guard, identityEncodingOnly, async (req, res) => {
-    const client = requestCaller(res).clientId;
-    const release = intakes.claim(client);
-    if (!release) {
+    let task: ScanTask;
+    try {
+      task = await scans.intake(requestCaller(res).clientId, (folder) => receiveParts(req, res, folder));
+    } catch (error) {
+      if (!(error instanceof IntakeBusy)) throw error;
       res.set('Retry-After', String(INTAKE_RETRY_AFTER_SECONDS));
       throw new HttpError(429, 'intake_busy', 'An upload of this client is still being received and checked; one is taken at a time. Try again after Retry-After seconds.');
     }
-    let folder: string | undefined;
-    try {
-      folder = await staging.folder();
-      const parts = await receiveParts(req, res, folder);
-      const images = await stageImagesOfUpload(parts, folder, intakeLimits);
-      const task = await scanner.submit(client, stagedFiles(images));
-      res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
-    } finally {
-      release();
-      if (folder) await staging.remove(folder);
-    }
+    res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
   });
 
   router.get(['/task/:tid', '/task/:tid/status'], ...guard, async (req, res) => {
-    const task = await store.scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
-    if (!task) throw new HttpError(404, 'not_found', `No task ${req.params.tid}.`);
-    res.json(taskAnswer(task, await store.scans.errors(task.id)));
+    const found = await scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
+    if (!found) throw new HttpError(404, 'not_found', `No task ${req.params.tid}.`);
+    res.json(taskAnswer(found.task, found.errors));
   });
 
   router.get('/scan/:collection/profiles', ...guard, async (req, res) => {
-    const task = await taskOfCollection(req, res);
+    const task = await collectionTask(req, res, false);
     const skip = nonNegativeInteger(req.query.skip, 'skip') ?? 0;
     const limit = nonNegativeInteger(req.query.limit, 'limit');
     const format = req.query.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new HttpError(400, 'invalid_query', "format must be 'json' or 'csv'.");
-    const profiles = (await store.scans.profiles(task.id, skip, limit)).map((p) => p.profile);
-    res.set('X-Total-Count', String(await store.scans.profileCount(task.id)));
+    const { profiles, total } = await scans.profiles(task, skip, limit);
+    res.set('X-Total-Count', String(total));
     if (format === 'csv') {
       res.type('text/csv').attachment(`${task.collection}.csv`).send(toCsv(profiles, PROFILE_COLUMNS));
     } else {
@@ -189,9 +173,9 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   });
 
   router.get('/scan/:collection/outliers', ...guard, async (req, res) => {
-    const task = await finishedTask(req, res);
+    const task = await collectionTask(req, res, true);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
-    const { profiled, outliers } = await collectionOutliers(store.scans, task, contamination);
+    const { profiled, outliers } = await scans.outliers(task, contamination);
     res.json({
       collection: task.collection,
       detector: 'ECOD',
@@ -208,14 +192,14 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   });
 
   router.get('/scan/:collection/report', ...guard, async (req, res) => {
-    const task = await finishedTask(req, res);
+    const task = await collectionTask(req, res, true);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
-    res.type('html').send(await reports.report(task, contamination));
+    res.type('html').send(await scans.report(task, contamination));
   });
 
   router.delete('/scan/:collection', ...guard, async (req, res) => {
     const collection = id(String(req.params.collection), 'collection');
-    if (!(await store.scans.deleteCollection(requestCaller(res).clientId, collection))) throw new HttpError(404, 'not_found', `No collection ${collection}.`);
+    if (!(await scans.deleteCollection(requestCaller(res).clientId, collection))) throw new HttpError(404, 'not_found', `No collection ${collection}.`);
     res.status(204).end();
   });
 

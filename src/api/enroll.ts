@@ -5,6 +5,7 @@ import type { Keyring } from '../config/api-keys';
 import { deploymentIdentityTagger } from '../log';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
 import { enrollmentFlows, type Media, Rejection } from '../service/enrollment';
+import { userFlows } from '../service/users';
 import type { ResetScope, Store } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
@@ -114,6 +115,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
   const identities = deploymentIdentityTagger(config);
   const { recognition } = config;
   const flows = enrollmentFlows({ config, analyzer, store, options: detectingFrom(options, config.gate.fiqa.detection) });
+  const users = userFlows(store);
 
   /** The request's photo or video: the uploaded file, or the key of a stored image. */
   const mediaOf = (req: Request, missing: string, empty: string): Media => {
@@ -194,7 +196,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     return { allClients: true };
   };
   const reset: RequestHandler = async (req, res) => {
-    await store.reset(resetScope(req, res));
+    await users.reset(resetScope(req, res));
     res.json({ code: 200, msg: 'DONE' });
   };
   router.post('/api/reset', perKey, requireKey(keyring, 'admin'), reset, resetErrors);
@@ -211,7 +213,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     next();
   };
   const userMetadata: RequestHandler = async (_req, res) => {
-    const user = await store.users.metadata(requestCaller(res).clientId, res.locals.username as string);
+    const user = await users.metadata(requestCaller(res).clientId, res.locals.username as string);
     if (!user) throw new Rejection('UNKNOWN_USER');
     res.set('Cache-Control', 'no-store').json({
       username: user.username,
@@ -221,7 +223,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     });
   };
   const deleteUser: RequestHandler = async (_req, res) => {
-    if (!(await store.users.delete(requestCaller(res).clientId, res.locals.username as string))) throw new Rejection('UNKNOWN_USER');
+    if (!(await users.erase(requestCaller(res).clientId, res.locals.username as string))) throw new Rejection('UNKNOWN_USER');
     res.json({ code: 200, msg: 'DELETED' });
   };
   router.get('/api/users/:username', ...guard, userName, userMetadata, userErrors);

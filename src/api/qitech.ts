@@ -1,9 +1,9 @@
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
+import { STATUS_DESCRIPTIONS } from '../gate/photo-rules';
 import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
-import { isoSeconds, newImage } from '../service/stored-image';
+import { imageFlows } from '../service/images';
 import type { ImageMetadata, Store } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
@@ -42,7 +42,7 @@ const qitechErrors: ErrorRequestHandler = (error, req, res, _next) => {
   res.status(known.status === 413 ? 400 : known.status).json({ title: TITLES[known.code] ?? 'invalid_request', description: known.message });
 };
 
-function metadataBody(image: Pick<ImageMetadata, 'key' | 'fileSize' | 'width' | 'height' | 'createdAt'>) {
+function metadataBody(image: ImageMetadata) {
   return { image_key: image.key, file_size: image.fileSize, width_px: image.width, height_px: image.height, created_at: image.createdAt };
 }
 
@@ -65,17 +65,15 @@ export interface QiTechDeps {
 export function qitechRoutes({ config, analyzer, store, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
-  const rules = config.gate.photo;
-  const analysisOptions = detectingFrom(options, rules.detection);
+  const images = imageFlows({ config, analyzer, store, options: detectingFrom(options, config.gate.photo.detection) });
 
   const upload: RequestHandler = async (req, res) => {
     const body = req.body as unknown;
     if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
     const bytes = imageBytes((body as { image: string }).image, options.limits);
-    const analysis = await asClientError('The image', () => analyzer.analyze(bytes, analysisOptions));
-    const verdict = photoVerdict(analysis, rules);
-    const face = verdict.face;
-    if (!verdict.accepted || !face) {
+    const outcome = await asClientError('The image', () => images.upload(requestCaller(res).clientId, bytes));
+    if (!outcome.accepted) {
+      const { verdict } = outcome;
       const status = verdict.status ?? 'no_faces';
       res.status(400).json({
         title: 'image_quality',
@@ -85,16 +83,14 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
       });
       return;
     }
-    const image = newImage(bytes, analysis, face, isoSeconds());
-    await store.images.insert(requestCaller(res).clientId, image);
-    res.status(201).json(metadataBody(image));
+    res.status(201).json(metadataBody(outcome.image));
   };
 
   const stored: RequestHandler = async (req, res, next) => {
     const key = String(req.params.image_key);
     if (!IMAGE_KEY.test(key)) throw new HttpError(400, 'invalid_request', 'image_key must be a UUID.');
     // Another client's image answers exactly as one never stored.
-    const metadata = await store.images.metadata(requestCaller(res).clientId, key.toLowerCase());
+    const metadata = await images.metadata(requestCaller(res).clientId, key.toLowerCase());
     if (!metadata) throw new HttpError(404, 'not_found', 'No image is stored under this key.');
     res.locals.image = metadata;
     next();
@@ -109,11 +105,11 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
   };
   const file: RequestHandler = async (_req, res) => {
     const image = res.locals.image as ImageMetadata;
-    sendBytes(res, image.contentType, await store.images.original(requestCaller(res).clientId, image.key), 'No image is stored under this key.');
+    sendBytes(res, image.contentType, await images.original(requestCaller(res).clientId, image.key), 'No image is stored under this key.');
   };
   const croppedFile: RequestHandler = async (_req, res) => {
     const image = res.locals.image as ImageMetadata;
-    const crop = await store.images.croppedOfUsed(requestCaller(res).clientId, image.key);
+    const crop = await images.croppedOfUsed(requestCaller(res).clientId, image.key);
     sendBytes(res, 'image/jpeg', crop, 'The cropped file exists once the image has been used for an enrollment or a validation.');
   };
 

@@ -118,16 +118,4 @@ describe('sealed blobs', () => {
     await expect(store.scans.claim('task-1', 1)).rejects.toThrow('scan_files:task-1/1:content does not open');
     await store.close();
   });
-
-  it('stored in clear are refused once a key is set, naming the row', async () => {
-    const dataDir = newDataDir();
-    const plain = SqliteStore.open({ dataDir, busyTimeoutMs: 1000 }, Sealer.plain());
-    await enroll(plain, 'ada', KEY_A);
-    await plain.close();
-    const store = SqliteStore.open({ dataDir, busyTimeoutMs: 1000 }, sealer());
-    await expect(store.images.original(CLIENT, KEY_A)).rejects.toThrow(`images:${KEY_A}:original is stored in clear although FACEGATE_ENCRYPTION_KEY is set`);
-    await expect(store.users.templatesOf(CLIENT, 'ada', SPACE)).rejects.toThrow(/^templates:\d+:embedding is stored in clear/);
-    await expect(store.users.enrolledOriginals(CLIENT, 'ada')).rejects.toThrow(`images:${KEY_A}:original is stored in clear`);
-    await store.close();
-  });
 });

@@ -1,0 +1,48 @@
+import type { Config } from '../config';
+import { photoVerdict, type PhotoVerdict } from '../gate/photo-rules';
+import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
+import type { ImageMetadata, Store } from '../store';
+import { isoSeconds, newImage } from './stored-image';
+
+/** An upload's outcome: stored under a new key, or refused by the photo rules with their verdict. */
+export type UploadOutcome = { accepted: true; image: ImageMetadata } | { accepted: false; verdict: PhotoVerdict };
+
+export interface ImageFlows {
+  /**
+   * Judges the photo by the photo rules and stores an accepted one for `client` under a new key.
+   * An image the pipeline cannot read throws its ImageError.
+   */
+  upload(client: string, bytes: Buffer): Promise<UploadOutcome>;
+  /** The client's stored image; another client's key is unknown (undefined), as one never stored. */
+  metadata(client: string, key: string): Promise<ImageMetadata | undefined>;
+  original(client: string, key: string): Promise<Buffer | undefined>;
+  /** The face crop, once the image has been used for an enrollment or a validation. */
+  croppedOfUsed(client: string, key: string): Promise<Buffer | undefined>;
+}
+
+export interface ImageDeps {
+  config: Config;
+  analyzer: Analyzer;
+  store: Store;
+  /** The analysis options, their detector already down to the photo rules' threshold. */
+  options: AnalysisOptions;
+}
+
+/** Uploads judged by the photo rules (QI Tech's image routes), and the stored images' reads. */
+export function imageFlows({ config, analyzer, store, options }: ImageDeps): ImageFlows {
+  const upload = async (client: string, bytes: Buffer): Promise<UploadOutcome> => {
+    const analysis = await analyzer.analyze(bytes, options);
+    const verdict = photoVerdict(analysis, config.gate.photo);
+    if (!verdict.accepted || !verdict.face) return { accepted: false, verdict };
+    const image = newImage(bytes, analysis, verdict.face, isoSeconds());
+    await store.images.insert(client, image);
+    const { key, contentType, fileSize, width, height, createdAt } = image;
+    return { accepted: true, image: { key, contentType, fileSize, width, height, createdAt, usedAt: null } };
+  };
+  return {
+    upload,
+    metadata: (client, key) => store.images.metadata(client, key),
+    original: (client, key) => store.images.original(client, key),
+    croppedOfUsed: (client, key) => store.images.croppedOfUsed(client, key),
+  };
+}
