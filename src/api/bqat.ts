@@ -10,18 +10,17 @@ import type { Keyring } from '../config/api-keys';
 import { toCsv } from '../scan/csv';
 import { IntakeError, type ReceivedPart } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
-import { progressOf, type Scanner } from '../scan/scanner';
-import { IntakeBusy, scanFlows, ScanUnfinished } from '../service/scans';
-import type { ScanTask, Store } from '../store';
+import { progressOf } from '../scan/scanner';
+import { IntakeBusy, type ScanFlows, ScanUnfinished } from '../service/scans';
+import type { ScanTask } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
 import { IMAGE_KEY } from './image-input';
 
 export interface ScanDeps {
   config: Config;
-  store: Store;
+  scans: ScanFlows;
   keyring: Keyring;
-  scanner: Scanner;
   /** The per-key rate limit, first on every route. */
   perKey: RequestHandler;
 }
@@ -103,9 +102,8 @@ const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[]) =
 };
 
 /** BQAT's batch-scan API: upload a dataset, follow its task, read profiles, outliers and the report. */
-export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps): Router {
+export function scanRoutes({ config, scans, keyring, perKey }: ScanDeps): Router {
   const router = Router();
-  const scans = scanFlows({ config, store, scanner });
   /**
    * The request's file parts, streamed into `folder`; settles once multer has (also when the client
    * went away), or as soon as the upload passes its cap. Multer answers an error only once it has

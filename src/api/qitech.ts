@@ -2,13 +2,13 @@ import express, { type ErrorRequestHandler, type RequestHandler, Router } from '
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import { STATUS_DESCRIPTIONS } from '../gate/photo-rules';
-import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
-import { imageFlows } from '../service/images';
-import type { ImageMetadata, Store } from '../store';
+import type { AnalysisOptions } from '../pipeline/analyze';
+import type { ImageFlows } from '../service/images';
+import type { ImageMetadata } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
-import { asClientError, detectingFrom, IMAGE_KEY, imageBytes } from './image-input';
+import { asClientError, IMAGE_KEY, imageBytes } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
 /** QI Tech's titles for errors that are not quality verdicts. */
@@ -48,8 +48,7 @@ function metadataBody(image: ImageMetadata) {
 
 export interface QiTechDeps {
   config: Config;
-  analyzer: Analyzer;
-  store: Store;
+  images: ImageFlows;
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
@@ -62,10 +61,9 @@ export interface QiTechDeps {
 }
 
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
-export function qitechRoutes({ config, analyzer, store, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
+export function qitechRoutes({ config, images, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
-  const images = imageFlows({ config, analyzer, store, options: detectingFrom(options, config.gate.photo.detection) });
 
   const upload: RequestHandler = async (req, res) => {
     const body = req.body as unknown;
