@@ -12,9 +12,8 @@ import { type ProfiledImage, profileImage } from './scan/profile';
 import { scanReport } from './scan/report';
 import { embeddingSpace } from './models/manifest';
 import { rebuildTemplates } from './service/rebuild-templates';
-import { openStore } from './store';
+import { openStore, sealExisting } from './store';
 import { Sealer } from './store/sealer';
-import { SqliteStore } from './store/sqlite';
 
 const USAGE = `usage:
   facegate analyze <image...> [--crop out.jpg]
@@ -181,8 +180,7 @@ async function encryptExistingCommand(args: string[]): Promise<number> {
   const store = await openStore(loadConfig().store, sealer);
   const bar = new SingleBar({ format: 'encrypting [{bar}] {value}/{total} stored blobs | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 });
   try {
-    if (!(store instanceof SqliteStore)) throw new Error(`encrypt-existing seals the embedded SQLite database only, not a ${store.backend} one`);
-    const outcome = store.sealExisting((done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)));
+    const outcome = sealExisting(store, (done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)));
     bar.stop();
     console.log(`${outcome.sealed} blobs sealed, ${outcome.unchanged} already sealed with this key`);
     return 0;

@@ -1,8 +1,10 @@
 import type { Store } from './contract';
 import { Sealer } from './sealer';
 import { SqliteStore } from './sqlite';
+import type { SealOutcome } from './sqlite/seal-existing';
 
 export * from './contract';
+export type { SealOutcome } from './sqlite/seal-existing';
 
 export interface StoreOptions {
   /** Where the embedded SQLite database lives (and, with any backend, the server's other files). */
@@ -32,4 +34,13 @@ export async function openStore(options: StoreOptions, sealer: Sealer = Sealer.p
     case 'sqlite':
       return SqliteStore.open(options, sealer);
   }
+}
+
+/**
+ * Seals in place every blob stored in clear or in the first sealed format with the store's sealer
+ * (`npx facegate encrypt-existing`, server stopped). The embedded SQLite database only, for now.
+ */
+export function sealExisting(store: Store, progress: (done: number, total: number) => void): SealOutcome {
+  if (!(store instanceof SqliteStore)) throw new Error(`encrypt-existing seals the embedded SQLite database only, not a ${store.backend} one`);
+  return store.sealExisting(progress);
 }
