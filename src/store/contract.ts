@@ -1,6 +1,6 @@
 /**
- * What every store backend offers (SQLite, the embedded default, and PostgreSQL for replicas):
- * the same methods as the SQLite repositories, each answering through a Promise. Every read and
+ * What every store backend offers (SQLite, the embedded default, and PostgreSQL for replicas),
+ * with the data types they take and give: each method answers through a Promise. Every read and
  * change names the client, and another client's rows are treated as unknown. Sealed blobs (images,
  * templates, scan files) are bound to their place (below), on every backend.
  */
