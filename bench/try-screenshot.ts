@@ -18,7 +18,7 @@ import { createKeyring } from '../src/config/api-keys';
 import { loadModels } from '../src/models/registry';
 import { inProcess } from '../src/pipeline/analysis-pool';
 import { createScanner } from '../src/scan/scanner';
-import { Store } from '../src/store';
+import { openStore } from '../src/store';
 import { facePath } from '../eval/dataset';
 import { CHROMIUM, launchChromium, serve } from '../test/helpers/browser';
 
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, FACEGATE_DATA_DIR: dataDir, FACEGATE_API_KEYS: KEY, FACEGATE_CONFIG: '' });
   const logger = pino({ level: 'silent' });
   const models = await loadModels(config.models);
-  const store = Store.open(config.store);
+  const store = await openStore(config.store);
   const scanner = createScanner(config, store.scans, logger);
   const app = createApp({ config, analyzer: inProcess(models), store, keyring: createKeyring(config.auth, dataDir), api: loadApiDocument(), logger, scanner });
   const { server, base } = await serve(app);

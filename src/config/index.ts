@@ -22,7 +22,15 @@ export interface Config {
     /** File in the data folder with the secret keying the hashes that stand for users in the logs. */
     identitySecretFile: string;
   };
-  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; requireEncryption: boolean; scanHours: number };
+  store: {
+    dataDir: string;
+    busyTimeoutMs: number;
+    unenrolledImageHours: number;
+    requireEncryption: boolean;
+    scanHours: number;
+    /** Empty: SQLite in dataDir; a postgres:// URL: that PostgreSQL database. */
+    databaseUrl: string;
+  };
   models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
@@ -112,6 +120,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   FACEGATE_HTTPS: '/server/https',
   FACEGATE_LOG_LEVEL: '/log/level',
   FACEGATE_DATA_DIR: '/store/dataDir',
+  FACEGATE_DATABASE_URL: '/store/databaseUrl',
   FACEGATE_MODELS_DIR: '/models/dir',
   FACEGATE_THREADS: '/models/intraOpThreads',
   FACEGATE_WORKERS: '/models/workers',

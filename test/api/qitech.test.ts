@@ -5,11 +5,12 @@ import { blurred, closeUp, cutAtEdge, exposed, rotated, scaledTo, shrunkIntoCorn
 import { analyze } from '../../src/pipeline/analyze';
 import { analysisOptions } from '../../src/config';
 import { createApp } from '../../src/api/app';
-import { Store } from '../../src/store';
+import { openStore } from '../../src/store';
 import { jsonBodyLimit } from '../../src/api/base64';
 import { USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
+import { sqliteDb } from '../helpers/sqlite';
 
 const ROUTE = '/face_recognition/image';
 const testApp = useApp();
@@ -24,7 +25,7 @@ const get = (path: string, key: string | null = USER_KEY) => {
   if (key) req.set('Authorization', key);
   return req;
 };
-const storedImages = () => (testApp().store.db.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
+const storedImages = () => (sqliteDb(testApp().store).prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
 
 describe('POST /face_recognition/image without real faces', () => {
   it('answers a face-free photo with image_quality / no_faces and stores nothing', async () => {
@@ -82,8 +83,8 @@ describe('POST /face_recognition/image without real faces', () => {
 
 describe('QI Tech routes when the database fails', () => {
   it('answer 500 internal_error without saying why', async () => {
-    const closed = Store.open(testApp().config.store);
-    closed.close();
+    const closed = await openStore(testApp().config.store);
+    await closed.close();
     const broken = createApp({ ...testApp().deps, store: closed });
     const res = await request(broken).get(`${ROUTE}/00000000-0000-4000-8000-000000000000`).set('Authorization', USER_KEY).expect(500);
     expect(res.body).toEqual({ title: 'internal_error', description: 'The service failed to handle this request.' });
@@ -133,7 +134,7 @@ describeWithFaces('POST /face_recognition/image on real faces', () => {
 
     const early = await get(`${ROUTE}/${key}/cropped_file`).expect(404);
     expect(early.body).toEqual({ title: 'not_found', description: 'The cropped file exists once the image has been used for an enrollment or a validation.' });
-    testApp().store.images.markUsed('default', key, new Date().toISOString());
+    await testApp().store.images.markUsed('default', key, new Date().toISOString());
     const crop = await get(`${ROUTE}/${key}/cropped_file`).buffer(true).expect(200);
     expect(crop.headers['content-type']).toBe('image/jpeg');
     const size = testApp().config.pipeline.crop.size;
