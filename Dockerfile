@@ -26,6 +26,7 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/config ./config
 COPY --from=build /app/models ./models
 COPY openapi.yaml ./
+COPY public ./public
 # Faces live here: only the service's user may enter.
 RUN mkdir -p /data && chown node:node /data && chmod 0700 /data
 USER node

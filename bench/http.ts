@@ -8,7 +8,9 @@
  * client's slow bodies and max-pixel requests while this client's FIQA requests are measured), and
  * the JavaScript peer (@vladmandic/human, tfjs wasm, one process per core) on the same frames.
  * `--only abuse` runs the abuse step alone; `--only single` only FIQA predict one request at a time
- * (`--requests` of them, 30 by default here) at each size.
+ * (`--requests` of them, 30 by default here) at each size; `--only fiqa` FIQA predict alone, one at
+ * a time and at 1..8 connections at each size, then the peer (issue 20's targets in ~5 minutes).
+ * The server's RSS is sampled every 100 ms throughout, and its peak printed at the end.
  */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
@@ -144,6 +146,24 @@ async function abuseStep(pid: number, url: string, body: string, seconds: number
   );
 }
 
+/** The highest RSS of process `pid`, sampled every 100 ms until `stop`. */
+function peakRss(pid: number): { stop: () => number } {
+  let highest = rssMb(pid);
+  const timer = setInterval(() => {
+    try {
+      highest = Math.max(highest, rssMb(pid));
+    } catch {
+      // The server has ended.
+    }
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return highest;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const defaults = loadConfig().models;
   const workers = process.argv.includes('--workers') ? Number(process.argv[process.argv.indexOf('--workers') + 1]) : defaults.workers;
@@ -153,7 +173,7 @@ async function main(): Promise<void> {
   const requests = argValue('requests', 5000);
   const peerSeconds = argValue('peer-seconds', 20);
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-  if (only !== undefined && only !== 'abuse' && only !== 'single') throw new Error('--only takes abuse or single');
+  if (only !== undefined && !['abuse', 'single', 'fiqa'].includes(only)) throw new Error('--only takes abuse, single or fiqa');
   const onlyAbuse = only === 'abuse';
   const frames = await Promise.all(SIZES.map(([w, h]) => portraitFrame(w, h)));
   console.log(
@@ -162,6 +182,7 @@ async function main(): Promise<void> {
   );
   const { child, url } = await startServer(workers, threads);
   const pid = child.pid as number;
+  const peak = peakRss(pid);
   const best: Record<string, number> = {};
   const fiqaBody = ROUTES[0].body(frames[0].toString('base64'));
   if (only === 'single') {
@@ -174,6 +195,7 @@ async function main(): Promise<void> {
         console.log(`${ROUTES[0].name}, ${width}x${height}: one request at a time: median ${ms(single.p50)}, p90 ${ms(single.p90)}, p99 ${ms(single.p99)} (CPU stolen by the host: ${pct(single.stolen)})`);
       }
     } finally {
+      console.log(`peak RSS of the server across the run: ${peak.stop().toFixed(0)} MB`);
       child.kill('SIGTERM');
     }
     return;
@@ -183,13 +205,14 @@ async function main(): Promise<void> {
       await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 2, amount: 10 });
       await abuseStep(pid, url, fiqaBody, seconds);
     } finally {
+      console.log(`peak RSS of the server across the run: ${peak.stop().toFixed(0)} MB`);
       child.kill('SIGTERM');
     }
     return;
   }
   try {
     console.log(`\nRSS after start-up: ${rssMb(pid).toFixed(0)} MB`);
-    for (const route of ROUTES) {
+    for (const route of only === 'fiqa' ? ROUTES.slice(0, 1) : ROUTES) {
       for (const [index, [width, height]] of SIZES.entries()) {
         const body = route.body(frames[index].toString('base64'));
         const target = url + route.path;
@@ -212,25 +235,28 @@ async function main(): Promise<void> {
         best[`${route.name} ${width}x${height}`] = fastest?.requestsPerSecond ?? 0;
       }
     }
+    if (only !== 'fiqa') {
 
-    const before = rssMb(pid);
-    const soak = await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 4, amount: requests, seconds: 3600 });
-    console.log(
-      `\nRSS across ${requests} FIQA requests (640x480, 4 connections): ${before.toFixed(0)} MB before, ${rssMb(pid).toFixed(0)} MB after; ` +
-        `${soak.requestsPerSecond.toFixed(2)} requests/s, p99 ${ms(soak.p99)}, ${soak.refused + soak.errors} refused or failed, ${soak.cores.toFixed(2)} cores used, CPU stolen by the host ${pct(soak.stolen)}`,
-    );
+      const before = rssMb(pid);
+      const soak = await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 4, amount: requests, seconds: 3600 });
+      console.log(
+        `\nRSS across ${requests} FIQA requests (640x480, 4 connections): ${before.toFixed(0)} MB before, ${rssMb(pid).toFixed(0)} MB after; ` +
+          `${soak.requestsPerSecond.toFixed(2)} requests/s, p99 ${ms(soak.p99)}, ${soak.refused + soak.errors} refused or failed, ${soak.cores.toFixed(2)} cores used, CPU stolen by the host ${pct(soak.stolen)}`,
+      );
 
-    // The 5,000 requests measure the same route and frame for minutes rather than seconds.
-    best['FIQA predict 640x480'] = Math.max(best['FIQA predict 640x480'], soak.requestsPerSecond);
+      // The 5,000 requests measure the same route and frame for minutes rather than seconds.
+      best['FIQA predict 640x480'] = Math.max(best['FIQA predict 640x480'], soak.requestsPerSecond);
 
-    const burst = await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 64, seconds });
-    console.log(
-      `burst of 64 connections for ${seconds} s: ${burst.requestsPerSecond.toFixed(2)} requests/s answered, ${burst.refused} answered 503 or 429, ${burst.errors} errors/timeouts; ` +
-        `p50 ${ms(burst.p50)}, p99 ${ms(burst.p99)}; RSS ${rssMb(pid).toFixed(0)} MB`,
-    );
+      const burst = await load(pid, url + ROUTES[0].path, fiqaBody, { connections: 64, seconds });
+      console.log(
+        `burst of 64 connections for ${seconds} s: ${burst.requestsPerSecond.toFixed(2)} requests/s answered, ${burst.refused} answered 503 or 429, ${burst.errors} errors/timeouts; ` +
+          `p50 ${ms(burst.p50)}, p99 ${ms(burst.p99)}; RSS ${rssMb(pid).toFixed(0)} MB`,
+      );
 
-    await abuseStep(pid, url, fiqaBody, seconds);
+      await abuseStep(pid, url, fiqaBody, seconds);
+    }
   } finally {
+    console.log(`\npeak RSS of the server across the run (sampled every 100 ms): ${peak.stop().toFixed(0)} MB`);
     child.kill('SIGTERM');
   }
 

@@ -18,7 +18,7 @@ import { createKeyring } from '../src/config/api-keys';
 import { startAnalyzer } from '../src/pipeline/analysis-pool';
 import { sniffFormat } from '../src/pipeline/decode';
 import { createScanner } from '../src/scan/scanner';
-import { Store } from '../src/store';
+import { openStore } from '../src/store';
 import { FACES_DIR, facePath, facesAvailable } from '../eval/dataset';
 import { PORTRAIT } from './frames';
 import { argValue, summarize } from './stats';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   // One key sends everything here: its rate limit is lifted so that capacity, not the limit, is measured.
   config.limits.requestsPerKeyPerMinute = 1_000_000;
   const logger = pino({ level: 'silent' });
-  const store = Store.open(config.store);
+  const store = await openStore(config.store);
   const analyzer = await startAnalyzer(config.models);
   const scanner = createScanner(config, store.scans, logger);
   const app = createApp({ config, analyzer, store, keyring: createKeyring(config.auth, config.store.dataDir), api: loadApiDocument(), logger, scanner });
@@ -86,19 +86,19 @@ async function main(): Promise<void> {
   void scanning.then(() => (finished = true));
   while (!finished) during.push(await fiqa());
   await scanning;
-  const task = store.scans.task(config.auth.defaultClient, accepted.tid);
+  const task = await store.scans.task(config.auth.defaultClient, accepted.tid);
   if (!task || task.status !== 'done' || !task.startedAt || !task.finishedAt) throw new Error(`the scan did not finish: ${JSON.stringify(task)}`);
   const seconds = (Date.parse(task.finishedAt) - Date.parse(task.startedAt)) / 1000;
 
   const idleMedian = show('FIQA latency, idle', idle);
   const busyMedian = show('FIQA latency, during the scan', during);
   console.log(`FIQA slowdown during the scan       ${(busyMedian / idleMedian).toFixed(2)}x (aim: at most 2x)`);
-  console.log(`scan: ${task.total} images in ${seconds.toFixed(1)} s = ${(task.total / seconds).toFixed(2)} images/s (${store.scans.errors(task.id).length} failed)`);
+  console.log(`scan: ${task.total} images in ${seconds.toFixed(1)} s = ${(task.total / seconds).toFixed(2)} images/s (${(await store.scans.errors(task.id)).length} failed)`);
 
   server.close();
   await scanner.close();
   await analyzer.close();
-  store.close();
+  await store.close();
 }
 
 main().catch((error: unknown) => {

@@ -12,8 +12,7 @@ import { type ProfiledImage, profileImage } from './scan/profile';
 import { scanReport } from './scan/report';
 import { embeddingSpace } from './models/manifest';
 import { rebuildTemplates } from './service/rebuild-templates';
-import { Store } from './store';
-import { sealExisting } from './store/seal-existing';
+import { openStore, sealExisting } from './store';
 import { Sealer } from './store/sealer';
 
 const USAGE = `usage:
@@ -150,7 +149,7 @@ async function scanCommand(args: string[]): Promise<number> {
 async function rebuildTemplatesCommand(args: string[]): Promise<number> {
   if (args.length > 0) throw new Error(USAGE);
   const config = loadConfig();
-  const store = Store.open({ ...config.store, defaultClient: config.auth.defaultClient }, Sealer.fromEnvironment());
+  const store = await openStore({ ...config.store, defaultClient: config.auth.defaultClient }, Sealer.fromEnvironment());
   const models = await loadModels(config.models);
   const options = analysisOptions(config);
   const space = embeddingSpace(config.models.dir, options.embedding.model);
@@ -168,25 +167,25 @@ async function rebuildTemplatesCommand(args: string[]): Promise<number> {
     console.log(`${outcome.rebuilt.length} users moved to ${space.model} (${space.modelVersion}), ${outcome.failed.length} left as they were`);
     return outcome.failed.length === 0 ? 0 : 1;
   } finally {
-    store.close();
+    await store.close();
     await models.release();
   }
 }
 
 /** Seals in place what an earlier run stored in clear or in the first sealed format; idempotent. */
-function encryptExistingCommand(args: string[]): number {
+async function encryptExistingCommand(args: string[]): Promise<number> {
   if (args.length > 0) throw new Error(USAGE);
   const sealer = Sealer.fromEnvironment();
   if (!sealer.encrypts) throw new Error('encrypt-existing needs FACEGATE_ENCRYPTION_KEY: the key the server will run with');
-  const store = Store.open(loadConfig().store, sealer);
+  const store = await openStore(loadConfig().store, sealer);
   const bar = new SingleBar({ format: 'encrypting [{bar}] {value}/{total} stored blobs | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 });
   try {
-    const outcome = sealExisting(store.db, sealer, (done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)));
+    const outcome = sealExisting(store, (done, total) => (done === 0 ? bar.start(total, 0) : bar.update(done)));
     bar.stop();
     console.log(`${outcome.sealed} blobs sealed, ${outcome.unchanged} already sealed with this key`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -9,7 +9,7 @@ import { createLogger } from './log';
 import { startAnalyzer } from './pipeline/analysis-pool';
 import { ffmpegVersion } from './pipeline/video';
 import { createScanner } from './scan/scanner';
-import { Store } from './store';
+import { openStore } from './store';
 import { startRetention } from './store/retention';
 import { Sealer } from './store/sealer';
 
@@ -21,13 +21,16 @@ async function main(): Promise<void> {
   // The encryption key comes from the environment only; it is never written anywhere.
   const sealer = Sealer.fromEnvironment();
   if (!sealer.encrypts && config.store.requireEncryption) throw new Error('store.requireEncryption is set but FACEGATE_ENCRYPTION_KEY is not: faces would be stored in clear');
-  const store = Store.open({ ...config.store, defaultClient: config.auth.defaultClient }, sealer);
+  const store = await openStore({ ...config.store, defaultClient: config.auth.defaultClient }, sealer);
   const folderMode = statSync(config.store.dataDir).mode & 0o777;
   if (folderMode & 0o077) logger.warn({ dataDir: config.store.dataDir, mode: folderMode.toString(8) }, 'the data folder is open to other users and belongs to another user: make it 0700');
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');
   else logger.warn('FACEGATE_ENCRYPTION_KEY is not set: face images and templates are stored in clear');
-  const stopRetention = startRetention(store, config.store, (erased) =>
-    logger.info(erased, 'erased unenrolled images and finished scans past their retention'),
+  const stopRetention = await startRetention(
+    store,
+    config.store,
+    (erased) => logger.info(erased, 'erased unenrolled images and finished scans past their retention'),
+    (error) => logger.error({ err: error }, 'retention sweep failed'),
   );
   const keyring = createKeyring(config.auth, config.store.dataDir);
   if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
   logger.info({ models: analyzer.loaded, workers: config.models.workers, ms: Date.now() - started }, 'models loaded');
 
   const scanner = createScanner(config, store.scans, logger);
-  const resumed = scanner.resume();
+  const resumed = await scanner.resume();
   if (resumed > 0) logger.info({ tasks: resumed }, 'resuming unfinished scans');
   const app = createApp({ config, analyzer, store, keyring, api, logger, scanner });
   const server: Server = listen(app, config.server, () => {
@@ -64,10 +67,9 @@ async function main(): Promise<void> {
       clearTimeout(force);
       clearInterval(dropIdle);
       stopRetention();
-      void Promise.all([scanner.close(), analyzer.close()]).finally(() => {
-        store.close();
-        process.exit(0);
-      });
+      void Promise.all([scanner.close(), analyzer.close()])
+        .finally(() => store.close())
+        .finally(() => process.exit(0));
     });
   };
   process.once('SIGTERM', shutdown);

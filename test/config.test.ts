@@ -16,6 +16,7 @@ describe('loadConfig', () => {
     expect(config.models.dir).toBe(join(PROJECT_ROOT, 'models'));
     expect(config.store.dataDir).toBe(join(PROJECT_ROOT, 'data'));
     expect(config.models.load).toEqual(['blazeface', 'facemesh', 'iris', 'emotion', 'fr-feature', 'fr-feature-maps', 'antispoof', 'liveness', 'occlusion', 'quality']);
+    expect(config.server.https).toBe(false);
   });
 
   it('applies environment overrides, turning numeric strings into numbers', () => {
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
     expect(config.models.intraOpThreads).toBe(3);
     expect(config.models.workers).toBe(0);
     expect(config.log.level).toBe('warn');
+    expect(loadConfig({ FACEGATE_HTTPS: 'true' }).server.https).toBe(true);
   });
 
   it('merges a FACEGATE_CONFIG file over the defaults', () => {
@@ -39,6 +41,7 @@ describe('loadConfig', () => {
     [{ FACEGATE_PORT: '70000' }, '/server/port (from FACEGATE_PORT) must be <= 65535'],
     [{ FACEGATE_THREADS: '0' }, '/models/intraOpThreads (from FACEGATE_THREADS) must be >= 1'],
     [{ FACEGATE_LOG_LEVEL: 'loud' }, '/log/level (from FACEGATE_LOG_LEVEL) must be equal to one of the allowed values'],
+    [{ FACEGATE_HTTPS: 'yes' }, '/server/https (from FACEGATE_HTTPS) must be boolean'],
   ])('stops on a bad environment value %o with the key and the reason', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -1,12 +1,12 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { analysisOptions, type Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import type { Analyzer } from '../pipeline/analyze';
 import type { Scanner } from '../scan/scanner';
+import { createServices } from '../service';
 import type { Store } from '../store';
 import { admission } from './admission';
 import { bodyReader } from './body';
@@ -18,6 +18,8 @@ import { nodefluxRoutes } from './nodeflux';
 import { type ApiDocument, documentationRoutes } from './openapi';
 import { qitechRoutes } from './qitech';
 import { perKeyRateLimit } from './rate-limit';
+import { securityHeaders } from './security-headers';
+import { tryPageRoutes } from './try-page';
 
 export interface AppDeps {
   config: Config;
@@ -43,7 +45,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(helmet());
+  app.use(securityHeaders(deps.config.server.https));
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -62,12 +64,14 @@ export function createApp(deps: AppDeps): Express {
   const readBody = bodyReader({ timeoutMs: limits.bodyTimeoutMs, maxUploadsPerClient: limits.maxConcurrentUploadsPerClient });
   // One counter per key across the families; each family answers the 429 in its own shape.
   const perKey = perKeyRateLimit(limits.requestsPerKeyPerMinute, deps.keyring);
+  const services = createServices({ ...deps, options });
   app.use(healthRoutes(deps.analyzer, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
+  app.use(tryPageRoutes(deps.config.server.https));
   app.use(nodefluxRoutes({ ...deps, options, readBody, turn, perKey }));
-  app.use(qitechRoutes({ ...deps, options, readBody, turn, perKey }));
-  app.use(enrollRoutes({ ...deps, options, readBody, turn, perKey }));
-  app.use(scanRoutes({ ...deps, perKey }));
+  app.use(qitechRoutes({ ...deps, images: services.images, options, readBody, turn, perKey }));
+  app.use(enrollRoutes({ ...deps, enrollment: services.enrollment, users: services.users, readBody, turn, perKey }));
+  app.use(scanRoutes({ ...deps, scans: services.scans, perKey }));
   app.use(notFound);
   app.use(errorHandler);
   return app;

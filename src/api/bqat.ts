@@ -7,32 +7,23 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import type { Store } from '../store';
-import type { ScanTask } from '../store/scans';
 import { toCsv } from '../scan/csv';
-import { IntakeError, IntakePerClient, type ReceivedPart, stagedFiles, stageImagesOfUpload } from '../scan/intake';
+import { IntakeError, type ReceivedPart } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
-import { collectionOutliers, ReportCache } from '../scan/results';
-import { progressOf, type Scanner } from '../scan/scanner';
-import { UploadStaging } from '../scan/staging';
+import { progressOf } from '../scan/scanner';
+import { IntakeBusy, type ScanFlows, ScanUnfinished } from '../service/scans';
+import type { ScanTask } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
 import { IMAGE_KEY } from './image-input';
 
 export interface ScanDeps {
   config: Config;
-  store: Store;
+  scans: ScanFlows;
   keyring: Keyring;
-  scanner: Scanner;
   /** The per-key rate limit, first on every route. */
   perKey: RequestHandler;
 }
-
-/** Rendered reports kept in memory (a few MB each for large collections). */
-const REPORTS_KEPT = 8;
-
-/** Under the data folder, so that uploads on their way in fill the disk the database is on, not a RAM-backed /tmp. */
-const UPLOAD_STAGING_FOLDER = 'scan-uploads';
 
 const uploadTooLarge = (max: number) => new HttpError(413, 'upload_too_large', `The upload is larger than ${max} bytes.`);
 
@@ -111,11 +102,8 @@ const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[]) =
 };
 
 /** BQAT's batch-scan API: upload a dataset, follow its task, read profiles, outliers and the report. */
-export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps): Router {
+export function scanRoutes({ config, scans, keyring, perKey }: ScanDeps): Router {
   const router = Router();
-  const intakeLimits = { ...config.scan, maxImageBytes: config.limits.maxImageBytes, maxImagePixels: config.limits.maxImagePixels };
-  const staging = new UploadStaging(join(config.store.dataDir, UPLOAD_STAGING_FOLDER));
-  const intakes = new IntakePerClient();
   /**
    * The request's file parts, streamed into `folder`; settles once multer has (also when the client
    * went away), or as soon as the upload passes its cap. Multer answers an error only once it has
@@ -132,56 +120,49 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
         else resolve(((req.files ?? []) as Express.Multer.File[]).map((f) => ({ name: f.originalname, path: f.path, size: f.size })));
       });
     });
-  const reports = new ReportCache(store.scans, REPORTS_KEPT);
   const guard: RequestHandler[] = [perKey, requireKey(keyring, 'user', config.auth.required.scan)];
 
-  const taskOfCollection = (req: Request, res: Response): ScanTask => {
-    const task = store.scans.taskOfCollection(requestCaller(res).clientId, id(String(req.params.collection), 'collection'));
-    if (!task) throw new HttpError(404, 'not_found', `No collection ${req.params.collection}.`);
-    return task;
-  };
-  const finishedTask = (req: Request, res: Response): ScanTask => {
-    const task = taskOfCollection(req, res);
-    if (task.status === 'pending' || task.status === 'running') {
-      throw new HttpError(409, 'scan_unfinished', `The scan of this collection is ${task.status} (${task.processed} of ${task.total} images); ask again when it is done.`);
+  const collectionTask = async (req: Request, res: Response, finished: boolean): Promise<ScanTask> => {
+    const collection = id(String(req.params.collection), 'collection');
+    const client = requestCaller(res).clientId;
+    let task: ScanTask | undefined;
+    try {
+      task = await (finished ? scans.finishedCollection(client, collection) : scans.collection(client, collection));
+    } catch (error) {
+      if (!(error instanceof ScanUnfinished)) throw error;
+      const { status, processed, total } = error.task;
+      throw new HttpError(409, 'scan_unfinished', `The scan of this collection is ${status} (${processed} of ${total} images); ask again when it is done.`);
     }
+    if (!task) throw new HttpError(404, 'not_found', `No collection ${req.params.collection}.`);
     return task;
   };
 
   router.post('/scan/uploaded', ...guard, identityEncodingOnly, async (req, res) => {
-    const client = requestCaller(res).clientId;
-    const release = intakes.claim(client);
-    if (!release) {
+    let task: ScanTask;
+    try {
+      task = await scans.intake(requestCaller(res).clientId, (folder) => receiveParts(req, res, folder));
+    } catch (error) {
+      if (!(error instanceof IntakeBusy)) throw error;
       res.set('Retry-After', String(INTAKE_RETRY_AFTER_SECONDS));
       throw new HttpError(429, 'intake_busy', 'An upload of this client is still being received and checked; one is taken at a time. Try again after Retry-After seconds.');
     }
-    let folder: string | undefined;
-    try {
-      folder = await staging.folder();
-      const parts = await receiveParts(req, res, folder);
-      const images = await stageImagesOfUpload(parts, folder, intakeLimits);
-      const task = await scanner.submit(client, stagedFiles(images));
-      res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
-    } finally {
-      release();
-      if (folder) await staging.remove(folder);
-    }
+    res.status(202).location(`/task/${task.id}/`).json({ tid: task.id, collection: task.collection, total: task.total, status: task.status });
   });
 
-  router.get(['/task/:tid', '/task/:tid/status'], ...guard, (req, res) => {
-    const task = store.scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
-    if (!task) throw new HttpError(404, 'not_found', `No task ${req.params.tid}.`);
-    res.json(taskAnswer(task, store.scans.errors(task.id)));
+  router.get(['/task/:tid', '/task/:tid/status'], ...guard, async (req, res) => {
+    const found = await scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
+    if (!found) throw new HttpError(404, 'not_found', `No task ${req.params.tid}.`);
+    res.json(taskAnswer(found.task, found.errors));
   });
 
-  router.get('/scan/:collection/profiles', ...guard, (req, res) => {
-    const task = taskOfCollection(req, res);
+  router.get('/scan/:collection/profiles', ...guard, async (req, res) => {
+    const task = await collectionTask(req, res, false);
     const skip = nonNegativeInteger(req.query.skip, 'skip') ?? 0;
     const limit = nonNegativeInteger(req.query.limit, 'limit');
     const format = req.query.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new HttpError(400, 'invalid_query', "format must be 'json' or 'csv'.");
-    const profiles = store.scans.profiles(task.id, skip, limit ?? -1).map((p) => p.profile);
-    res.set('X-Total-Count', String(store.scans.profileCount(task.id)));
+    const { profiles, total } = await scans.profiles(task, skip, limit);
+    res.set('X-Total-Count', String(total));
     if (format === 'csv') {
       res.type('text/csv').attachment(`${task.collection}.csv`).send(toCsv(profiles, PROFILE_COLUMNS));
     } else {
@@ -189,10 +170,10 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
     }
   });
 
-  router.get('/scan/:collection/outliers', ...guard, (req, res) => {
-    const task = finishedTask(req, res);
+  router.get('/scan/:collection/outliers', ...guard, async (req, res) => {
+    const task = await collectionTask(req, res, true);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
-    const { profiled, outliers } = collectionOutliers(store.scans, task, contamination);
+    const { profiled, outliers } = await scans.outliers(task, contamination);
     res.json({
       collection: task.collection,
       detector: 'ECOD',
@@ -209,14 +190,14 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   });
 
   router.get('/scan/:collection/report', ...guard, async (req, res) => {
-    const task = finishedTask(req, res);
+    const task = await collectionTask(req, res, true);
     const contamination = contaminationOf(req.query.contamination, config.scan.contamination);
-    res.type('html').send(await reports.report(task, contamination));
+    res.type('html').send(await scans.report(task, contamination));
   });
 
-  router.delete('/scan/:collection', ...guard, (req, res) => {
+  router.delete('/scan/:collection', ...guard, async (req, res) => {
     const collection = id(String(req.params.collection), 'collection');
-    if (!store.scans.deleteCollection(requestCaller(res).clientId, collection)) throw new HttpError(404, 'not_found', `No collection ${collection}.`);
+    if (!(await scans.deleteCollection(requestCaller(res).clientId, collection))) throw new HttpError(404, 'not_found', `No collection ${collection}.`);
     res.status(204).end();
   });
 

@@ -3,12 +3,12 @@ import multer from 'multer';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
 import { deploymentIdentityTagger } from '../log';
-import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
-import { enrollmentFlows, type Media, Rejection } from '../service/enrollment';
-import type { ResetScope, Store } from '../store';
+import { type EnrollmentFlows, type Media, Rejection } from '../service/enrollment';
+import type { UserFlows } from '../service/users';
+import type { ResetScope } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
-import { analysisDeadline, detectingFrom, IMAGE_KEY } from './image-input';
+import { analysisDeadline, IMAGE_KEY } from './image-input';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -96,10 +96,9 @@ function imageKey(req: Request): string | undefined {
 
 export interface EnrollDeps {
   config: Config;
-  analyzer: Analyzer;
-  store: Store;
+  enrollment: EnrollmentFlows;
+  users: UserFlows;
   keyring: Keyring;
-  options: AnalysisOptions;
   /** Wraps a body parser: the per-client upload limit and the body deadline. */
   readBody: (parser: RequestHandler) => RequestHandler;
   /** The shared admission queue of the analysis routes, after the body is read. */
@@ -109,11 +108,10 @@ export interface EnrollDeps {
 }
 
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
-export function enrollRoutes({ config, analyzer, store, keyring, options, readBody, turn, perKey }: EnrollDeps): Router {
+export function enrollRoutes({ config, enrollment, users, keyring, readBody, turn, perKey }: EnrollDeps): Router {
   const router = Router();
   const identities = deploymentIdentityTagger(config);
   const { recognition } = config;
-  const flows = enrollmentFlows({ config, analyzer, store, options: detectingFrom(options, config.gate.fiqa.detection) });
 
   /** The request's photo or video: the uploaded file, or the key of a stored image. */
   const mediaOf = (req: Request, missing: string, empty: string): Media => {
@@ -132,7 +130,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     const { clientId } = requestCaller(res);
     const name = username(req);
     try {
-      await flows.enroll(clientId, name, mediaOf(req, 'MISSING_CIN_FILE', 'EMPTY_CIN_FILE'));
+      await enrollment.enroll(clientId, name, mediaOf(req, 'MISSING_CIN_FILE', 'EMPTY_CIN_FILE'));
     } catch (error) {
       // Only the newcomer, and only as a keyed hash: the log never pairs two identities.
       if (error instanceof Rejection && error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ client: clientId, user: identities.tag(clientId, name) }, 'face already enrolled');
@@ -144,7 +142,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
   const authenticate: RequestHandler = async (req, res) => {
     const name = username(req);
     const deadline = analysisDeadline(res, config.limits.analysisTimeoutMs);
-    const score = await flows.authenticate(requestCaller(res).clientId, name, mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO'), deadline.check);
+    const score = await enrollment.authenticate(requestCaller(res).clientId, name, mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO'), deadline.check);
     res.status(200).json(authAnswer('AUTHENTIFICATION_SUCCESS', score));
   };
 
@@ -193,8 +191,8 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     if (!caller.allClients) throw new HttpError(403, 'forbidden', "this admin key acts on its own client's data only: all_clients=true needs an all-clients admin key");
     return { allClients: true };
   };
-  const reset: RequestHandler = (req, res) => {
-    store.reset(resetScope(req, res));
+  const reset: RequestHandler = async (req, res) => {
+    await users.reset(resetScope(req, res));
     res.json({ code: 200, msg: 'DONE' });
   };
   router.post('/api/reset', perKey, requireKey(keyring, 'admin'), reset, resetErrors);
@@ -210,8 +208,8 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     res.locals.username = name;
     next();
   };
-  const userMetadata: RequestHandler = (_req, res) => {
-    const user = store.users.metadata(requestCaller(res).clientId, res.locals.username as string);
+  const userMetadata: RequestHandler = async (_req, res) => {
+    const user = await users.metadata(requestCaller(res).clientId, res.locals.username as string);
     if (!user) throw new Rejection('UNKNOWN_USER');
     res.set('Cache-Control', 'no-store').json({
       username: user.username,
@@ -220,8 +218,8 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
       image_keys: user.imageKeys,
     });
   };
-  const deleteUser: RequestHandler = (_req, res) => {
-    if (!store.users.delete(requestCaller(res).clientId, res.locals.username as string)) throw new Rejection('UNKNOWN_USER');
+  const deleteUser: RequestHandler = async (_req, res) => {
+    if (!(await users.erase(requestCaller(res).clientId, res.locals.username as string))) throw new Rejection('UNKNOWN_USER');
     res.json({ code: 200, msg: 'DELETED' });
   };
   router.get('/api/users/:username', ...guard, userName, userMetadata, userErrors);

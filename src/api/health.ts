@@ -9,10 +9,10 @@ export function healthRoutes(analyzer: Analyzer, expected: readonly ModelName[],
   router.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/ready', (_req, res) => {
+  router.get('/ready', async (_req, res) => {
     const loaded = analyzer.loaded;
     const missing = expected.filter((name) => !loaded.includes(name));
-    const writable = store.isWritable();
+    const writable = await store.isWritable();
     const ready = missing.length === 0 && writable;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not_ready',

@@ -3,7 +3,6 @@ import { type DecodeLimits, ImageError, imageHeader, sniffFormat } from '../pipe
 import { decodeBase64 } from './base64';
 import { HttpError } from './errors';
 
-export { detectingFrom } from '../pipeline/analyze';
 
 /** Image keys are UUIDs (v4 when FaceGate makes them), in any letter case. */
 export const IMAGE_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

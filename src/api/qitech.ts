@@ -1,15 +1,15 @@
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import type { Config } from '../config';
 import type { Keyring } from '../config/api-keys';
-import { photoVerdict, STATUS_DESCRIPTIONS } from '../gate/photo-rules';
-import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
-import { isoSeconds, newImage } from '../service/stored-image';
-import type { Store } from '../store';
-import type { ImageMetadata } from '../store/images';
+import { STATUS_DESCRIPTIONS } from '../gate/photo-rules';
+import type { AnalysisOptions } from '../pipeline/analyze';
+import type { ImageFlows } from '../service/images';
+import type { ImageMetadata } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
-import { asClientError, detectingFrom, IMAGE_KEY, imageBytes } from './image-input';
+import { faceOutlines } from './face-outlines';
+import { asClientError, IMAGE_KEY, imageBytes } from './image-input';
 import { type ApiDocument, describeErrors } from './openapi';
 
 /** QI Tech's titles for errors that are not quality verdicts. */
@@ -43,14 +43,13 @@ const qitechErrors: ErrorRequestHandler = (error, req, res, _next) => {
   res.status(known.status === 413 ? 400 : known.status).json({ title: TITLES[known.code] ?? 'invalid_request', description: known.message });
 };
 
-function metadataBody(image: Pick<ImageMetadata, 'key' | 'fileSize' | 'width' | 'height' | 'createdAt'>) {
+function metadataBody(image: ImageMetadata) {
   return { image_key: image.key, file_size: image.fileSize, width_px: image.width, height_px: image.height, created_at: image.createdAt };
 }
 
 export interface QiTechDeps {
   config: Config;
-  analyzer: Analyzer;
-  store: Store;
+  images: ImageFlows;
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
@@ -62,40 +61,46 @@ export interface QiTechDeps {
   perKey: RequestHandler;
 }
 
+/** `?faces=true` asks for the faces' outlines in the upload's answer (a FaceGate extension); absent or `false`, the answer is QI Tech's. */
+function wantsFaces(query: unknown): boolean {
+  const value = (query as Record<string, unknown>).faces;
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new HttpError(400, 'invalid_request', 'Invalid request: the query parameter faces must be true or false.');
+}
+
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
-export function qitechRoutes({ config, analyzer, store, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
+export function qitechRoutes({ config, images, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
-  const rules = config.gate.photo;
-  const analysisOptions = detectingFrom(options, rules.detection);
 
   const upload: RequestHandler = async (req, res) => {
     const body = req.body as unknown;
     if (!validate(body)) throw new HttpError(400, 'invalid_request', `Invalid request: ${describeErrors(validate)}.`);
+    const withFaces = wantsFaces(req.query);
     const bytes = imageBytes((body as { image: string }).image, options.limits);
-    const analysis = await asClientError('The image', () => analyzer.analyze(bytes, analysisOptions));
-    const verdict = photoVerdict(analysis, rules);
-    const face = verdict.face;
-    if (!verdict.accepted || !face) {
+    const outcome = await asClientError('The image', () => images.upload(requestCaller(res).clientId, bytes, withFaces));
+    const faces = withFaces && outcome.analysis ? { faces: faceOutlines(outcome.analysis, config.gate.photo) } : {};
+    if (!outcome.accepted) {
+      const { verdict } = outcome;
       const status = verdict.status ?? 'no_faces';
       res.status(400).json({
         title: 'image_quality',
         description: `This image was not approved in quality assessment. ${STATUS_DESCRIPTIONS[status]}`,
         image_status: status,
         reasons: verdict.failures,
+        ...faces,
       });
       return;
     }
-    const image = newImage(bytes, analysis, face, isoSeconds());
-    store.images.insert(requestCaller(res).clientId, image);
-    res.status(201).json(metadataBody(image));
+    res.status(201).json({ ...metadataBody(outcome.image), ...faces });
   };
 
-  const stored: RequestHandler = (req, res, next) => {
+  const stored: RequestHandler = async (req, res, next) => {
     const key = String(req.params.image_key);
     if (!IMAGE_KEY.test(key)) throw new HttpError(400, 'invalid_request', 'image_key must be a UUID.');
     // Another client's image answers exactly as one never stored.
-    const metadata = store.images.metadata(requestCaller(res).clientId, key.toLowerCase());
+    const metadata = await images.metadata(requestCaller(res).clientId, key.toLowerCase());
     if (!metadata) throw new HttpError(404, 'not_found', 'No image is stored under this key.');
     res.locals.image = metadata;
     next();
@@ -108,13 +113,13 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
   const metadata: RequestHandler = (_req, res) => {
     res.set('Cache-Control', 'no-store').json(metadataBody(res.locals.image as ImageMetadata));
   };
-  const file: RequestHandler = (_req, res) => {
+  const file: RequestHandler = async (_req, res) => {
     const image = res.locals.image as ImageMetadata;
-    sendBytes(res, image.contentType, store.images.original(requestCaller(res).clientId, image.key), 'No image is stored under this key.');
+    sendBytes(res, image.contentType, await images.original(requestCaller(res).clientId, image.key), 'No image is stored under this key.');
   };
-  const croppedFile: RequestHandler = (_req, res) => {
+  const croppedFile: RequestHandler = async (_req, res) => {
     const image = res.locals.image as ImageMetadata;
-    const crop = store.images.croppedOfUsed(requestCaller(res).clientId, image.key);
+    const crop = await images.croppedOfUsed(requestCaller(res).clientId, image.key);
     sendBytes(res, 'image/jpeg', crop, 'The cropped file exists once the image has been used for an enrollment or a validation.');
   };
 

@@ -8,13 +8,30 @@ import type { AnalysisOptions } from '../pipeline/analyze';
 import type { FrameOptions } from '../pipeline/video';
 
 export interface Config {
-  server: { host: string; port: number; shutdownGraceMs: number; requestTimeoutMs: number; corsOrigins: string[] };
+  server: {
+    host: string;
+    port: number;
+    shutdownGraceMs: number;
+    requestTimeoutMs: number;
+    corsOrigins: string[];
+    /** Browsers reach the service over HTTPS only: HSTS, upgrade-insecure-requests and COOP are sent. */
+    https: boolean;
+  };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     /** File in the data folder with the secret keying the hashes that stand for users in the logs. */
     identitySecretFile: string;
   };
-  store: { dataDir: string; busyTimeoutMs: number; unenrolledImageHours: number; requireEncryption: boolean; scanHours: number; postgres: PostgresConfig };
+  store: {
+    dataDir: string;
+    busyTimeoutMs: number;
+    unenrolledImageHours: number;
+    requireEncryption: boolean;
+    scanHours: number;
+    /** Empty: SQLite in dataDir; a postgres:// URL: that PostgreSQL database. */
+    databaseUrl: string;
+    postgres: PostgresConfig;
+  };
   models: { dir: string; load: ModelName[]; workers: number; workerYoungGenerationMb: number; intraOpThreads: number; interOpThreads: number };
   limits: {
     maxImageBytes: number;
@@ -108,8 +125,10 @@ export class ConfigError extends Error {}
 export const ENV_OVERRIDES: Record<string, string> = {
   FACEGATE_HOST: '/server/host',
   FACEGATE_PORT: '/server/port',
+  FACEGATE_HTTPS: '/server/https',
   FACEGATE_LOG_LEVEL: '/log/level',
   FACEGATE_DATA_DIR: '/store/dataDir',
+  FACEGATE_DATABASE_URL: '/store/databaseUrl',
   FACEGATE_MODELS_DIR: '/models/dir',
   FACEGATE_THREADS: '/models/intraOpThreads',
   FACEGATE_WORKERS: '/models/workers',

@@ -1,4 +1,4 @@
-import type { FaceAnalysis, FaceReport } from '../pipeline/analyze';
+import type { CountedAnalysis, FaceAnalysis, FaceReport } from '../pipeline/analyze';
 import { OCCLUSION_REGIONS } from '../pipeline/occlusion';
 import { facesAbove } from './faces';
 
@@ -111,19 +111,32 @@ function faceFailures(face: FaceReport, rules: PhotoRules): RuleFailure[] {
   return checks.filter((c): c is RuleFailure => c !== undefined);
 }
 
+/** The refusal of an image without exactly one face: its only failure is the count. */
+function faceCountVerdict(faceCount: number): PhotoVerdict {
+  const failure =
+    faceCount === 0
+      ? { image_status: 'no_faces' as const, check: 'face_count', value: 0, min: 1 }
+      : { image_status: 'multiple_faces' as const, check: 'face_count', value: faceCount, max: 1 };
+  return { accepted: false, status: failure.image_status, failures: [failure] };
+}
+
 /**
  * QI Tech's photo rules: exactly one face, then size, position, pose, accessories, expression,
  * light and sharpness. Every check runs; the verdict's status is the first failure in that order.
  */
 export function photoVerdict(analysis: FaceAnalysis, rules: PhotoRules): PhotoVerdict {
   const faces = facesAbove(analysis, rules.detection);
-  if (faces.length !== 1) {
-    const failure = faces.length === 0
-      ? { image_status: 'no_faces' as const, check: 'face_count', value: 0, min: 1 }
-      : { image_status: 'multiple_faces' as const, check: 'face_count', value: faces.length, max: 1 };
-    return { accepted: false, status: failure.image_status, failures: [failure] };
-  }
+  if (faces.length !== 1) return faceCountVerdict(faces.length);
   const [face] = faces;
   const failures = faceFailures(face, rules);
   return { accepted: failures.length === 0, status: failures[0]?.image_status, failures, face };
+}
+
+/**
+ * The photo rules on an analysis counted at `rules.detection` (`analyzeCounted`): the face count
+ * first, the cheapest rule, which needs no measurement of the face; the others on the whole
+ * analysis, all of them, since the answer lists every failure.
+ */
+export function countedPhotoVerdict(counted: CountedAnalysis, rules: PhotoRules): PhotoVerdict {
+  return counted.analysis ? photoVerdict(counted.analysis, rules) : faceCountVerdict(counted.faceCount);
 }

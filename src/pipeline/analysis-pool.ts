@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ModelName } from '../models/catalog';
 import { loadModels, type ModelOptions, type ModelRegistry } from '../models/registry';
-import { type AnalysisJob, CLOSE, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
-import { analyze, type AnalysisOptions, type Analyzer, assess, type FaceAnalysis, type FaceAssessment } from './analyze';
+import { type AnalysisJob, CLOSE, type JobResult, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
+import { analyze, analyzeCounted, type AnalysisOptions, type Analyzer, assess, type CountedAnalysis, type FaceAnalysis, type FaceAssessment } from './analyze';
 import { type CascadeResult, type CascadeStops, runCascade } from './cascade';
 import { ImageError } from './decode';
 
@@ -12,11 +12,18 @@ export function inProcess(models: ModelRegistry): Analyzer {
   return {
     analyze: (bytes, options) => analyze(bytes, models, options),
     assess: (bytes, options) => assess(bytes, models, options),
+    analyzeCounted: (bytes, options, countAt) => analyzeCounted(bytes, models, options, countAt),
     cascade: (bytes, options, stops) => runCascade(bytes, models, options, stops),
     get loaded() {
       return models.loaded;
     },
   };
+}
+
+/** Crops arrive from the thread as plain Uint8Arrays; the rest of the service expects Buffers. */
+function withBufferCrops(analysis: FaceAnalysis): FaceAnalysis {
+  for (const face of analysis.faces) face.crop = Buffer.from(face.crop.buffer, face.crop.byteOffset, face.crop.byteLength);
+  return analysis;
 }
 
 /**
@@ -43,8 +50,7 @@ require(workerData.entry);
 
 interface Pending {
   job: AnalysisJob;
-  /** With the analysis, or the result of a `cascade` job. */
-  resolve: (result: FaceAnalysis<FaceAssessment> | CascadeResult) => void;
+  resolve: (result: JobResult) => void;
   reject: (error: Error) => void;
 }
 
@@ -99,24 +105,26 @@ export class AnalysisPool implements Analyzer {
   }
 
   async analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis> {
-    const analysis = (await this.submit('analyze', bytes, options)) as FaceAnalysis;
-    // Crops arrive from the thread as plain Uint8Arrays; the rest of the service expects Buffers.
-    for (const face of analysis.faces) face.crop = Buffer.from(face.crop.buffer, face.crop.byteOffset, face.crop.byteLength);
-    return analysis;
+    return withBufferCrops((await this.submit({ kind: 'analyze' }, bytes, options)) as FaceAnalysis);
   }
 
   async assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
-    return (await this.submit('assess', bytes, options)) as FaceAnalysis<FaceAssessment>;
+    return (await this.submit({ kind: 'assess' }, bytes, options)) as FaceAnalysis<FaceAssessment>;
+  }
+
+  async analyzeCounted(bytes: Uint8Array, options: AnalysisOptions, countAt: number): Promise<CountedAnalysis> {
+    const counted = (await this.submit({ kind: 'counted', countAt }, bytes, options)) as CountedAnalysis;
+    return counted.analysis ? { ...counted, analysis: withBufferCrops(counted.analysis) } : counted;
   }
 
   async cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops): Promise<CascadeResult> {
-    return (await this.submit('cascade', bytes, options, stops)) as CascadeResult;
+    return (await this.submit({ kind: 'cascade', stops }, bytes, options)) as CascadeResult;
   }
 
-  private submit(kind: AnalysisJob['kind'], bytes: Uint8Array, options: AnalysisOptions, stops?: CascadeStops): Promise<FaceAnalysis<FaceAssessment> | CascadeResult> {
+  private submit(task: AnalysisJob['task'], bytes: Uint8Array, options: AnalysisOptions): Promise<JobResult> {
     if (this.closed) return Promise.reject(new PoolError('closed', 'the analysis pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, kind, bytes, options, stops }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, task, bytes, options }, resolve, reject });
       this.dispatch();
     });
   }
@@ -175,8 +183,7 @@ export class AnalysisPool implements Analyzer {
     } else {
       const done = slot.current;
       slot.current = undefined;
-      if (message.type === 'analysed') done?.resolve(message.analysis);
-      else if (message.type === 'cascaded') done?.resolve(message.result);
+      if (message.type === 'done') done?.resolve(message.result);
       else done?.reject(message.code ? new ImageError(message.code, message.error) : new Error(message.error));
     }
     this.dispatch();

@@ -1,5 +1,5 @@
 import type { ModelOptions } from '../models/registry';
-import type { AnalysisOptions, FaceAnalysis, FaceAssessment } from './analyze';
+import type { AnalysisOptions, CountedAnalysis, FaceAnalysis, FaceAssessment } from './analyze';
 import type { CascadeResult, CascadeStops } from './cascade';
 import type { ImageErrorCode } from './decode';
 
@@ -10,15 +10,18 @@ export interface WorkerSetup {
 
 export interface AnalysisJob {
   id: number;
-  /**
-   * `assess` leaves out liveness and the crop (`FaceAssessment`); `analyze` gives whole
-   * `FaceReport`s; `cascade` runs the staged cascade (`runCascade`) to `stops`.
-   */
-  kind: 'analyze' | 'assess' | 'cascade';
   bytes: Uint8Array;
   options: AnalysisOptions;
-  stops?: CascadeStops;
+  /**
+   * `assess` leaves out liveness and the crop (`FaceAssessment`); `analyze` gives whole
+   * `FaceReport`s; `counted` the whole analysis only for exactly one face at `countAt`
+   * (`analyzeCounted`); `cascade` runs the staged cascade (`runCascade`) to `stops`.
+   */
+  task: { kind: 'analyze' } | { kind: 'assess' } | { kind: 'counted'; countAt: number } | { kind: 'cascade'; stops: CascadeStops };
 }
+
+/** What a job gives, by its kind. */
+export type JobResult = FaceAnalysis<FaceAssessment> | CountedAnalysis | CascadeResult;
 
 /** Asks the worker to release its models and end. */
 export const CLOSE = 'close';
@@ -26,7 +29,6 @@ export const CLOSE = 'close';
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'fatal'; error: string }
-  | { type: 'analysed'; id: number; analysis: FaceAnalysis<FaceAssessment> }
-  | { type: 'cascaded'; id: number; result: CascadeResult }
+  | { type: 'done'; id: number; result: JobResult }
   /** `code` is set when the image itself was at fault (an ImageError). */
   | { type: 'failed'; id: number; error: string; code?: ImageErrorCode };

@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModels, type ModelRegistry } from '../models/registry';
-import { CLOSE, type AnalysisJob, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
-import { analyze, assess } from './analyze';
-import { type CascadeStops, runCascade } from './cascade';
+import { CLOSE, type AnalysisJob, type JobResult, type WorkerMessage, type WorkerSetup } from './analysis-protocol';
+import { analyze, analyzeCounted, assess } from './analyze';
+import { runCascade } from './cascade';
 import { ImageError } from './decode';
 
 /** The thread's side of the analysis pool: loads the models once, then analyses one image per message. */
@@ -25,17 +25,26 @@ async function serve(setup: WorkerSetup): Promise<void> {
       void current.finally(() => models.release()).finally(() => port.close());
       return;
     }
-    const work: Promise<WorkerMessage> =
-      job.kind === 'cascade'
-        ? runCascade(job.bytes, models, job.options, job.stops as CascadeStops).then((result) => ({ type: 'cascaded', id: job.id, result }))
-        : (job.kind === 'assess' ? assess : analyze)(job.bytes, models, job.options).then((analysis) => ({ type: 'analysed', id: job.id, analysis }));
-    current = work.then(
-      (message) => send(message),
+    current = run(job, models).then(
+      (result) => send({ type: 'done', id: job.id, result }),
       (error: unknown) =>
         send({ type: 'failed', id: job.id, error: (error as Error).message, code: error instanceof ImageError ? error.code : undefined }),
     );
   });
   send({ type: 'ready' });
+}
+
+function run({ task, bytes, options }: AnalysisJob, models: ModelRegistry): Promise<JobResult> {
+  switch (task.kind) {
+    case 'analyze':
+      return analyze(bytes, models, options);
+    case 'assess':
+      return assess(bytes, models, options);
+    case 'counted':
+      return analyzeCounted(bytes, models, options, task.countAt);
+    case 'cascade':
+      return runCascade(bytes, models, options, task.stops);
+  }
 }
 
 void serve(workerData as WorkerSetup);

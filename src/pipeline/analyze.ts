@@ -7,15 +7,15 @@ import { type DetectOptions, detectWithReserve, detectZoomedOut, overlapOfSmalle
 import { type EmbedOptions, type EmbeddingModel, embedFacesMeasured, type MeasuredEmbedding } from './embed';
 import { expressions } from './expression';
 import { type GeometryOptions, measureGeometry } from './geometry';
-import { locateLandmarks, meshBox } from './landmarks';
+import { addEyes, locateMeshes, meshBox } from './landmarks';
 import { type LivenessScores, livenessScores } from './liveness';
-import { type OcclusionRegion, type OcclusionResult, occlusionScores } from './occlusion';
+import { type OcclusionFinding, type OcclusionRegion, occlusionScores } from './occlusion';
 import { inOriginalPixels } from './original-pixels';
 import { measurePhotometry } from './photometry';
 import { assessQuality, type Quality, type QualityOptions } from './quality';
 import type { CascadeResult, CascadeStops } from './cascade';
 import { recordingRuns, type StageRecord, timed } from './stages';
-import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Photometry, RgbImage } from './types';
+import type { Box, DecodedImage, Detection, Expression, Geometry, Landmarks, Mesh, Photometry, RgbImage } from './types';
 
 export interface AnalysisOptions {
   limits: DecodeLimits;
@@ -73,17 +73,23 @@ export interface FaceAnalysis<Face extends FaceAssessment = FaceReport> {
   faces: Face[];
 }
 
-export interface LocatedFace {
+/** A face FaceMesh confirmed: its detection, its mesh and the mesh's bounding box. */
+export interface MeshedFace {
   detection: Detection;
-  landmarks: Landmarks;
+  landmarks: Mesh;
   /** Bounding box of the mesh. */
   box: Box;
 }
 
+/** A confirmed face with its eyes' landmarks too. */
+export interface LocatedFace extends MeshedFace {
+  landmarks: Landmarks;
+}
+
 /** Keeps detections FaceMesh confirms at `minMeshScore`, once each (a face seen in two views converges to one mesh). */
-function confirmedFaces(detections: Detection[], landmarks: Landmarks[], minMeshScore: number, duplicateOverlap: number): LocatedFace[] {
+function confirmedFaces(detections: Detection[], meshes: Mesh[], minMeshScore: number, duplicateOverlap: number): MeshedFace[] {
   const candidates = detections
-    .map((detection, i) => ({ detection, landmarks: landmarks[i], box: meshBox(landmarks[i].mesh) }))
+    .map((detection, i) => ({ detection, landmarks: meshes[i], box: meshBox(meshes[i].mesh) }))
     .filter((c) => c.landmarks.meshScore >= minMeshScore)
     .sort((p, q) => q.landmarks.meshScore * q.detection.confidence - p.landmarks.meshScore * p.detection.confidence);
   const kept: typeof candidates = [];
@@ -105,23 +111,23 @@ function confirmedFaces(detections: Detection[], landmarks: Landmarks[], minMesh
  */
 async function secondLook(
   image: RgbImage,
-  first: { faces: Detection[]; reserve: Detection[]; landmarks: Landmarks[] },
+  first: { faces: Detection[]; reserve: Detection[]; meshes: Mesh[] },
   models: ModelRegistry,
   options: AnalysisOptions['detection'],
-): Promise<LocatedFace[]> {
+): Promise<MeshedFace[]> {
   const detector = models.get('blazeface');
-  const meshModels = { facemesh: models.get('facemesh'), iris: models.get('iris') };
+  const facemesh = models.get('facemesh');
   const zoomed = await detectZoomedOut(image, detector, options.secondLookZoomOut, options.secondLookScore, options);
   const best = (list: Detection[]) => [...list].sort((p, q) => q.confidence - p.confidence).slice(0, options.secondLookMaxBoxes);
   const meshedOnce = best(first.faces);
   const fresh = best([...first.reserve, ...zoomed]);
   const upright = best([...meshedOnce, ...fresh]);
   const detections = [...meshedOnce, ...fresh, ...upright, ...upright];
-  const landmarks = [
-    ...meshedOnce.map((d) => first.landmarks[first.faces.indexOf(d)]),
-    ...(await locateLandmarks(image, fresh, meshModels)),
-    ...(await locateLandmarks(image, upright, meshModels, { scale: 2, upright: true })),
-    ...(await locateLandmarks(image, upright, meshModels, { scale: 2, upright: true, black: true })),
+  const meshes = [
+    ...meshedOnce.map((d) => first.meshes[first.faces.indexOf(d)]),
+    ...(await locateMeshes(image, fresh, facemesh)),
+    ...(await locateMeshes(image, upright, facemesh, { scale: 2, upright: true })),
+    ...(await locateMeshes(image, upright, facemesh, { scale: 2, upright: true, black: true })),
   ];
   if (options.secondLookFrame > 0) {
     const side = Math.max(image.width, image.height) * options.secondLookFrame;
@@ -130,58 +136,82 @@ async function secondLook(
       confidence: 0,
       keypoints: { rightEye: ORIGIN, leftEye: ORIGIN, noseTip: ORIGIN, mouth: ORIGIN, rightEar: ORIGIN, leftEar: ORIGIN },
     };
-    const [mesh] = await locateLandmarks(image, [frame], meshModels, { scale: 1, upright: true, black: true });
+    const [mesh] = await locateMeshes(image, [frame], facemesh, { scale: 1, upright: true, black: true });
     const box = meshBox(mesh.mesh);
     const [over] = [...first.faces, ...first.reserve, ...zoomed]
       .filter((d) => overlapOfSmaller(d.box, box) > options.duplicateOverlap)
       .sort((p, q) => q.confidence - p.confidence);
     if (over) {
       detections.push(over);
-      landmarks.push(mesh);
+      meshes.push(mesh);
     }
   }
-  return confirmedFaces(detections, landmarks, options.secondLookMeshScore, options.duplicateOverlap);
+  return confirmedFaces(detections, meshes, options.secondLookMeshScore, options.duplicateOverlap);
 }
 
 const ORIGIN = { x: 0, y: 0 };
 
 /**
- * Detection, landmarks and the mesh's confirmation: every face in the image, largest first. Only
- * when that finds nothing does the second look run (`secondLook`). With `record`, each step's time
- * and model runs are written to it.
+ * Detection, FaceMesh and the mesh's confirmation: every face in the image, largest first, without
+ * its eyes' landmarks. Only when that finds nothing does the second look run (`secondLook`). With
+ * `record`, each step's time and model runs are written to it.
  */
-export async function locateFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions['detection'], record?: StageRecord): Promise<LocatedFace[]> {
+export async function findFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions['detection'], record?: StageRecord): Promise<MeshedFace[]> {
   const models = recordingRuns(registry, record);
   const { faces, reserve } = await timed(record, 'detect', () => detectWithReserve(image, models.get('blazeface'), options, options.secondLookScore));
-  const landmarks = await timed(record, 'landmarks', () => locateLandmarks(image, faces, { facemesh: models.get('facemesh'), iris: models.get('iris') }));
-  const confirmed = confirmedFaces(faces, landmarks, options.minMeshScore, options.duplicateOverlap);
+  const meshes = await timed(record, 'mesh', () => locateMeshes(image, faces, models.get('facemesh')));
+  const confirmed = confirmedFaces(faces, meshes, options.minMeshScore, options.duplicateOverlap);
   if (confirmed.length > 0 || options.secondLookMaxBoxes === 0) return confirmed;
-  return timed(record, 'second look', () => secondLook(image, { faces, reserve, landmarks }, models, options));
+  return timed(record, 'second look', () => secondLook(image, { faces, reserve, meshes }, models, options));
 }
 
-/** The occlusion stage: each located face's region occlusion and glasses scores. */
-export function occlusionOf(image: RgbImage, faces: LocatedFace[], registry: ModelRegistry, record?: StageRecord): Promise<OcclusionResult[]> {
+/** The iris model on the eyes of each face found. */
+export function eyesOf(image: RgbImage, faces: MeshedFace[], registry: ModelRegistry, record?: StageRecord): Promise<LocatedFace[]> {
+  const models = recordingRuns(registry, record);
+  return timed(record, 'eyes', async () => {
+    const landmarks = await addEyes(image, faces.map((f) => f.landmarks), models.get('iris'));
+    return faces.map((f, i) => ({ ...f, landmarks: landmarks[i] }));
+  });
+}
+
+/** Every face in the image (`findFaces`) with its eyes' landmarks (`eyesOf`), largest first. */
+export async function locateFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions['detection'], record?: StageRecord): Promise<LocatedFace[]> {
+  return eyesOf(image, await findFaces(image, registry, options, record), registry, record);
+}
+
+/** The occlusion stage: each located face's region occlusion and glasses scores, and fr-feature's embedding of its aligned crop. */
+export function occlusionOf(image: RgbImage, faces: LocatedFace[], registry: ModelRegistry, record?: StageRecord): Promise<OcclusionFinding[]> {
   const models = recordingRuns(registry, record);
   const landmarks = faces.map((c) => c.landmarks);
   return timed(record, 'occlusion', () => occlusionScores(image, landmarks, models.get('fr-feature-maps'), models.get('occlusion')));
 }
 
+/** What the quality stage reads of the stages before it, per face. */
+export interface QualityEvidence {
+  /** Geometry reports the expression model's smile and the occlusion model's glasses (the quality model reads neither). */
+  happy: number;
+  glasses: number;
+  /** fr-feature's raw embedding of the aligned crop, from the occlusion stage. */
+  alignedEmbedding: Float32Array;
+}
+
 /**
  * The quality stage: each face's embedding, geometry and photometry, then one run of the quality
- * model over all of them. `evidence` is what geometry reports of the expression and occlusion
- * models (its smile and glasses; the quality model reads neither).
+ * model over all of them. With fr-feature as the embedding model, the embedding of the aligned
+ * crop is the occlusion stage's, and only the mirrored crop runs here.
  */
 export async function qualityOf(
   image: RgbImage,
   faces: LocatedFace[],
-  evidence: { happy: number; glasses: number }[],
+  evidence: QualityEvidence[],
   registry: ModelRegistry,
   options: AnalysisOptions,
   record?: StageRecord,
 ): Promise<{ embeddings: MeasuredEmbedding[]; measured: { geometry: Geometry; photometry: Photometry }[]; quality: Quality[] }> {
   const models = recordingRuns(registry, record);
   const landmarks = faces.map((c) => c.landmarks);
-  const embeddings = await timed(record, 'embed', () => embedFacesMeasured(image, landmarks, models.get(options.embedding.model), options.embedding));
+  const known = options.embedding.model === 'fr-feature' ? evidence.map((e) => e.alignedEmbedding) : [];
+  const embeddings = await timed(record, 'embed', () => embedFacesMeasured(image, landmarks, models.get(options.embedding.model), options.embedding, known));
   const measured = await timed(record, 'measure', () =>
     faces.map((c, i) => ({
       geometry: measureGeometry(c.landmarks, image, evidence[i], options.geometry),
@@ -198,14 +228,14 @@ export async function qualityOf(
   return { embeddings, measured, quality };
 }
 
-/** Every face in a decoded image with the measurements the quality gates read: every stage, for every face. */
-async function assessFaces(image: RgbImage, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAssessment[]> {
+/** The faces found in a decoded image with the measurements the quality gates read: every stage, for every face. */
+async function assessFaces(image: RgbImage, found: MeshedFace[], registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAssessment[]> {
   const models = recordingRuns(registry, record);
-  const confirmed = await locateFaces(image, registry, options.detection, record);
+  const confirmed = await eyesOf(image, found, registry, record);
   const faces = confirmed.map((c) => c.landmarks);
   const moods = await timed(record, 'expression', () => expressions(image, faces, models.get('emotion'), options.expression.regionScale));
   const occlusion = await occlusionOf(image, confirmed, registry, record);
-  const evidence = confirmed.map((_, i) => ({ happy: moods[i].happy, glasses: occlusion[i].glasses }));
+  const evidence = confirmed.map((_, i) => ({ happy: moods[i].happy, glasses: occlusion[i].glasses, alignedEmbedding: occlusion[i].alignedEmbedding }));
   const { embeddings, measured, quality } = await qualityOf(image, confirmed, evidence, registry, options, record);
   const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
   return confirmed.map((c, i) => {
@@ -232,9 +262,10 @@ function described<Face extends FaceAssessment>(image: DecodedImage, faces: Face
 }
 
 /** What the quality gates need of one image: decode, locate faces, measure them; no liveness or crop. */
-export async function assess(imageBytes: Uint8Array, models: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis<FaceAssessment>> {
+export async function assess(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis<FaceAssessment>> {
   const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
-  return described(image, await assessFaces(image, models, options, record));
+  const found = await findFaces(image, registry, options.detection, record);
+  return described(image, await assessFaces(image, found, registry, options, record));
 }
 
 /** Analysis options whose detector keeps candidates down to `threshold`, so a gate counting faces at that threshold sees them all. */
@@ -242,11 +273,10 @@ export function detectingFrom(options: AnalysisOptions, threshold: number): Anal
   return { ...options, detection: { ...options.detection, scoreThreshold: Math.min(options.detection.scoreThreshold, threshold) } };
 }
 
-/** The whole analysis of one image: the assessment, plus liveness and the aligned crop of every face. */
-export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis> {
+/** The assessment of the faces found, plus liveness and the aligned crop of every face. */
+async function reportFaces(image: RgbImage, found: MeshedFace[], registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceReport[]> {
   const models = recordingRuns(registry, record);
-  const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
-  const assessed = await assessFaces(image, registry, options, record);
+  const assessed = await assessFaces(image, found, registry, options, record);
   const landmarks = assessed.map((face) => face.landmarks);
   const liveness = await timed(record, 'liveness', () =>
     livenessScores(image, landmarks, { antispoof: models.get('antispoof'), liveness: models.get('liveness') }, options.liveness),
@@ -254,14 +284,42 @@ export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, o
   const crops = await timed(record, 'crop', () =>
     Promise.all(assessed.map((face) => encodeJpeg(alignedFace(image, face.landmarks, options.crop), options.crop.jpegQuality))),
   );
-  const faces = assessed.map((face, i) => ({ ...face, liveness: liveness[i], crop: crops[i] }));
-  return described(image, faces);
+  return assessed.map((face, i) => ({ ...face, liveness: liveness[i], crop: crops[i] }));
+}
+
+/** The whole analysis of one image: the assessment, plus liveness and the aligned crop of every face. */
+export async function analyze(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis> {
+  const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
+  const found = await findFaces(image, registry, options.detection, record);
+  return described(image, await reportFaces(image, found, registry, options, record));
+}
+
+/** How many faces an image holds at a detection threshold, and its whole analysis only when that is exactly one. */
+export interface CountedAnalysis {
+  faceCount: number;
+  analysis?: FaceAnalysis;
+}
+
+/**
+ * The whole analysis (`analyze`) when the image holds exactly one face with at least `countAt`
+ * detection confidence; otherwise only that count, found with detection and FaceMesh alone: no
+ * iris, expression, occlusion, embedding, quality or liveness model runs for an image a gate
+ * refuses for its number of faces.
+ */
+export async function analyzeCounted(imageBytes: Uint8Array, registry: ModelRegistry, options: AnalysisOptions, countAt: number, record?: StageRecord): Promise<CountedAnalysis> {
+  const image = await timed(record, 'decode', () => decodeImage(imageBytes, options.limits));
+  const found = await findFaces(image, registry, options.detection, record);
+  const faceCount = found.filter((face) => face.detection.confidence >= countAt).length;
+  if (faceCount !== 1) return { faceCount };
+  return { faceCount, analysis: described(image, await reportFaces(image, found, registry, options, record)) };
 }
 
 /** Where analyses run: on this thread (`inProcess`) or on worker threads (`AnalysisPool`). */
 export interface Analyzer {
   analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis>;
   assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>>;
+  /** The whole analysis only for an image of exactly one face at `countAt` (`analyzeCounted`). */
+  analyzeCounted(bytes: Uint8Array, options: AnalysisOptions, countAt: number): Promise<CountedAnalysis>;
   /** Detection, occlusion and quality as a cascade that stops at the first failing stage (`runCascade`). */
   cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops): Promise<CascadeResult>;
   /** The models ready to run now. */

@@ -63,15 +63,26 @@ export interface MeasuredEmbedding {
   norm: number;
 }
 
-/** Each face's L2-normalised embedding (of the crop plus its mirror image, with `mirror`) and its raw norm. */
-export async function embedFacesMeasured(image: RgbImage, faces: Landmarks[], model: ModelRunner<EmbeddingModel>, options: EmbedOptions): Promise<MeasuredEmbedding[]> {
+/**
+ * Each face's L2-normalised embedding (of the crop plus its mirror image, with `mirror`) and its
+ * raw norm. `known` holds, per face, the model's raw embedding of the unmirrored crop where an
+ * earlier stage already computed it (fr-feature-maps gives fr-feature's, bit for bit): that run is
+ * not repeated.
+ */
+export async function embedFacesMeasured(
+  image: RgbImage,
+  faces: Landmarks[],
+  model: ModelRunner<EmbeddingModel>,
+  options: EmbedOptions,
+  known: readonly Float32Array[] = [],
+): Promise<MeasuredEmbedding[]> {
   const embed = cropEmbedder(image, model);
   const results: MeasuredEmbedding[] = [];
-  for (const face of faces) {
-    const sum = await embed(embeddingCrop(model, face, options.regionScale));
+  for (const [i, face] of faces.entries()) {
+    const sum = known[i] ? Float32Array.from(known[i]) : await embed(embeddingCrop(model, face, options.regionScale));
     if (options.mirror) {
       const flipped = await embed(embeddingCrop(model, face, options.regionScale, true));
-      for (let i = 0; i < sum.length; i++) sum[i] += flipped[i];
+      for (let k = 0; k < sum.length; k++) sum[k] += flipped[k];
     }
     let squares = 0;
     for (const x of sum) squares += x * x;

@@ -1,7 +1,7 @@
 import type { ModelRunner } from '../models/registry';
 import { type Affine, applyAffine, cropToTensor, squareCrop } from './image-ops';
 import { MESH_MIRROR } from './mesh-mirror';
-import type { Box, Detection, EyeLandmarks, Landmarks, Point, Point3, RgbImage } from './types';
+import type { Box, Detection, EyeLandmarks, Landmarks, Mesh, Point, Point3, RgbImage } from './types';
 
 const MESH_INPUT = 192;
 const IRIS_INPUT = 64;
@@ -191,20 +191,35 @@ async function runIris(image: RgbImage, meshes: Point3[][], iris: ModelRunner<'i
 
 /**
  * FaceMesh on a roll-aligned crop around each detection, refined by a second, mirror-averaged pass
- * on the region the first mesh spans; then the iris model on both eyes.
+ * on the region the first mesh spans.
  */
+export async function locateMeshes(image: RgbImage, detections: Detection[], facemesh: ModelRunner<'facemesh'>, crop: FirstCrop = DETECTOR_CROP): Promise<Mesh[]> {
+  if (detections.length === 0) return [];
+  const black = crop.black ?? false;
+  const first = await runMesh(image, detections.map((d) => roiFromDetection(d, crop)), facemesh, false, black);
+  const refined = await runMesh(image, first.map((f) => meshRegion(f.mesh, MESH_ROI_SCALE)), facemesh, true, black);
+  return refined.map((r) => ({ mesh: r.mesh, meshScore: r.score }));
+}
+
+/**
+ * The iris model on both eyes of each mesh. It runs on one batch of the faces given, and the model
+ * gives each eye the same numbers, to the bit, whatever else is in its batch, so it can run on the
+ * faces kept after the meshes are judged (test/pipeline/landmarks.test.ts).
+ */
+export async function addEyes<M extends Mesh>(image: RgbImage, meshes: M[], iris: ModelRunner<'iris'>): Promise<(M & Landmarks)[]> {
+  if (meshes.length === 0) return [];
+  const eyes = await runIris(image, meshes.map((m) => m.mesh), iris);
+  return meshes.map((m, i) => ({ ...m, rightEye: eyes[i][0], leftEye: eyes[i][1] }));
+}
+
+/** FaceMesh (`locateMeshes`), then the iris model on both eyes (`addEyes`). */
 export async function locateLandmarks(
   image: RgbImage,
   detections: Detection[],
   models: { facemesh: ModelRunner<'facemesh'>; iris: ModelRunner<'iris'> },
   crop: FirstCrop = DETECTOR_CROP,
 ): Promise<Landmarks[]> {
-  if (detections.length === 0) return [];
-  const black = crop.black ?? false;
-  const first = await runMesh(image, detections.map((d) => roiFromDetection(d, crop)), models.facemesh, false, black);
-  const refined = await runMesh(image, first.map((f) => meshRegion(f.mesh, MESH_ROI_SCALE)), models.facemesh, true, black);
-  const eyes = await runIris(image, refined.map((r) => r.mesh), models.iris);
-  return refined.map((r, i) => ({ mesh: r.mesh, meshScore: r.score, rightEye: eyes[i][0], leftEye: eyes[i][1] }));
+  return addEyes(image, await locateMeshes(image, detections, models.facemesh, crop), models.iris);
 }
 
 /** Eyelid opening over eye width, from the iris model's lid points (middle three pairs). */

@@ -79,30 +79,46 @@ function pool(map: Float32Array, side: number, weights: Float32Array, max: boole
   }
 }
 
+/** What fr-feature-maps gives of one face's aligned crop. */
+export interface FaceMaps {
+  /** The occlusion model's input: the maps pooled per region (`occlusionFeatures`). */
+  features: Float32Array;
+  /**
+   * fr-feature's raw embedding of the same crop (the derived model's embedding output is
+   * fr-feature's, bit for bit), so the embedding stage need not run fr-feature on it again.
+   */
+  alignedEmbedding: Float32Array;
+}
+
 /**
- * What the occlusion model reads: fr-feature's own feature maps of the face's aligned crop (the
- * embedding's crop), pooled over each region's FaceMesh polygon projected into that crop; region
- * by region, the `parts` asked for, 128 channels each.
+ * fr-feature-maps on the face's aligned crop (the embedding's crop): its feature maps pooled over
+ * each region's FaceMesh polygon projected into that crop, region by region, the `parts` asked
+ * for, 128 channels each; and the embedding of the crop.
  */
-export async function occlusionFeatures(image: RgbImage, landmarks: Landmarks, maps: ModelRunner<'fr-feature-maps'>, parts: readonly PooledPart[] = OCCLUSION_PARTS): Promise<Float32Array> {
+export async function faceMaps(image: RgbImage, landmarks: Landmarks, maps: ModelRunner<'fr-feature-maps'>, parts: readonly PooledPart[] = OCCLUSION_PARTS): Promise<FaceMaps> {
   const toImage = arcfaceAlignment(landmarks, CROP);
   const range = maps.entry.input.range as [number, number];
   const input = new Float32Array(3 * CROP * CROP);
   cropToTensor(image, toImage, CROP, range, { data: input, offset: 0 });
-  const { map14, map7 } = await maps.run(input);
+  const { map14, map7, output } = await maps.run(input);
   const outlines = cropOutlines(landmarks, toImage);
   const w14 = parts.some((p) => p !== 'mean7') ? regionCellWeights(outlines, 14) : [];
   const w7 = parts.includes('mean7') ? regionCellWeights(outlines, 7) : [];
-  const out = new Float32Array(OCCLUSION_REGIONS.length * parts.length * CHANNELS);
+  const features = new Float32Array(OCCLUSION_REGIONS.length * parts.length * CHANNELS);
   let at = 0;
   for (let r = 0; r < OCCLUSION_REGIONS.length; r++) {
     for (const part of parts) {
-      if (part === 'mean7') pool(map7, 7, w7[r], false, out, at);
-      else pool(map14, 14, w14[r], part === 'max14', out, at);
+      if (part === 'mean7') pool(map7, 7, w7[r], false, features, at);
+      else pool(map14, 14, w14[r], part === 'max14', features, at);
       at += CHANNELS;
     }
   }
-  return out;
+  return { features, alignedEmbedding: output };
+}
+
+/** What the occlusion model reads of a face (`faceMaps`' features). */
+export async function occlusionFeatures(image: RgbImage, landmarks: Landmarks, maps: ModelRunner<'fr-feature-maps'>, parts: readonly PooledPart[] = OCCLUSION_PARTS): Promise<Float32Array> {
+  return (await faceMaps(image, landmarks, maps, parts)).features;
 }
 
 /** The `parts` of features pooled with every POOLED_PARTS, region by region (what occlusionFeatures(..., parts) gives). */
@@ -129,17 +145,30 @@ export interface OcclusionResult {
   glasses: number;
 }
 
+/** A face's occlusion scores and fr-feature's raw embedding of its aligned crop, which the occlusion stage computed on the way. */
+export interface OcclusionFinding extends OcclusionResult {
+  alignedEmbedding: Float32Array;
+}
+
 /** Reads one row of the model's output. */
 export function occlusionResult(scores: ArrayLike<number>, offset = 0): OcclusionResult {
   const regions = Object.fromEntries(OCCLUSION_REGIONS.map((name, r) => [name, scores[offset + r]])) as Record<OcclusionRegion, number>;
   return { regions, glasses: scores[offset + OCCLUSION_REGIONS.length] };
 }
 
-/** Region occlusion and glasses scores of each face: fr-feature-maps, pooled per region, then the trained occlusion model. */
-export async function occlusionScores(image: RgbImage, faces: Landmarks[], maps: ModelRunner<'fr-feature-maps'>, model: ModelRunner<'occlusion'>): Promise<OcclusionResult[]> {
+/**
+ * Region occlusion and glasses scores of each face: fr-feature-maps, pooled per region, then the
+ * trained occlusion model; with fr-feature's embedding of each aligned crop.
+ */
+export async function occlusionScores(image: RgbImage, faces: Landmarks[], maps: ModelRunner<'fr-feature-maps'>, model: ModelRunner<'occlusion'>): Promise<OcclusionFinding[]> {
   if (faces.length === 0) return [];
   const input = new Float32Array(faces.length * OCCLUSION_FEATURES);
-  for (const [i, face] of faces.entries()) input.set(await occlusionFeatures(image, face, maps), i * OCCLUSION_FEATURES);
+  const embeddings: Float32Array[] = [];
+  for (const [i, face] of faces.entries()) {
+    const { features, alignedEmbedding } = await faceMaps(image, face, maps);
+    input.set(features, i * OCCLUSION_FEATURES);
+    embeddings.push(alignedEmbedding);
+  }
   const { scores } = await model.run(input, faces.length);
-  return faces.map((_, i) => occlusionResult(scores, i * OCCLUSION_OUTPUTS.length));
+  return faces.map((_, i) => ({ ...occlusionResult(scores, i * OCCLUSION_OUTPUTS.length), alignedEmbedding: embeddings[i] }));
 }

@@ -6,8 +6,9 @@ import type { ModelRegistry, ModelRunner } from '../models/registry';
 export const STAGES = [
   'decode',
   'detect',
-  'landmarks',
+  'mesh',
   'second look',
+  'eyes',
   'expression',
   'occlusion',
   'embed',

@@ -59,11 +59,16 @@ export interface EyeLandmarks {
   contour: Point[];
 }
 
-export interface Landmarks {
+/** What FaceMesh gives of a face. */
+export interface Mesh {
   /** The 468 FaceMesh points. */
   mesh: Point3[];
   /** FaceMesh's own score that its crop holds a face. */
   meshScore: number;
+}
+
+/** The mesh and both eyes' iris-model points. */
+export interface Landmarks extends Mesh {
   rightEye: EyeLandmarks;
   leftEye: EyeLandmarks;
 }

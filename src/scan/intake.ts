@@ -3,7 +3,7 @@ import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScanConfig } from '../config';
 import { ImageError, proveImage, sniffFormat } from '../pipeline/decode';
-import type { UploadedFile } from '../store/scans';
+import type { UploadedFile } from '../store';
 import { ArchiveError, type ArchiveErrorCode, filesInZip, isZip } from './archive';
 
 /** An upload that cannot become a scan; the message names the files at fault. */

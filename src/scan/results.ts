@@ -1,4 +1,4 @@
-import type { ProfiledFile, ScanRepository, ScanTask } from '../store/scans';
+import type { ProfiledFile, ScanStore, ScanTask } from '../store';
 import { type ProfileOutliers, profileOutliers } from './outliers';
 import { scanReport } from './report';
 
@@ -8,17 +8,17 @@ export interface CollectionOutliers {
 }
 
 /** ECOD over every profile of the task's collection; outlier indexes point into `profiled`. */
-export function collectionOutliers(scans: ScanRepository, task: ScanTask, contamination: number): CollectionOutliers {
-  const profiled = scans.profiles(task.id);
+export async function collectionOutliers(scans: ScanStore, task: ScanTask, contamination: number): Promise<CollectionOutliers> {
+  const profiled = await scans.profiles(task.id);
   return { profiled, outliers: profileOutliers(profiled.map((p) => p.profile), contamination) };
 }
 
 /** The collection's HTML report, with the thumbnails of its outliers. */
-export async function collectionReport(scans: ScanRepository, task: ScanTask, contamination: number): Promise<string> {
-  const { profiled, outliers } = collectionOutliers(scans, task, contamination);
+export async function collectionReport(scans: ScanStore, task: ScanTask, contamination: number): Promise<string> {
+  const { profiled, outliers } = await collectionOutliers(scans, task, contamination);
   const thumbnails = new Map<string, Buffer>();
   for (const { index } of outliers.outliers) {
-    const thumbnail = scans.thumbnail(task.id, profiled[index].position);
+    const thumbnail = await scans.thumbnail(task.id, profiled[index].position);
     if (thumbnail) thumbnails.set(profiled[index].name, thumbnail);
   }
   return scanReport({
@@ -26,7 +26,7 @@ export async function collectionReport(scans: ScanRepository, task: ScanTask, co
     createdAt: task.createdAt,
     finishedAt: task.finishedAt,
     profiles: profiled.map((p) => p.profile),
-    failures: scans.errors(task.id),
+    failures: await scans.errors(task.id),
     outliers,
     contamination,
     thumbnails,
@@ -41,7 +41,7 @@ export class ReportCache {
   private readonly reports = new Map<string, Promise<string>>();
 
   constructor(
-    private readonly scans: ScanRepository,
+    private readonly scans: ScanStore,
     private readonly size: number,
   ) {}
 

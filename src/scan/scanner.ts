@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { analysisOptions, type Config } from '../config';
 import { AnalysisPool, PoolError } from '../pipeline/analysis-pool';
 import type { AnalysisOptions } from '../pipeline/analyze';
-import type { ScanRepository, ScanTask, UploadedFile } from '../store/scans';
+import type { ScanStore, ScanTask, UploadedFile } from '../store';
 import { profileImage } from './profile';
 
 export interface TaskProgress {
@@ -37,7 +37,7 @@ export class Scanner {
   private closing = false;
 
   constructor(
-    private readonly scans: ScanRepository,
+    private readonly scans: ScanStore,
     private readonly pool: AnalysisPool,
     private readonly options: { analysis: AnalysisOptions; thumbnailSize: number; maxAttempts: number },
     private readonly logger: Logger,
@@ -52,13 +52,13 @@ export class Scanner {
   async submit(client: string, files: Iterable<UploadedFile>): Promise<ScanTask> {
     const id = randomUUID();
     const collection = randomUUID();
-    this.scans.beginIntake({ id, client, collection, createdAt: new Date().toISOString() });
+    await this.scans.beginIntake({ id, client, collection, createdAt: new Date().toISOString() });
     try {
       let stored = 0;
       let batch: UploadedFile[] = [];
       let batchBytes = 0;
-      const store = () => {
-        this.scans.addFiles(id, stored, batch);
+      const store = async () => {
+        await this.scans.addFiles(id, stored, batch);
         stored += batch.length;
         batch = [];
         batchBytes = 0;
@@ -67,25 +67,25 @@ export class Scanner {
         batch.push(file);
         batchBytes += file.bytes.length;
         if (batchBytes >= INTAKE_BATCH_BYTES) {
-          store();
+          await store();
           await setImmediate();
         }
       }
-      store();
-      this.scans.completeIntake(id, stored);
+      await store();
+      await this.scans.completeIntake(id, stored);
     } catch (error) {
-      this.scans.deleteCollection(client, collection);
+      await this.scans.deleteCollection(client, collection);
       throw error;
     }
-    const task = this.scans.task(client, id) as ScanTask;
+    const task = (await this.scans.task(client, id)) as ScanTask;
     this.enqueue(task);
     return task;
   }
 
   /** Erases the intakes an earlier process left incomplete and queues the tasks it left pending or running; returns how many are queued. */
-  resume(): number {
-    this.scans.eraseIncompleteIntakes();
-    const unfinished = this.scans.unfinished();
+  async resume(): Promise<number> {
+    await this.scans.eraseIncompleteIntakes();
+    const unfinished = await this.scans.unfinished();
     for (const task of unfinished) this.enqueue(task);
     return unfinished.length;
   }
@@ -116,46 +116,46 @@ export class Scanner {
       } catch (error) {
         if (this.closing) return;
         this.logger.error({ err: error, task: task.id }, 'scan task failed');
-        this.scans.fail(task.id, (error as Error).message, new Date().toISOString());
+        await this.scans.fail(task.id, (error as Error).message, new Date().toISOString());
       }
     }
   }
 
   private async run({ id: taskId, client }: ScanTask): Promise<void> {
     // Deleted (or reset away) while it waited.
-    if (!this.scans.task(client, taskId)) return;
-    this.scans.start(taskId, new Date().toISOString());
-    const positions = this.scans.pendingPositions(taskId);
+    if (!(await this.scans.task(client, taskId))) return;
+    await this.scans.start(taskId, new Date().toISOString());
+    const positions = await this.scans.pendingPositions(taskId);
     const lane = async () => {
       for (let position = positions.shift(); position !== undefined && !this.closing; position = positions.shift()) {
         await this.scanFile(taskId, position);
       }
     };
     await Promise.all(Array.from({ length: this.pool.size }, lane));
-    if (!this.closing && this.scans.task(client, taskId)) this.scans.finish(taskId, new Date().toISOString());
+    if (!this.closing && (await this.scans.task(client, taskId))) await this.scans.finish(taskId, new Date().toISOString());
   }
 
   private async scanFile(taskId: string, position: number): Promise<void> {
-    const file = this.scans.claim(taskId, position);
+    const file = await this.scans.claim(taskId, position);
     if (!file) return;
     const { maxAttempts } = this.options;
     if (file.attempts > maxAttempts) {
       const error = `the analysis did not finish in ${maxAttempts} attempts: the service stopped during each`;
-      this.scans.recordFailure(taskId, position, error, new Date().toISOString());
+      await this.scans.recordFailure(taskId, position, error, new Date().toISOString());
       return;
     }
     try {
       const { profile, thumbnail } = await profileImage(file.name, file.bytes, this.pool, this.options.analysis, this.options.thumbnailSize);
-      this.scans.recordProfile(taskId, position, profile, thumbnail, new Date().toISOString());
+      await this.scans.recordProfile(taskId, position, profile, thumbnail, new Date().toISOString());
     } catch (error) {
       if (error instanceof PoolError && (error.kind === 'closed' || error.kind === 'models')) throw error;
-      this.scans.recordFailure(taskId, position, (error as Error).message, new Date().toISOString());
+      await this.scans.recordFailure(taskId, position, (error as Error).message, new Date().toISOString());
     }
   }
 }
 
 /** The service's scanner: `config.scan.workers` analysis threads over the store's scans. */
-export function createScanner(config: Config, scans: ScanRepository, logger: Logger): Scanner {
+export function createScanner(config: Config, scans: ScanStore, logger: Logger): Scanner {
   const pool = new AnalysisPool(
     { models: { ...config.models, intraOpThreads: config.scan.threadsPerWorker } },
     { size: config.scan.workers, idleMs: config.scan.idleWorkerMs, youngGenerationMb: config.models.workerYoungGenerationMb },

@@ -4,8 +4,7 @@ import { embeddingSpace } from '../models/manifest';
 import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { ImageError, sniffFormat } from '../pipeline/decode';
 import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
-import type { Store } from '../store';
-import { EnrollmentConflict } from '../store/users';
+import { EnrollmentConflict, type Store } from '../store';
 import { isoSeconds, newImage } from './stored-image';
 
 /** A refusal with its reference reason (the enrollment server's DecisionReason); `score` goes into authentication answers. */
@@ -57,17 +56,17 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
       throw error;
     }
   };
-  const bytesOf = (client: string, media: Media): { bytes: Buffer; key?: string } => {
+  const bytesOf = async (client: string, media: Media): Promise<{ bytes: Buffer; key?: string }> => {
     if ('bytes' in media) return media;
-    const bytes = store.images.original(client, media.imageKey);
+    const bytes = await store.images.original(client, media.imageKey);
     if (!bytes) throw new Rejection('UNKNOWN_IMAGE_KEY');
     return { bytes, key: media.imageKey };
   };
 
   const enroll = async (client: string, username: string, media: Media): Promise<void> => {
-    const { bytes, key } = bytesOf(client, media);
+    const { bytes, key } = await bytesOf(client, media);
     if (bytes.length > config.limits.maxImageBytes) throw new Rejection('FILE_TOO_LARGE');
-    if (store.users.exists(client, username)) throw new Rejection('DUPLICATE_USERNAME');
+    if (await store.users.exists(client, username)) throw new Rejection('DUPLICATE_USERNAME');
     if (!sniffFormat(bytes)) throw new Rejection('INVALID_IMAGE');
     const analysis = await analyseImage(bytes, 'INVALID_IMAGE');
     const verdict = enrollableFace(analysis, {
@@ -81,11 +80,11 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     const face = verdict.value;
     const createdAt = isoSeconds();
     const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
-    const duplicateOf = () =>
-      recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(client, space), recognition.duplicateThreshold) : undefined;
+    const duplicateOf = async () =>
+      recognition.duplicateSearch ? sameFaceAs(face.embedding, await store.users.templates(client, space), recognition.duplicateThreshold) : undefined;
     const template = { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding };
     try {
-      store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
+      await store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
     } catch (error) {
       if (error instanceof EnrollmentConflict) throw new Rejection(error.reason);
       throw error;
@@ -115,17 +114,17 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
   };
 
   const authenticate = async (client: string, username: string, media: Media, checkDeadline: () => void): Promise<number> => {
-    const { bytes, key } = bytesOf(client, media);
-    if (!store.users.exists(client, username)) throw new Rejection('UNKNOWN_USER');
+    const { bytes, key } = await bytesOf(client, media);
+    if (!(await store.users.exists(client, username))) throw new Rejection('UNKNOWN_USER');
     // An enrolled photo is evidence already on file, not a new capture, whoever presents it.
-    if (key && store.images.isEnrolled(client, key)) throw new Rejection('REPLAYED_IMAGE');
-    const templates = store.users.templatesOf(client, username, space);
+    if (key && (await store.images.isEnrolled(client, key))) throw new Rejection('REPLAYED_IMAGE');
+    const templates = await store.users.templatesOf(client, username, space);
     if (templates.length === 0) throw new Rejection('REENROLLMENT_REQUIRED');
-    if (store.users.enrolledOriginals(client, username).some((original) => original.equals(bytes))) throw new Rejection('REPLAYED_IMAGE');
+    if ((await store.users.enrolledOriginals(client, username)).some((original) => original.equals(bytes))) throw new Rejection('REPLAYED_IMAGE');
     const { frames, isVideo } = await framesOf(bytes, checkDeadline);
     const probe = probeOf(frames, choice, config.video.bestFrames);
     if (!probe.ok) throw new Rejection(probe.problem);
-    if (key) store.images.markUsed(client, key, isoSeconds());
+    if (key) await store.images.markUsed(client, key, isoSeconds());
     const score = Math.round(matchScore(probe.value.embedding, templates) * 10000) / 10000;
     if (score >= recognition.replaySimilarity) throw new Rejection('REPLAYED_IMAGE', score);
     const live = isVideo

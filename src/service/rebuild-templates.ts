@@ -1,7 +1,6 @@
 import { chooseFace, type FaceChoice } from '../gate/recognition';
 import type { FaceAnalysis } from '../pipeline/analyze';
-import type { Store } from '../store';
-import type { EmbeddingSpace, TemplateRecord } from '../store/users';
+import type { EmbeddingSpace, Store, TemplateRecord } from '../store';
 
 export interface RebuildOutcome {
   rebuilt: { client: string; username: string }[];
@@ -21,14 +20,14 @@ export async function rebuildTemplates(
   choice: FaceChoice,
   progress: (done: number, total: number) => void = () => undefined,
 ): Promise<RebuildOutcome> {
-  const outdated = store.users.outdated(space);
+  const outdated = await store.users.outdated(space);
   const outcome: RebuildOutcome = { rebuilt: [], failed: [] };
   progress(0, outdated.length);
   for (const [done, user] of outdated.entries()) {
     try {
       const replacements: { imageKey: string; template: TemplateRecord }[] = [];
       for (const { imageKey } of user.templates) {
-        const original = imageKey ? store.images.original(user.client, imageKey) : undefined;
+        const original = imageKey ? await store.images.original(user.client, imageKey) : undefined;
         if (!imageKey || !original) throw new Error('the enrolled image is no longer stored');
         const chosen = chooseFace(await analyse(original), choice);
         if (!chosen.ok) throw new Error(`the enrolled image now gives ${chosen.problem}`);
@@ -38,7 +37,7 @@ export async function rebuildTemplates(
         }
         replacements.push({ imageKey, template: { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding } });
       }
-      store.users.replaceTemplates(user.client, user.username, replacements, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));
+      await store.users.replaceTemplates(user.client, user.username, replacements, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));
       outcome.rebuilt.push({ client: user.client, username: user.username });
     } catch (error) {
       outcome.failed.push({ client: user.client, username: user.username, reason: (error as Error).message });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FaceAnalysis, FaceReport } from '../pipeline/analyze';
-import type { NewImage } from '../store/images';
+import type { NewImage } from '../store';
 
 /** ISO 8601 UTC to the second, as the reference APIs print times. */
 export const isoSeconds = (date = new Date()): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -1,15 +1,131 @@
 /**
- * What every store backend offers (SQLite, the embedded default, and PostgreSQL for replicas):
- * the same methods as the SQLite repositories, each answering through a Promise. Every read and
- * change names the client, and another client's rows are treated as unknown.
+ * What every store backend offers (SQLite, the embedded default, and PostgreSQL for replicas),
+ * with the data types they take and give: each method answers through a Promise. Every read and
+ * change names the client, and another client's rows are treated as unknown. Sealed blobs (images,
+ * templates, scan files) are bound to their place (below), on every backend.
  */
-import type { ImageMetadata, NewImage } from './images';
-import type { ClaimedFile, FileError, ProfiledFile, ScanTask, StoredProfile, UploadedFile } from './scans';
-import type { EmbeddingSpace, NewEnrollment, OutdatedUser, TemplateRecord, UserMetadata } from './users';
+import type { BlobPlace } from './sealer';
 
-export type { ImageMetadata, NewImage } from './images';
-export type { ClaimedFile, FileError, ProfiledFile, ScanTask, StoredProfile, TaskStatus, UploadedFile } from './scans';
-export type { EmbeddingSpace, NewEnrollment, OutdatedUser, TemplateRecord, UserMetadata } from './users';
+export interface ImageMetadata {
+  key: string;
+  contentType: string;
+  fileSize: number;
+  width: number;
+  height: number;
+  /** ISO 8601, UTC. */
+  createdAt: string;
+  /** When the image was first used for an enrollment or a validation; null until then. */
+  usedAt: string | null;
+}
+
+export interface NewImage extends Omit<ImageMetadata, 'usedAt'> {
+  original: Buffer;
+  /** The aligned face crop, JPEG. */
+  cropped: Buffer;
+  /** The gate's findings, JSON. */
+  analysis: string;
+}
+
+/** Which model, at which exact version, made an embedding: only embeddings of one space compare. */
+export interface EmbeddingSpace {
+  model: string;
+  modelVersion: string;
+}
+
+export interface TemplateRecord extends EmbeddingSpace {
+  embedding: Float32Array;
+}
+
+export interface NewEnrollment {
+  username: string;
+  createdAt: string;
+  template: TemplateRecord;
+  /** The photo enrolled: a new upload, or the key of an image already stored. */
+  image: { upload: NewImage } | { key: string };
+}
+
+export interface OutdatedUser {
+  client: string;
+  username: string;
+  templates: { id: number; imageKey: string | null }[];
+}
+
+export interface UserMetadata {
+  username: string;
+  createdAt: string;
+  templates: { model: string; modelVersion: string; createdAt: string }[];
+  imageKeys: string[];
+}
+
+/** Why `enroll` wrote nothing; raised before anything of the enrollment is written. */
+export class EnrollmentConflict extends Error {
+  constructor(
+    readonly reason: 'DUPLICATE_USERNAME' | 'FACE_ALREADY_ENROLLED' | 'UNKNOWN_IMAGE_KEY' | 'IMAGE_KEY_TAKEN',
+    readonly otherUser?: string,
+  ) {
+    super(reason);
+  }
+}
+
+export type TaskStatus = 'pending' | 'running' | 'done' | 'failed';
+
+export interface ScanTask {
+  id: string;
+  /** The client whose key uploaded the collection: only its keys see the task. */
+  client: string;
+  collection: string;
+  status: TaskStatus;
+  total: number;
+  /** Files profiled or failed so far. */
+  processed: number;
+  /** Why the whole task failed; null unless its status is failed. */
+  failure: string | null;
+  /** ISO 8601, UTC. */
+  createdAt: string;
+  updatedAt: string;
+  /** When the task last started running (again, after a restart). */
+  startedAt: string | null;
+  /** `processed` at `startedAt`, to measure the pace of the current run. */
+  startedProcessed: number;
+  finishedAt: string | null;
+}
+
+export type StoredProfile = Record<string, number | string | boolean | null>;
+
+export interface UploadedFile {
+  name: string;
+  bytes: Buffer;
+}
+
+export interface ClaimedFile extends UploadedFile {
+  position: number;
+  /** How many times the file was handed to the analysis, this time included. */
+  attempts: number;
+}
+
+export interface FileError {
+  file: string;
+  error: string;
+}
+
+export interface ProfiledFile {
+  position: number;
+  name: string;
+  profile: StoredProfile;
+}
+
+/** Where an image's original bytes or face crop are stored, which its seal is bound to. */
+export const imagePlace = (key: string, column: 'original' | 'cropped'): BlobPlace => ({ table: 'images', row: key, column });
+
+/** Where a template's embedding is stored, which its seal is bound to. */
+export const templatePlace = (id: number): BlobPlace => ({ table: 'templates', row: id, column: 'embedding' });
+
+/** Where a scanned file's bytes or thumbnail are stored, which its seal is bound to. */
+export const scanFilePlace = (taskId: string, position: number, column: 'content' | 'thumbnail'): BlobPlace => ({
+  table: 'scan_files',
+  row: `${taskId}/${position}`,
+  column,
+});
 
 /** Whose data a reset erases: one client's, or (only for an all-clients admin) everyone's. */
 export type ResetScope = { client: string } | { allClients: true };

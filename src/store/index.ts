@@ -1,135 +1,46 @@
-import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
-import { flushErased } from './erasure';
-import { ImageRepository } from './images';
-import { MIGRATIONS } from './migrations';
-import { ScanRepository } from './scans';
+import type { Store } from './contract';
 import { Sealer } from './sealer';
-import { UserRepository } from './users';
+import { SqliteStore } from './sqlite';
+import type { SealOutcome } from './sqlite/seal-existing';
+
+export * from './contract';
+export type { SealOutcome } from './sqlite/seal-existing';
 
 export interface StoreOptions {
+  /** Where the embedded SQLite database lives (and, with any backend, the server's other files). */
   dataDir: string;
   busyTimeoutMs: number;
+  /** Empty: the embedded SQLite database in `dataDir`; `postgres://…` or `postgresql://…`: that PostgreSQL database. */
+  databaseUrl?: string;
   /** The client (config `auth.defaultClient`) that rows stored before tenants existed go to; 'default' when not given. */
   defaultClient?: string;
 }
 
-export const DATABASE_FILE = 'facegate.db';
-
-/** Whose data a reset erases: one client's, or (only for an all-clients admin) everyone's. */
-export type ResetScope = { client: string } | { allClients: true };
-
-/**
- * The data folder readable by this user only (0700, an existing one too, when it is ours to change:
- * a volume another user owns, such as Kubernetes' fsGroup mounts, is left as it is and the server
- * warns), and the database created 0600 before SQLite opens it: SQLite gives its -wal and -shm files
- * the database's mode.
- */
-function privateDatabasePath(dataDir: string): string {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  try {
-    chmodSync(dataDir, 0o700);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
-  }
-  const path = join(dataDir, DATABASE_FILE);
-  closeSync(openSync(path, 'a', 0o600));
-  return path;
+/** Which backend a database URL names: none is the embedded default. */
+export function backendOf(databaseUrl = ''): Store['backend'] {
+  if (databaseUrl === '') return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return 'postgres';
+  throw new Error('store.databaseUrl must be empty (SQLite in the data folder) or a postgres:// URL');
 }
 
-/** The SQLite database in the data folder: WAL journal, foreign keys on, migrated on open. */
-export class Store {
-  readonly db: Database.Database;
-  readonly images: ImageRepository;
-  readonly users: UserRepository;
-  readonly scans: ScanRepository;
-
-  private constructor(db: Database.Database, sealer: Sealer) {
-    this.db = db;
-    this.images = new ImageRepository(db, sealer);
-    this.users = new UserRepository(db, sealer, this.images);
-    this.scans = new ScanRepository(db, sealer);
+/**
+ * Opens (and migrates) the store the options name; with a `sealer` that encrypts, images, templates
+ * and scan files are encrypted at rest. The one place a backend is chosen.
+ */
+export async function openStore(options: StoreOptions, sealer: Sealer = Sealer.plain()): Promise<Store> {
+  switch (backendOf(options.databaseUrl)) {
+    case 'postgres':
+      throw new Error('store.databaseUrl (FACEGATE_DATABASE_URL) names a PostgreSQL database, but this build has no PostgreSQL backend yet: leave it empty to use SQLite');
+    case 'sqlite':
+      return SqliteStore.open(options, sealer);
   }
+}
 
-  /** Opens (and migrates) the database; with a `sealer` that encrypts, images and templates are encrypted at rest. */
-  static open(options: StoreOptions, sealer: Sealer = Sealer.plain()): Store {
-    const path = privateDatabasePath(options.dataDir);
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    // Files left by an earlier version may have been created readable by others.
-    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
-    db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
-    db.pragma('foreign_keys = ON');
-    // Deleted biometric data is overwritten with zeros, not left in free pages.
-    db.pragma('secure_delete = ON');
-    db.pragma('synchronous = NORMAL');
-    const store = new Store(db, sealer);
-    store.migrate(options.defaultClient ?? 'default');
-    return store;
-  }
-
-  get schemaVersion(): number {
-    return this.db.pragma('user_version', { simple: true }) as number;
-  }
-
-  private migrate(defaultClient: string): void {
-    const from = this.schemaVersion;
-    if (from > MIGRATIONS.length) {
-      throw new Error(`database schema version ${from} is newer than this build knows (${MIGRATIONS.length})`);
-    }
-    if (from === MIGRATIONS.length) return;
-    // Off outside the transactions (SQLite ignores the pragma inside one): dropping a rebuilt
-    // table would otherwise cascade into the rows that reference it.
-    this.db.pragma('foreign_keys = OFF');
-    try {
-      MIGRATIONS.slice(from).forEach((migration, i) => {
-        this.db.transaction(() => {
-          if (typeof migration === 'string') this.db.exec(migration);
-          else migration(this.db, defaultClient);
-          const broken = this.db.pragma('foreign_key_check') as unknown[];
-          if (broken.length > 0) throw new Error(`migration ${from + i + 1} left ${broken.length} rows with a broken reference`);
-          this.db.pragma(`user_version = ${from + i + 1}`);
-        })();
-      });
-    } finally {
-      this.db.pragma('foreign_keys = ON');
-    }
-  }
-
-  /**
-   * Erases the scope's users, templates, images and scans (files, profiles and thumbnails) in one
-   * transaction, then gives the space back to the file system.
-   */
-  reset(scope: ResetScope): void {
-    const tables = ['users', 'images', 'tasks'];
-    this.db.transaction(() => {
-      // Deleting users and tasks cascades to their templates and scan files.
-      for (const table of tables) {
-        if ('client' in scope) this.db.prepare(`DELETE FROM ${table} WHERE client = ?`).run(scope.client);
-        else this.db.prepare(`DELETE FROM ${table}`).run();
-      }
-    })();
-    this.db.exec('VACUUM');
-    flushErased(this.db);
-  }
-
-  /** True when the database accepts a write right now (checked by writing its header and rolling back). */
-  isWritable(): boolean {
-    try {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        this.db.pragma(`user_version = ${this.schemaVersion}`);
-      } finally {
-        this.db.exec('ROLLBACK');
-      }
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  close(): void {
-    if (this.db.open) this.db.close();
-  }
+/**
+ * Seals in place every blob stored in clear or in the first sealed format with the store's sealer
+ * (`npx facegate encrypt-existing`, server stopped). The embedded SQLite database only, for now.
+ */
+export function sealExisting(store: Store, progress: (done: number, total: number) => void): SealOutcome {
+  if (!(store instanceof SqliteStore)) throw new Error(`encrypt-existing seals the embedded SQLite database only, not a ${store.backend} one`);
+  return store.sealExisting(progress);
 }

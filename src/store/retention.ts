@@ -1,4 +1,4 @@
-import type { Store } from './index';
+import type { Store } from './contract';
 
 const HOUR_MS = 3_600_000;
 
@@ -16,19 +16,25 @@ export interface Erased {
 
 /**
  * Erases what the store keeps only for a while: now, then every quarter of the shorter period (at
- * most hourly). `erased` hears of each sweep that erased something. Returns the function that stops it.
+ * most hourly). `erased` hears of each sweep that erased something, `failed` of each that failed
+ * (the next one tries again). Resolves once the first sweep is done, with the function that stops it.
  */
-export function startRetention(store: Pick<Store, 'images' | 'scans'>, hours: RetentionHours, erased: (counts: Erased) => void): () => void {
+export async function startRetention(
+  store: Pick<Store, 'images' | 'scans'>,
+  hours: RetentionHours,
+  erased: (counts: Erased) => void,
+  failed: (error: unknown) => void,
+): Promise<() => void> {
   const before = (periodHours: number) => new Date(Date.now() - periodHours * HOUR_MS);
-  const sweep = () => {
+  const sweep = async () => {
     const counts = {
-      images: store.images.eraseUnenrolledBefore(before(hours.unenrolledImageHours)),
-      scans: store.scans.eraseFinishedBefore(before(hours.scanHours)),
+      images: await store.images.eraseUnenrolledBefore(before(hours.unenrolledImageHours)),
+      scans: await store.scans.eraseFinishedBefore(before(hours.scanHours)),
     };
     if (counts.images > 0 || counts.scans > 0) erased(counts);
   };
-  sweep();
-  const timer = setInterval(sweep, Math.min(HOUR_MS, (Math.min(hours.unenrolledImageHours, hours.scanHours) * HOUR_MS) / 4));
+  await sweep();
+  const timer = setInterval(() => sweep().catch(failed), Math.min(HOUR_MS, (Math.min(hours.unenrolledImageHours, hours.scanHours) * HOUR_MS) / 4));
   timer.unref();
   return () => clearInterval(timer);
 }

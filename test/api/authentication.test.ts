@@ -95,7 +95,7 @@ describeWithFaces('authentication against replay, on real faces', () => {
     const createdAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     // The same person under the same name for two clients: the rebuild moves each with its own client.
     for (const client of ['default', 'other']) {
-      store.users.enroll(client, { username: 'legacy', createdAt, image: { upload: newImage(bytes, old, face, createdAt) }, template: { model: 'faceres', modelVersion: face.embeddingVersion, embedding: face.embedding } }, () => undefined);
+      await store.users.enroll(client, { username: 'legacy', createdAt, image: { upload: newImage(bytes, old, face, createdAt) }, template: { model: 'faceres', modelVersion: face.embeddingVersion, embedding: face.embedding } }, async () => undefined);
     }
 
     const probe = await photo('deepface_img31.jpg');
@@ -109,8 +109,8 @@ describeWithFaces('authentication against replay, on real faces', () => {
       );
     });
     expect(cli).toEqual({ code: 0, stdout: expect.stringContaining('2 users moved to fr-feature') });
-    for (const client of ['default', 'other']) expect(store.users.metadata(client, 'legacy')?.templates.map((t) => t.model)).toEqual(['fr-feature']);
-    expect(store.users.outdated(embeddingSpace(config.models.dir, options.embedding.model))).toEqual([]);
+    for (const client of ['default', 'other']) expect((await store.users.metadata(client, 'legacy'))?.templates.map((t) => t.model)).toEqual(['fr-feature']);
+    expect(await store.users.outdated(embeddingSpace(config.models.dir, options.embedding.model))).toEqual([]);
 
     const after = await authenticate('?username=legacy', probe).expect(200);
     expect(after.body).toMatchObject({ Decision: 'APPROVED', DecisionReason: 'AUTHENTIFICATION_SUCCESS' });

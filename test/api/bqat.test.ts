@@ -8,6 +8,7 @@ import { USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, faceManifest, facePath, facesAvailable } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
 import { zipOf } from '../helpers/zip';
+import { sqliteDb } from '../helpers/sqlite';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
@@ -189,7 +190,7 @@ describe('a scan from upload to deletion', () => {
     await request(appOf().app).delete(`/scan/${ids.collection}`).set('Authorization', USER_KEY).expect(204);
     await get(`/scan/${ids.collection}/profiles`).expect(404);
     await get(`/task/${ids.tid}/`).expect(404);
-    expect(appOf().store.db.prepare('SELECT COUNT(*) AS n FROM scan_files WHERE task_id = ?').get(ids.tid)).toEqual({ n: 0 });
+    expect(sqliteDb(appOf().store).prepare('SELECT COUNT(*) AS n FROM scan_files WHERE task_id = ?').get(ids.tid)).toEqual({ n: 0 });
   });
 
   it('records an image that cannot be decoded as the file error, and goes on', async () => {

@@ -8,13 +8,14 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { PROJECT_ROOT } from '../../src/config';
-import { DATABASE_FILE, Store } from '../../src/store';
-import type { NewImage } from '../../src/store/images';
+import { openStore, type NewImage, type Store } from '../../src/store';
+import { DATABASE_FILE } from '../../src/store/sqlite';
 import { Sealer } from '../../src/store/sealer';
 import { USER_KEY, useApp } from '../helpers/app';
 import { firstFormatSealed, TEST_ENCRYPTION_KEY } from '../helpers/encryption';
 import { seededRandom } from '../helpers/random';
 import { storeTask } from '../helpers/scans';
+import { sqliteDb } from '../helpers/sqlite';
 
 const testApp = useApp();
 const IMAGE_KEY = '33333333-3333-4333-8333-333333333333';
@@ -60,25 +61,25 @@ function appOn(store: Store, lines: string[] = []) {
 describe('a store written in clear, then a key', () => {
   it('is refused with a 500 naming the row until encrypt-existing has sealed it; then the service reads it, and no copy in clear is left', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'facegate-encrypt-existing-'));
-    const plain = Store.open({ dataDir, busyTimeoutMs: 1000 }, Sealer.plain());
+    const plain = await openStore({ dataDir, busyTimeoutMs: 1000 }, Sealer.plain());
     const upload = image(IMAGE_KEY);
     const enrolled = image(ENROLLED_KEY);
     const random = seededRandom(1);
     const embedding = Float32Array.from({ length: 512 }, () => random());
-    plain.images.insert(CLIENT, upload);
-    plain.users.enroll(CLIENT, { username: 'ada', createdAt: NOW, template: { ...SPACE, embedding }, image: { upload: enrolled } }, () => undefined);
-    storeTask(plain.scans, { id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, [{ name: 'a.jpg', bytes: randomBytes(2048) }]);
+    await plain.images.insert(CLIENT, upload);
+    await plain.users.enroll(CLIENT, { username: 'ada', createdAt: NOW, template: { ...SPACE, embedding }, image: { upload: enrolled } }, async () => undefined);
+    await storeTask(plain.scans, { id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, [{ name: 'a.jpg', bytes: randomBytes(2048) }]);
     // A crop sealed by an earlier version, without associated data.
-    plain.db.prepare('UPDATE images SET cropped = ? WHERE key = ?').run(firstFormatSealed(upload.cropped), IMAGE_KEY);
-    plain.close();
+    sqliteDb(plain).prepare('UPDATE images SET cropped = ? WHERE key = ?').run(firstFormatSealed(upload.cropped), IMAGE_KEY);
+    await plain.close();
 
-    const keyed = () => Store.open({ dataDir, busyTimeoutMs: 1000 }, Sealer.fromKeyText(TEST_ENCRYPTION_KEY));
-    const before = keyed();
+    const keyed = () => openStore({ dataDir, busyTimeoutMs: 1000 }, Sealer.fromKeyText(TEST_ENCRYPTION_KEY));
+    const before = await keyed();
     const lines: string[] = [];
     const refused = await request(appOn(before, lines)).get(`/face_recognition/image/${IMAGE_KEY}/file`).set('Authorization', USER_KEY).expect(500);
     expect(refused.body).toEqual({ title: 'internal_error', description: 'The service failed to handle this request.' });
     expect(lines.join('')).toContain(`images:${IMAGE_KEY}:original is stored in clear although FACEGATE_ENCRYPTION_KEY is set`);
-    before.close();
+    await before.close();
 
     expect(encryptExisting(dataDir, {})).toMatchObject({ status: 2, stderr: expect.stringContaining('encrypt-existing needs FACEGATE_ENCRYPTION_KEY') });
     const first = encryptExisting(dataDir, { FACEGATE_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY });
@@ -92,14 +93,14 @@ describe('a store written in clear, then a key', () => {
     const files = Buffer.concat([db, `${db}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f)));
     for (const bytes of [upload.original, upload.cropped, enrolled.original, Buffer.from(embedding.buffer)]) expect(files.includes(bytes.subarray(1000, 1064))).toBe(false);
 
-    const after = keyed();
+    const after = await keyed();
     const file = await request(appOn(after)).get(`/face_recognition/image/${IMAGE_KEY}/file`).set('Authorization', USER_KEY).buffer(true).expect(200);
     expect(Buffer.compare(file.body as Buffer, upload.original)).toBe(0);
-    after.images.markUsed(CLIENT, IMAGE_KEY, NOW);
-    expect(after.images.croppedOfUsed(CLIENT, IMAGE_KEY)).toEqual(upload.cropped);
-    expect(after.users.templatesOf(CLIENT, 'ada', SPACE)).toEqual([embedding]);
-    expect(after.users.enrolledOriginals(CLIENT, 'ada')).toEqual([enrolled.original]);
-    expect(after.scans.claim('task-1', 0)?.bytes).toHaveLength(2048);
-    after.close();
+    await after.images.markUsed(CLIENT, IMAGE_KEY, NOW);
+    expect(await after.images.croppedOfUsed(CLIENT, IMAGE_KEY)).toEqual(upload.cropped);
+    expect(await after.users.templatesOf(CLIENT, 'ada', SPACE)).toEqual([embedding]);
+    expect(await after.users.enrolledOriginals(CLIENT, 'ada')).toEqual([enrolled.original]);
+    expect((await after.scans.claim('task-1', 0))?.bytes).toHaveLength(2048);
+    await after.close();
   });
 });

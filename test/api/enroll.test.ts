@@ -7,13 +7,14 @@ import { createApp } from '../../src/api/app';
 import { analysisOptions } from '../../src/config';
 import { embeddingSpace } from '../../src/models/manifest';
 import { analyze } from '../../src/pipeline/analyze';
-import { Store } from '../../src/store';
+import { openStore } from '../../src/store';
 import { Sealer } from '../../src/store/sealer';
 import { ADMIN_KEY, USER_KEY, useApp } from '../helpers/app';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
 import { videoOfStill } from '../helpers/video';
+import { sqliteDb } from '../helpers/sqlite';
 
 const testApp = useApp((config) => {
   // The concurrency test sends 20 requests at once: all of them wait for a turn instead of 503.
@@ -59,7 +60,7 @@ describe('enroll and authenticate: requests without real faces', () => {
       const res = await req;
       expect({ status: res.status, body: res.body }).toEqual({ status, body: { ...REJECTED, DecisionReason: reason } });
     }
-    expect(testApp().store.users.exists('default', 'ann')).toBe(false);
+    expect(await testApp().store.users.exists('default', 'ann')).toBe(false);
   });
 
   it('authenticate refuses missing input, unknown users and media it cannot read, under both spellings', async () => {
@@ -92,8 +93,8 @@ describe('enroll and authenticate: requests without real faces', () => {
 
 describe('reset when the database fails', () => {
   it('answers 500 ERROR_DETECTED and leaves the cause in the log, not in the answer', async () => {
-    const closed = Store.open(testApp().config.store);
-    closed.close();
+    const closed = await openStore(testApp().config.store);
+    await closed.close();
     const res = await request(createApp({ ...testApp().deps, store: closed })).post('/api/reset').set('Authorization', ADMIN_KEY).expect(500);
     expect(res.body).toEqual({ code: 500, msg: 'ERROR_DETECTED : the database could not be reset' });
   });
@@ -126,7 +127,7 @@ describeWithFaces('enroll and authenticate on real faces', () => {
 
     expect((await enroll('?username=matt', { bytes: await photo('deepface_img30.jpg') }).expect(409)).body.DecisionReason).toBe('DUPLICATE_USERNAME');
     expect((await enroll('?username=matt_again', { bytes: await photo('deepface_img29.jpg') }).expect(409)).body.DecisionReason).toBe('FACE_ALREADY_ENROLLED');
-    expect(testApp().store.users.exists('default', 'matt_again')).toBe(false);
+    expect(await testApp().store.users.exists('default', 'matt_again')).toBe(false);
 
     const user = await request(testApp().app).get('/api/users/matt').set('Authorization', USER_KEY).expect(200);
     expect(user.body).toEqual({
@@ -179,9 +180,9 @@ describeWithFaces('enroll and authenticate on real faces', () => {
     expect((await request(testApp().app).delete('/api/users/matt').set('Authorization', USER_KEY).expect(200)).body).toEqual({ code: 200, msg: 'DELETED' });
     await request(testApp().app).get(`/face_recognition/image/${key}`).set('Authorization', USER_KEY).expect(404);
     expect((await authenticate('?username=matt', { bytes: await photo('deepface_img31.jpg') }).expect(404)).body.DecisionReason).toBe('UNKNOWN_USER');
-    expect(testApp().store.users.exists('default', 'angelina')).toBe(true);
+    expect(await testApp().store.users.exists('default', 'angelina')).toBe(true);
     await reset();
-    const count = (table: string) => (testApp().store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const count = (table: string) => (sqliteDb(testApp().store).prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
     expect([count('users'), count('templates'), count('images')]).toEqual([0, 0, 0]);
   });
 
@@ -198,7 +199,7 @@ describeWithFaces('enroll and authenticate on real faces', () => {
       expect(enrolled.map((r) => r.status)).toEqual(names.map(() => 200));
       const authenticated = await Promise.all(names.map((n) => authenticate(`?username=${n}`, { bytes: probe }, app)));
       expect(authenticated.map((r) => r.body.DecisionReason)).toEqual(names.map(() => 'AUTHENTIFICATION_SUCCESS'));
-      expect(names.every((n) => testApp().store.users.exists('default', n))).toBe(true);
+      expect(await Promise.all(names.map((n) => testApp().store.users.exists('default', n)))).toEqual(names.map(() => true));
     } finally {
       testApp().config.recognition.duplicateSearch = original;
     }
@@ -208,12 +209,12 @@ describeWithFaces('enroll and authenticate on real faces', () => {
 describeWithFaces('encryption at rest', () => {
   it('stores no readable image or template bytes in the database files, and reads them back transparently', async () => {
     const { deps, config } = testApp();
-    const store = Store.open({ ...config.store, dataDir: join(config.store.dataDir, 'encrypted') }, Sealer.fromKeyText(TEST_ENCRYPTION_KEY));
+    const store = await openStore({ ...config.store, dataDir: join(config.store.dataDir, 'encrypted') }, Sealer.fromKeyText(TEST_ENCRYPTION_KEY));
     const app = createApp({ ...deps, store });
     const bytes = await scaledTo(readFileSync(facePath('deepface_img29.jpg')), 1024);
     await enroll('?username=matt', { bytes }, app).expect(200);
     expect((await authenticate('?username=matt', { bytes: await scaledTo(readFileSync(facePath('deepface_img31.jpg')), 1024) }, app).expect(200)).body.Decision).toBe('APPROVED');
-    const [template] = store.users.templatesOf('default', 'matt', embeddingSpace(config.models.dir, config.pipeline.embedding.model));
+    const [template] = await store.users.templatesOf('default', 'matt', embeddingSpace(config.models.dir, config.pipeline.embedding.model));
     const files = ['facegate.db', 'facegate.db-wal'].map((f) => {
       try {
         return readFileSync(join(config.store.dataDir, 'encrypted', f));
@@ -228,6 +229,6 @@ describeWithFaces('encryption at rest', () => {
     const key = (await request(app).get('/api/users/matt').set('Authorization', USER_KEY)).body.image_keys[0] as string;
     const file = await request(app).get(`/face_recognition/image/${key}/file`).set('Authorization', USER_KEY).buffer(true).expect(200);
     expect(Buffer.compare(file.body as Buffer, bytes)).toBe(0);
-    store.close();
+    await store.close();
   });
 });

@@ -11,7 +11,7 @@ import { createKeyring } from '../../src/config/api-keys';
 import { loadModels } from '../../src/models/registry';
 import { inProcess } from '../../src/pipeline/analysis-pool';
 import { createScanner } from '../../src/scan/scanner';
-import { Store } from '../../src/store';
+import { openStore } from '../../src/store';
 import { blurred, scaledTo, sideBySide } from '../../eval/transforms';
 import { USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
@@ -148,7 +148,7 @@ describe('POST /NFFS-FIQA/v1/predict when the analysis fails inside', () => {
     const lines: string[] = [];
     const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-fault-')), FACEGATE_API_KEYS: USER_KEY });
     const models = await loadModels({ ...config.models, load: ['blazeface'] });
-    const store = Store.open(config.store);
+    const store = await openStore(config.store);
     const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
     const app = createApp({ config, analyzer: inProcess(models), store, keyring: createKeyring(config.auth, config.store.dataDir), api: loadApiDocument(), logger, scanner: createScanner(config, store.scans, logger) });
     // A released session makes the detector's run fail, as a crashed runtime would.
@@ -156,6 +156,6 @@ describe('POST /NFFS-FIQA/v1/predict when the analysis fails inside', () => {
     const res = await request(app).post(ROUTE).set('Authorization', USER_KEY).send({ images: [b64(await faceFreeJpeg())] });
     expectError(res, 500, /^The service failed to handle this request\.$/);
     expect(lines.join('')).toContain(res.body.job.id);
-    store.close();
+    await store.close();
   });
 });

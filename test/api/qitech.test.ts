@@ -5,11 +5,12 @@ import { blurred, closeUp, cutAtEdge, exposed, rotated, scaledTo, shrunkIntoCorn
 import { analyze } from '../../src/pipeline/analyze';
 import { analysisOptions } from '../../src/config';
 import { createApp } from '../../src/api/app';
-import { Store } from '../../src/store';
+import { openStore } from '../../src/store';
 import { jsonBodyLimit } from '../../src/api/base64';
 import { USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
+import { sqliteDb } from '../helpers/sqlite';
 
 const ROUTE = '/face_recognition/image';
 const testApp = useApp();
@@ -24,7 +25,7 @@ const get = (path: string, key: string | null = USER_KEY) => {
   if (key) req.set('Authorization', key);
   return req;
 };
-const storedImages = () => (testApp().store.db.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
+const storedImages = () => (sqliteDb(testApp().store).prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
 
 describe('POST /face_recognition/image without real faces', () => {
   it('answers a face-free photo with image_quality / no_faces and stores nothing', async () => {
@@ -82,8 +83,8 @@ describe('POST /face_recognition/image without real faces', () => {
 
 describe('QI Tech routes when the database fails', () => {
   it('answer 500 internal_error without saying why', async () => {
-    const closed = Store.open(testApp().config.store);
-    closed.close();
+    const closed = await openStore(testApp().config.store);
+    await closed.close();
     const broken = createApp({ ...testApp().deps, store: closed });
     const res = await request(broken).get(`${ROUTE}/00000000-0000-4000-8000-000000000000`).set('Authorization', USER_KEY).expect(500);
     expect(res.body).toEqual({ title: 'internal_error', description: 'The service failed to handle this request.' });
@@ -133,11 +134,55 @@ describeWithFaces('POST /face_recognition/image on real faces', () => {
 
     const early = await get(`${ROUTE}/${key}/cropped_file`).expect(404);
     expect(early.body).toEqual({ title: 'not_found', description: 'The cropped file exists once the image has been used for an enrollment or a validation.' });
-    testApp().store.images.markUsed('default', key, new Date().toISOString());
+    await testApp().store.images.markUsed('default', key, new Date().toISOString());
     const crop = await get(`${ROUTE}/${key}/cropped_file`).buffer(true).expect(200);
     expect(crop.headers['content-type']).toBe('image/jpeg');
     const size = testApp().config.pipeline.crop.size;
     expect(await sharp(crop.body as Buffer).metadata()).toMatchObject({ format: 'jpeg', width: size, height: size });
+  });
+
+  describe('?faces=true', () => {
+    const uploadWithFaces = (image: Buffer, faces = 'true') => request(testApp().app).post(`${ROUTE}?faces=${faces}`).set('Authorization', USER_KEY).send({ image: image.toString('base64') });
+    const inside = ([x, y]: number[], box: { x: number; y: number; width: number; height: number }) => x >= box.x - 1 && x <= box.x + box.width + 1 && y >= box.y - 1 && y <= box.y + box.height + 1;
+
+    it('adds the face box, the 468 landmarks and the 10 region outlines to a stored photo\'s answer, in its pixels', async () => {
+      const portrait = await photo('facenet_paul_rudd_1.jpg');
+      const res = await uploadWithFaces(portrait).expect(201);
+      const validate = testApp().deps.api.validator('ImageMetadata');
+      expect({ valid: validate(res.body), errors: validate.errors }).toEqual({ valid: true, errors: null });
+      expect(res.body.faces).toHaveLength(1);
+      const [face] = res.body.faces;
+      const expected = await faceBox(portrait);
+      expect(face.box.x).toBeCloseTo(expected.x, 0);
+      expect(face.box.width).toBeCloseTo(expected.width, 0);
+      expect(face.landmarks).toHaveLength(468);
+      expect(face.landmarks.every((point: number[]) => inside(point, face.box))).toBe(true);
+      expect(Object.keys(face.regions).sort()).toEqual(['cheek_left', 'cheek_right', 'chin', 'eye_left', 'eye_right', 'eyebrow_left', 'eyebrow_right', 'forehead', 'mouth', 'nose']);
+      expect(Object.values(face.regions).some((region) => (region as { occluded: boolean }).occluded)).toBe(false);
+      // The stored metadata stays QI Tech's.
+      expect((await get(`${ROUTE}/${res.body.image_key}`).expect(200)).body.faces).toBeUndefined();
+    });
+
+    it('marks the covered regions of a rejected masked face, and both faces of a two-face photo', async () => {
+      const masked = await uploadWithFaces(await photo('maskdet_with_mask043.jpg')).expect(400);
+      expect(masked.body.image_status).toBe('wearing_acessories');
+      expect(masked.body.faces[0].regions.mouth).toMatchObject({ occluded: true });
+      expect(masked.body.faces[0].regions.eye_left).toMatchObject({ occluded: false });
+      const two = await uploadWithFaces(await sideBySide(await photo('facenet_paul_rudd_1.jpg'), await photo('inspireface_RD_d1.jpg'))).expect(400);
+      expect(two.body.image_status).toBe('multiple_faces');
+      expect(two.body.faces).toHaveLength(2);
+      const validate = testApp().deps.api.validator('ImageUploadError');
+      expect({ valid: validate(two.body), errors: validate.errors }).toEqual({ valid: true, errors: null });
+    });
+
+    it('is left out with faces=false, and any other value is 400 invalid_request with nothing stored', async () => {
+      const portrait = await photo('facenet_paul_rudd_1.jpg');
+      expect((await uploadWithFaces(portrait, 'false').expect(201)).body.faces).toBeUndefined();
+      const before = storedImages();
+      const res = await uploadWithFaces(portrait, 'yes').expect(400);
+      expect(res.body).toEqual({ title: 'invalid_request', description: 'Invalid request: the query parameter faces must be true or false.' });
+      expect(storedImages()).toBe(before);
+    });
   });
 
   it('keeps a PNG as PNG', async () => {

@@ -9,6 +9,7 @@ import { createApp } from '../../src/api/app';
 import { OTHER_CLIENT_KEY, USER_KEY, useApp } from '../helpers/app';
 import { faceFreeJpeg } from '../helpers/images';
 import { zipOf } from '../helpers/zip';
+import { sqliteDb } from '../helpers/sqlite';
 
 const appOf = useApp();
 const MB = 1024 * 1024;
@@ -30,7 +31,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 const stagingRoot = () => join(appOf().config.store.dataDir, 'scan-uploads');
 /** Every file and folder under the upload staging root. */
 const staged = () => readdirSync(stagingRoot(), { recursive: true });
-const rows = () => appOf().store.db.prepare('SELECT (SELECT COUNT(*) FROM tasks) AS tasks, (SELECT COUNT(*) FROM scan_files) AS files').get();
+const rows = () => sqliteDb(appOf().store).prepare('SELECT (SELECT COUNT(*) FROM tasks) AS tasks, (SELECT COUNT(*) FROM scan_files) AS files').get();
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));

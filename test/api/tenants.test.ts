@@ -10,6 +10,7 @@ import { identityTagger } from '../../src/log';
 import { ADMIN_KEY, OTHER_CLIENT_ADMIN_KEY, OTHER_CLIENT_KEY, USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
+import { sqliteDb } from '../helpers/sqlite';
 
 /**
  * The cross-client matrix: the default client (USER_KEY) owns an uploaded image, an enrolled user
@@ -205,7 +206,7 @@ describeWithFaces('two clients: another client’s data answers as if it never e
 
   it('reset: a client admin erases its own client only and cannot ask for all; the all-clients admin erases its client, or every client when it asks', async () => {
     const { store } = testApp();
-    const count = (sql: string) => store.db.prepare(sql).pluck().get() as number;
+    const count = (sql: string) => sqliteDb(store).prepare(sql).pluck().get() as number;
     const before = await ownerView();
     const otherUsers = () => count("SELECT COUNT(*) FROM users WHERE client = 'other'");
     expect(otherUsers()).toBe(1);

@@ -29,7 +29,7 @@ describe('the FIQA cascade on an image without a face', () => {
       .toBuffer();
     const record = stageRecord();
     expect(await fiqaCascade(gradient, models(), options, config.gate.fiqa, record)).toEqual({ outcome: 'face_count', faceCount: 0 });
-    expect(stagesRun(record).filter((s) => !['decode', 'detect', 'landmarks', 'second look'].includes(s))).toEqual([]);
+    expect(stagesRun(record).filter((s) => !['decode', 'detect', 'mesh', 'second look'].includes(s))).toEqual([]);
   });
 });
 
@@ -67,12 +67,12 @@ describeWithFaces('the FIQA cascade on the shared photos', () => {
     return readFileSync(facePath(file));
   };
 
-  it('runs no occlusion, embedding, expression or quality model on a photo of two or more faces', async () => {
+  it('runs no iris, occlusion, embedding, expression or quality model on a photo of two or more faces', async () => {
     const record = stageRecord();
     const verdict = await fiqaCascade(first((v) => v.faceCount >= 2), models(), options, config.gate.fiqa, record);
     expect(verdict.outcome).toBe('face_count');
-    expect(stagesRun(record)).toEqual(['decode', 'detect', 'landmarks']);
-    for (const model of ['fr-feature-maps', 'occlusion', 'fr-feature', 'emotion', 'quality'] as const) expect(runsOf(record, model)).toBe(0);
+    expect(stagesRun(record)).toEqual(['decode', 'detect', 'mesh']);
+    for (const model of ['iris', 'fr-feature-maps', 'occlusion', 'fr-feature', 'emotion', 'quality'] as const) expect(runsOf(record, model)).toBe(0);
     // Faces are counted once FaceMesh confirms them, so the mesh is part of detection.
     expect(runsOf(record, 'facemesh')).toBe(2);
   });
@@ -81,7 +81,7 @@ describeWithFaces('the FIQA cascade on the shared photos', () => {
     const record = stageRecord();
     const verdict = await fiqaCascade(first((v) => v.outcome === 'occluded'), models(), options, config.gate.fiqa, record);
     expect(verdict.outcome).toBe('occluded');
-    expect(stagesRun(record)).toEqual(['decode', 'detect', 'landmarks', 'occlusion']);
+    expect(stagesRun(record)).toEqual(['decode', 'detect', 'mesh', 'eyes', 'occlusion']);
     expect([runsOf(record, 'fr-feature-maps'), runsOf(record, 'occlusion')]).toEqual([1, 1]);
     for (const model of ['fr-feature', 'emotion', 'quality'] as const) expect(runsOf(record, model)).toBe(0);
   });
@@ -90,8 +90,9 @@ describeWithFaces('the FIQA cascade on the shared photos', () => {
     const record = stageRecord();
     const verdict = await fiqaCascade(first((v) => v.outcome === 'accepted'), models(), options, config.gate.fiqa, record);
     expect(verdict.outcome).toBe('accepted');
-    expect(stagesRun(record)).toEqual(['decode', 'detect', 'landmarks', 'occlusion', 'embed', 'measure', 'quality']);
-    expect([runsOf(record, 'fr-feature'), runsOf(record, 'quality'), runsOf(record, 'emotion')]).toEqual([2, 1, 0]);
+    expect(stagesRun(record)).toEqual(['decode', 'detect', 'mesh', 'eyes', 'occlusion', 'embed', 'measure', 'quality']);
+    // fr-feature runs on the mirrored crop only: fr-feature-maps gave the aligned crop's embedding.
+    expect([runsOf(record, 'fr-feature-maps'), runsOf(record, 'fr-feature'), runsOf(record, 'quality'), runsOf(record, 'emotion')]).toEqual([1, 1, 1, 0]);
   });
 
   it('lets the thresholds decide where it stops: an occluded face at the default occlusion threshold is judged for quality at 1.01', async () => {

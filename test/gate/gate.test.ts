@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config';
 import { fiqaVerdict } from '../../src/gate/fiqa';
-import { photoVerdict } from '../../src/gate/photo-rules';
+import { countedPhotoVerdict, photoVerdict } from '../../src/gate/photo-rules';
 import type { FaceAnalysis, FaceReport } from '../../src/pipeline/analyze';
 import { OCCLUSION_REGIONS } from '../../src/pipeline/occlusion';
 
@@ -35,6 +35,13 @@ describe('photo rules', () => {
     expect(photoVerdict(analysis(face(undefined, photo.detection - 0.01)), photo).status).toBe('no_faces');
     expect(photoVerdict(analysis(face(), face()), photo)).toMatchObject({ status: 'multiple_faces', failures: [{ check: 'face_count', value: 2, max: 1 }] });
     expect(photoVerdict(analysis(face(), face(undefined, photo.detection - 0.01)), photo).accepted).toBe(true);
+  });
+
+  it('refuse a face count alone as they refuse the whole analysis of that many faces', () => {
+    expect(countedPhotoVerdict({ faceCount: 2 }, photo)).toEqual(photoVerdict(analysis(face(), face()), photo));
+    expect(countedPhotoVerdict({ faceCount: 0 }, photo)).toEqual(photoVerdict(analysis(), photo));
+    const one = analysis(face((f) => void (f.geometry.yaw = 40)));
+    expect(countedPhotoVerdict({ faceCount: 1, analysis: one }, photo)).toEqual(photoVerdict(one, photo));
   });
 
   it('name the first failure in the documented order and list every failure with its value and limit', () => {

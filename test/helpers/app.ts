@@ -10,7 +10,7 @@ import { createKeyring } from '../../src/config/api-keys';
 import { loadModels, type ModelRegistry } from '../../src/models/registry';
 import { inProcess } from '../../src/pipeline/analysis-pool';
 import { createScanner } from '../../src/scan/scanner';
-import { Store } from '../../src/store';
+import { openStore, type Store } from '../../src/store';
 
 export const USER_KEY = 'user-key-for-tests-0123456789';
 export const ADMIN_KEY = 'admin-key-for-tests-0123456789';
@@ -28,7 +28,7 @@ export interface TestApp {
 }
 
 /**
- * The real app on the real models, with a fresh SQLite file in a temporary folder and the test
+ * The real app on the real models, with a fresh store (SQLite in a temporary folder, as configured) and the test
  * keys of two clients; `adjust` may change the configuration first. Models load once per test file.
  */
 export function useApp(adjust: (config: Config) => void = () => undefined): () => TestApp {
@@ -38,7 +38,7 @@ export function useApp(adjust: (config: Config) => void = () => undefined): () =
     config.auth.clients = { other: { apiKeys: [OTHER_CLIENT_KEY], adminKeys: [OTHER_CLIENT_ADMIN_KEY] } };
     adjust(config);
     const models = await loadModels(config.models);
-    const store = Store.open(config.store);
+    const store = await openStore(config.store);
     const keyring = createKeyring(config.auth, config.store.dataDir);
     const logger = pino({ level: 'silent' });
     const deps = { config, analyzer: inProcess(models), store, keyring, api: loadApiDocument(), logger, scanner: createScanner(config, store.scans, logger) };
@@ -46,7 +46,7 @@ export function useApp(adjust: (config: Config) => void = () => undefined): () =
   });
   afterAll(async () => {
     await built?.deps.scanner.close();
-    built?.store.close();
+    await built?.store.close();
     await built?.models.release();
   });
   return () => {

@@ -15,6 +15,7 @@ export function gatedAnalyzer(analyzer: Analyzer) {
     analyzer: {
       analyze: (bytes, options) => gate(() => analyzer.analyze(bytes, options)),
       assess: (bytes, options) => gate(() => analyzer.assess(bytes, options)),
+      analyzeCounted: (bytes, options, countAt) => gate(() => analyzer.analyzeCounted(bytes, options, countAt)),
       cascade: (bytes, options, stops) => gate(() => analyzer.cascade(bytes, options, stops)),
       get loaded() {
         return analyzer.loaded;

@@ -1,8 +1,8 @@
-import type { ScanRepository, UploadedFile } from '../../src/store/scans';
+import type { ScanStore, UploadedFile } from '../../src/store';
 
 /** Stores a pending task with its files as the scanner's intake does, in one go. */
-export function storeTask(scans: ScanRepository, task: { id: string; client: string; collection: string; createdAt: string }, files: UploadedFile[]): void {
-  scans.beginIntake(task);
-  scans.addFiles(task.id, 0, files);
-  scans.completeIntake(task.id, files.length);
+export async function storeTask(scans: ScanStore, task: { id: string; client: string; collection: string; createdAt: string }, files: UploadedFile[]): Promise<void> {
+  await scans.beginIntake(task);
+  await scans.addFiles(task.id, 0, files);
+  await scans.completeIntake(task.id, files.length);
 }

@@ -142,6 +142,7 @@ describeWithFaces('analyze on real photos', () => {
     // A photo and its mirror image are one person to the model, and the mirror option makes them closer still.
     expect(similarity(plain, plainOfMirror)).toBeGreaterThan(0.8);
     expect(similarity(both, (await embedFaces(mirrorImage, [ofMirror.landmarks], model, { ...options.embedding, mirror: true }))[0])).toBeGreaterThan(similarity(plain, plainOfMirror));
+    // The analysis took the aligned crop's embedding from the occlusion stage's fr-feature-maps run: bit for bit fr-feature's.
     expect(face.embedding).toEqual(both);
     expect(face.embeddingModel).toBe('fr-feature');
   });

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { type Config, loadConfig } from '../../src/config';
 import { createScanner } from '../../src/scan/scanner';
-import { Store } from '../../src/store';
+import { openStore, type Store } from '../../src/store';
 import { faceFreeJpeg } from '../helpers/images';
+import { sqliteDb } from '../helpers/sqlite';
 
 const logger = pino({ level: 'silent' });
 
@@ -19,65 +20,65 @@ async function images(count: number) {
   return Promise.all(Array.from({ length: count }, async (_, i) => ({ name: `image-${i}.jpg`, bytes: await faceFreeJpeg(i + 1) })));
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 describe('Scanner across a restart', () => {
   it('leaves an interrupted task running with its unfinished files, and the next start finishes it', async () => {
     const config = freshConfig();
-    let store = Store.open(config.store);
+    let store = await openStore(config.store);
     const first = createScanner(config, store.scans, logger);
     const task = await first.submit('default', await images(4));
-    await until(() => (store.scans.task('default', task.id)?.processed ?? 0) >= 1);
+    await until(async () => ((await store.scans.task('default', task.id))?.processed ?? 0) >= 1);
     await first.close();
-    const interrupted = store.scans.task('default', task.id);
+    const interrupted = await store.scans.task('default', task.id);
     expect(interrupted?.status).toBe('running');
     expect(interrupted?.processed).toBeLessThan(4);
-    const profiledBefore = store.scans.profiles(task.id).map((p) => p.name);
-    store.close();
+    const profiledBefore = (await store.scans.profiles(task.id)).map((p) => p.name);
+    await store.close();
 
-    store = Store.open(config.store);
+    store = await openStore(config.store);
     const second = createScanner(config, store.scans, logger);
-    expect(second.resume()).toBe(1);
+    expect(await second.resume()).toBe(1);
     await second.idle();
     await second.close();
-    expect(store.scans.task('default', task.id)).toMatchObject({ status: 'done', processed: 4, total: 4 });
-    const profiled = store.scans.profiles(task.id).map((p) => p.name);
+    expect(await store.scans.task('default', task.id)).toMatchObject({ status: 'done', processed: 4, total: 4 });
+    const profiled = (await store.scans.profiles(task.id)).map((p) => p.name);
     expect(profiled).toEqual(['image-0.jpg', 'image-1.jpg', 'image-2.jpg', 'image-3.jpg']);
     expect(profiled.slice(0, profiledBefore.length)).toEqual(profiledBefore);
-    expect(store.db.prepare('SELECT COUNT(*) AS n FROM scan_files WHERE content IS NOT NULL').get()).toEqual({ n: 0 });
-    store.close();
+    expect(sqliteDb(store).prepare('SELECT COUNT(*) AS n FROM scan_files WHERE content IS NOT NULL').get()).toEqual({ n: 0 });
+    await store.close();
   });
 
   it('marks failed a file the service stopped on as many times as allowed, and scans the rest', async () => {
     const config = freshConfig();
-    const store = Store.open(config.store);
+    const store = await openStore(config.store);
     const scanner = createScanner(config, store.scans, logger);
     const task = await scanner.submit('default', await images(2));
     await scanner.close();
-    store.db.prepare('UPDATE scan_files SET attempts = ? WHERE task_id = ? AND position = 0').run(config.scan.maxAttempts, task.id);
+    sqliteDb(store).prepare('UPDATE scan_files SET attempts = ? WHERE task_id = ? AND position = 0').run(config.scan.maxAttempts, task.id);
 
     const restarted = createScanner(config, store.scans, logger);
-    restarted.resume();
+    await restarted.resume();
     await restarted.idle();
     await restarted.close();
-    expect(store.scans.task('default', task.id)).toMatchObject({ status: 'done', processed: 2 });
-    expect(store.scans.errors(task.id)).toEqual([{ file: 'image-0.jpg', error: expect.stringMatching(/did not finish in 3 attempts/) }]);
-    expect(store.scans.profiles(task.id).map((p) => p.name)).toEqual(['image-1.jpg']);
-    store.close();
+    expect(await store.scans.task('default', task.id)).toMatchObject({ status: 'done', processed: 2 });
+    expect(await store.scans.errors(task.id)).toEqual([{ file: 'image-0.jpg', error: expect.stringMatching(/did not finish in 3 attempts/) }]);
+    expect((await store.scans.profiles(task.id)).map((p) => p.name)).toEqual(['image-1.jpg']);
+    await store.close();
   });
 
   it('fails the task, saying why, when the analysis models cannot load', async () => {
     const config = freshConfig();
     config.models.dir = mkdtempSync(join(tmpdir(), 'facegate-no-models-'));
-    const store = Store.open(config.store);
+    const store = await openStore(config.store);
     const scanner = createScanner(config, store.scans, logger);
     const task = await scanner.submit('default', await images(2));
     await scanner.idle();
     await scanner.close();
-    expect(store.scans.task('default', task.id)).toMatchObject({ status: 'failed', failure: expect.stringMatching(/models could not load: model manifest .* is missing/) });
-    store.close();
+    expect(await store.scans.task('default', task.id)).toMatchObject({ status: 'failed', failure: expect.stringMatching(/models could not load: model manifest .* is missing/) });
+    await store.close();
   });
 
   describe('intake', () => {
@@ -86,11 +87,11 @@ describe('Scanner across a restart', () => {
       config.models.dir = mkdtempSync(join(tmpdir(), 'facegate-no-models-'));
       return config;
     };
-    const rows = (store: Store) => store.db.prepare('SELECT (SELECT COUNT(*) FROM tasks) AS tasks, (SELECT COUNT(*) FROM scan_files) AS files').get();
+    const rows = (store: Store) => sqliteDb(store).prepare('SELECT (SELECT COUNT(*) FROM tasks) AS tasks, (SELECT COUNT(*) FROM scan_files) AS files').get();
 
     it('stores a large upload in several transactions, all its files in order', async () => {
       const config = withoutModels();
-      const store = Store.open(config.store);
+      const store = await openStore(config.store);
       const scanner = createScanner(config, store.scans, logger);
       const addFiles = jest.spyOn(store.scans, 'addFiles');
       const files = [0, 1, 2].map((i) => ({ name: `large-${i}.jpg`, bytes: Buffer.alloc(5 * 1024 * 1024, i) }));
@@ -100,16 +101,16 @@ describe('Scanner across a restart', () => {
         [2, 1],
       ]);
       expect(task.total).toBe(3);
-      expect(store.db.prepare('SELECT position, name FROM scan_files WHERE task_id = ? ORDER BY position').all(task.id)).toEqual(
+      expect(sqliteDb(store).prepare('SELECT position, name FROM scan_files WHERE task_id = ? ORDER BY position').all(task.id)).toEqual(
         files.map((f, position) => ({ position, name: f.name })),
       );
       await scanner.close();
-      store.close();
+      await store.close();
     });
 
     it('keeps nothing of an upload whose files cannot all be read', async () => {
       const config = withoutModels();
-      const store = Store.open(config.store);
+      const store = await openStore(config.store);
       const scanner = createScanner(config, store.scans, logger);
       const unreadable = (function* () {
         yield { name: 'first.jpg', bytes: Buffer.alloc(9 * 1024 * 1024, 1) };
@@ -118,22 +119,22 @@ describe('Scanner across a restart', () => {
       await expect(scanner.submit('default', unreadable)).rejects.toThrow('the staged file went missing');
       expect(rows(store)).toEqual({ tasks: 0, files: 0 });
       await scanner.close();
-      store.close();
+      await store.close();
     });
 
     it('erases at the next start an intake a stopped process left incomplete, and does not scan it', async () => {
       const config = withoutModels();
-      let store = Store.open(config.store);
-      store.scans.beginIntake({ id: 'cut-short', client: 'default', collection: 'cut-short-c', createdAt: new Date().toISOString() });
-      store.scans.addFiles('cut-short', 0, [{ name: 'a.jpg', bytes: Buffer.from('first of many') }]);
-      store.close();
+      let store = await openStore(config.store);
+      await store.scans.beginIntake({ id: 'cut-short', client: 'default', collection: 'cut-short-c', createdAt: new Date().toISOString() });
+      await store.scans.addFiles('cut-short', 0, [{ name: 'a.jpg', bytes: Buffer.from('first of many') }]);
+      await store.close();
 
-      store = Store.open(config.store);
+      store = await openStore(config.store);
       const scanner = createScanner(config, store.scans, logger);
-      expect(scanner.resume()).toBe(0);
+      expect(await scanner.resume()).toBe(0);
       expect(rows(store)).toEqual({ tasks: 0, files: 0 });
       await scanner.close();
-      store.close();
+      await store.close();
     });
   });
 });

@@ -4,8 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/config';
-import { DATABASE_FILE, Store } from '../../src/store';
-import type { NewImage } from '../../src/store/images';
+import type { NewImage, Store } from '../../src/store';
+import { DATABASE_FILE, SqliteStore } from '../../src/store/sqlite';
 import { Sealer } from '../../src/store/sealer';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
 import { seededRandom } from '../helpers/random';
@@ -24,35 +24,35 @@ function image(key: string): NewImage {
   return { key, contentType: 'image/jpeg', fileSize: 4096, width: 64, height: 64, createdAt: NOW, original: randomBytes(4096), cropped: randomBytes(1024), analysis: '{}' };
 }
 
-function enroll(store: Store, username: string, key: string): void {
+async function enroll(store: Store, username: string, key: string): Promise<void> {
   const random = seededRandom(username.charCodeAt(0));
   const embedding = Float32Array.from({ length: 512 }, () => random());
-  store.users.enroll(CLIENT, { username, createdAt: NOW, template: { ...SPACE, embedding }, image: { upload: image(key) } }, () => undefined);
+  await store.users.enroll(CLIENT, { username, createdAt: NOW, template: { ...SPACE, embedding }, image: { upload: image(key) } }, async () => undefined);
 }
 
 describe('database files', () => {
-  it('are 0600 in a 0700 folder from the first open', () => {
+  it('are 0600 in a 0700 folder from the first open', async () => {
     const dataDir = newDataDir();
-    const store = Store.open({ dataDir, busyTimeoutMs: 1000 }, Sealer.plain());
-    store.images.insert(CLIENT, image(KEY_A));
+    const store = SqliteStore.open({ dataDir, busyTimeoutMs: 1000 }, Sealer.plain());
+    await store.images.insert(CLIENT, image(KEY_A));
     const db = join(dataDir, DATABASE_FILE);
     expect(modeOf(dataDir)).toBe(0o700);
     for (const file of [db, `${db}-wal`, `${db}-shm`]) expect([file, modeOf(file)]).toEqual([file, 0o600]);
-    store.close();
+    await store.close();
   });
 
-  it('made readable by others by an earlier version are closed again at the next open', () => {
+  it('made readable by others by an earlier version are closed again at the next open', async () => {
     const dataDir = newDataDir();
     const db = join(dataDir, DATABASE_FILE);
-    const first = Store.open({ dataDir, busyTimeoutMs: 1000 });
-    first.images.insert(CLIENT, image(KEY_A));
+    const first = SqliteStore.open({ dataDir, busyTimeoutMs: 1000 });
+    await first.images.insert(CLIENT, image(KEY_A));
     chmodSync(dataDir, 0o755);
     for (const file of [db, `${db}-wal`, `${db}-shm`]) chmodSync(file, 0o644);
-    const second = Store.open({ dataDir, busyTimeoutMs: 1000 });
+    const second = SqliteStore.open({ dataDir, busyTimeoutMs: 1000 });
     expect(modeOf(dataDir)).toBe(0o700);
     for (const file of [db, `${db}-wal`, `${db}-shm`]) expect([file, modeOf(file)]).toEqual([file, 0o600]);
-    second.close();
-    first.close();
+    await second.close();
+    await first.close();
   });
 });
 
@@ -66,7 +66,7 @@ describe('database files in a folder another user owns (a mounted volume)', () =
     const dataDir = join(parent, 'data');
     mkdirSync(dataDir, { mode: 0o777 });
     chmodSync(dataDir, 0o777);
-    const open = `require(${JSON.stringify(join(PROJECT_ROOT, 'src', 'store'))}).Store.open({ dataDir: ${JSON.stringify(dataDir)}, busyTimeoutMs: 1000 }).close()`;
+    const open = `require(${JSON.stringify(join(PROJECT_ROOT, 'src', 'store', 'sqlite'))}).SqliteStore.open({ dataDir: ${JSON.stringify(dataDir)}, busyTimeoutMs: 1000 }).close()`;
     const run = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', 'tsx', '-e', open], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 });
     expect([run.status, run.stderr]).toEqual([0, '']);
     expect(modeOf(dataDir)).toBe(0o777);
@@ -77,57 +77,45 @@ describe('database files in a folder another user owns (a mounted volume)', () =
 describe('sealed blobs', () => {
   const sealer = () => Sealer.fromKeyText(TEST_ENCRYPTION_KEY);
 
-  it('copied into another image row, or into the crop column, do not open there', () => {
-    const store = Store.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
+  it('copied into another image row, or into the crop column, do not open there', async () => {
+    const store = SqliteStore.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
     const a = image(KEY_A);
-    store.images.insert(CLIENT, a);
-    store.images.insert(CLIENT, image(KEY_B));
-    store.images.markUsed(CLIENT, KEY_A, NOW);
-    expect(store.images.original(CLIENT, KEY_A)).toEqual(a.original);
+    await store.images.insert(CLIENT, a);
+    await store.images.insert(CLIENT, image(KEY_B));
+    await store.images.markUsed(CLIENT, KEY_A, NOW);
+    expect(await store.images.original(CLIENT, KEY_A)).toEqual(a.original);
     store.db.prepare('UPDATE images SET original = (SELECT original FROM images WHERE key = ?) WHERE key = ?').run(KEY_A, KEY_B);
-    expect(() => store.images.original(CLIENT, KEY_B)).toThrow(`images:${KEY_B}:original does not open`);
+    await expect(store.images.original(CLIENT, KEY_B)).rejects.toThrow(`images:${KEY_B}:original does not open`);
     store.db.prepare('UPDATE images SET cropped = original WHERE key = ?').run(KEY_A);
-    expect(() => store.images.croppedOfUsed(CLIENT, KEY_A)).toThrow(`images:${KEY_A}:cropped does not open`);
-    store.close();
+    await expect(store.images.croppedOfUsed(CLIENT, KEY_A)).rejects.toThrow(`images:${KEY_A}:cropped does not open`);
+    await store.close();
   });
 
-  it('copied from one user’s template to another’s do not open: nobody authenticates as bo with ada’s face', () => {
-    const store = Store.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
-    enroll(store, 'ada', KEY_A);
-    enroll(store, 'bo', KEY_B);
-    expect(store.users.templatesOf(CLIENT, 'bo', SPACE)).toHaveLength(1);
+  it('copied from one user’s template to another’s do not open: nobody authenticates as bo with ada’s face', async () => {
+    const store = SqliteStore.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
+    await enroll(store, 'ada', KEY_A);
+    await enroll(store, 'bo', KEY_B);
+    expect(await store.users.templatesOf(CLIENT, 'bo', SPACE)).toHaveLength(1);
     store.db
       .prepare(`UPDATE templates SET embedding = (SELECT t.embedding FROM templates t JOIN users u ON u.id = t.user_id WHERE u.username = 'ada')
                 WHERE user_id = (SELECT id FROM users WHERE username = 'bo')`)
       .run();
-    expect(() => store.users.templatesOf(CLIENT, 'bo', SPACE)).toThrow(/^templates:\d+:embedding does not open/);
-    store.close();
+    await expect(store.users.templatesOf(CLIENT, 'bo', SPACE)).rejects.toThrow(/^templates:\d+:embedding does not open/);
+    await store.close();
   });
 
-  it('of a scan (uploaded files, thumbnails) open at their own position only', () => {
-    const store = Store.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
+  it('of a scan (uploaded files, thumbnails) open at their own position only', async () => {
+    const store = SqliteStore.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
     const files = [randomBytes(2048), randomBytes(2048)];
-    storeTask(store.scans, { id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, files.map((bytes, i) => ({ name: `${i}.jpg`, bytes })));
-    expect(store.scans.claim('task-1', 0)?.bytes).toEqual(files[0]);
+    await storeTask(store.scans, { id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, files.map((bytes, i) => ({ name: `${i}.jpg`, bytes })));
+    expect((await store.scans.claim('task-1', 0))?.bytes).toEqual(files[0]);
     const thumbnail = randomBytes(512);
-    store.scans.recordProfile('task-1', 0, { file: '0.jpg' }, thumbnail, NOW);
-    expect(store.scans.thumbnail('task-1', 0)).toEqual(thumbnail);
+    await store.scans.recordProfile('task-1', 0, { file: '0.jpg' }, thumbnail, NOW);
+    expect(await store.scans.thumbnail('task-1', 0)).toEqual(thumbnail);
     store.db.prepare('UPDATE scan_files SET thumbnail = (SELECT thumbnail FROM scan_files WHERE position = 0) WHERE position = 1').run();
-    expect(() => store.scans.thumbnail('task-1', 1)).toThrow('scan_files:task-1/1:thumbnail does not open');
+    await expect(store.scans.thumbnail('task-1', 1)).rejects.toThrow('scan_files:task-1/1:thumbnail does not open');
     store.db.prepare('UPDATE scan_files SET content = (SELECT thumbnail FROM scan_files WHERE position = 0) WHERE position = 1').run();
-    expect(() => store.scans.claim('task-1', 1)).toThrow('scan_files:task-1/1:content does not open');
-    store.close();
-  });
-
-  it('stored in clear are refused once a key is set, naming the row', () => {
-    const dataDir = newDataDir();
-    const plain = Store.open({ dataDir, busyTimeoutMs: 1000 }, Sealer.plain());
-    enroll(plain, 'ada', KEY_A);
-    plain.close();
-    const store = Store.open({ dataDir, busyTimeoutMs: 1000 }, sealer());
-    expect(() => store.images.original(CLIENT, KEY_A)).toThrow(`images:${KEY_A}:original is stored in clear although FACEGATE_ENCRYPTION_KEY is set`);
-    expect(() => store.users.templatesOf(CLIENT, 'ada', SPACE)).toThrow(/^templates:\d+:embedding is stored in clear/);
-    expect(() => store.users.enrolledOriginals(CLIENT, 'ada')).toThrow(`images:${KEY_A}:original is stored in clear`);
-    store.close();
+    await expect(store.scans.claim('task-1', 1)).rejects.toThrow('scan_files:task-1/1:content does not open');
+    await store.close();
   });
 });

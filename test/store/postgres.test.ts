@@ -3,14 +3,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NewEnrollment, NewImage, Store, UploadedFile } from '../../src/store/contract';
-import { Store as SqliteStore } from '../../src/store';
-import { MIGRATIONS } from '../../src/store/migrations';
+import { EnrollmentConflict, type NewEnrollment, type NewImage, openStore, type Store, type UploadedFile } from '../../src/store';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations';
 import type { PostgresStore } from '../../src/store/postgres';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/schema';
 import { Sealer } from '../../src/store/sealer';
-import { EnrollmentConflict } from '../../src/store/users';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
+import { sqliteDb } from '../helpers/sqlite';
 import { createTestDatabase, describeWithPostgres, dropTestDatabases, openReplica, type TestDatabase } from './postgres-database';
 
 const SPACE = { model: 'fr-feature', modelVersion: 'v1' };
@@ -93,15 +92,15 @@ describeWithPostgres('PostgreSQL store', () => {
 
     it('has SQLite’s tables and columns, with the same nullability and matching types (tasks.seq, for SQLite’s rowid, aside)', async () => {
       const { database } = await replicas(1);
-      const sqlite = SqliteStore.open({ dataDir: mkdtempSync(join(tmpdir(), 'facegate-pg-schema-')), busyTimeoutMs: 1000 });
+      const sqlite = await openStore({ dataDir: mkdtempSync(join(tmpdir(), 'facegate-pg-schema-')), busyTimeoutMs: 1000 });
       const sqliteTypes: Record<string, string> = { INTEGER: 'integer', TEXT: 'text', BLOB: 'bytea' };
       const tables = ['users', 'images', 'templates', 'tasks', 'scan_files'];
       const sqliteColumns = tables.flatMap((table) =>
-        (sqlite.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string; type: string; notnull: number; pk: number }[]).map(
+        (sqliteDb(sqlite).prepare(`PRAGMA table_info(${table})`).all() as { name: string; type: string; notnull: number; pk: number }[]).map(
           (c) => `${table}.${c.name} ${sqliteTypes[c.type]} ${c.notnull || c.pk ? 'not null' : 'null'}`,
         ),
       );
-      sqlite.close();
+      await sqlite.close();
       const postgresColumns = (
         await database.sql<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>(
           `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ANY($1)`,

@@ -1,5 +1,5 @@
 import type { ImageMetadata, ImageStore, NewImage } from '../contract';
-import { imagePlace } from '../images';
+import { imagePlace } from '../contract';
 import type { Sealer } from '../sealer';
 import type { Database } from './database';
 

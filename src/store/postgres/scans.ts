@@ -1,5 +1,5 @@
-import type { ClaimedFile, FileError, ProfiledFile, ScanStore, ScanTask, StoredProfile, UploadedFile } from '../contract';
-import { scanFilePlace, type TaskRow, taskOf } from '../scans';
+import { type ClaimedFile, type FileError, type ProfiledFile, type ScanStore, type ScanTask, scanFilePlace, type StoredProfile, type UploadedFile } from '../contract';
+import { type TaskRow, taskOf } from '../rows';
 import type { Sealer } from '../sealer';
 import type { Database } from './database';
 

@@ -1,8 +1,7 @@
 import type { DatabaseError } from 'pg';
-import type { EmbeddingSpace, NewEnrollment, OutdatedUser, TemplateRecord, UserMetadata, UserStore } from '../contract';
-import { imagePlace } from '../images';
+import { type EmbeddingSpace, EnrollmentConflict, imagePlace, type NewEnrollment, type OutdatedUser, type TemplateRecord, templatePlace, type UserMetadata, type UserStore } from '../contract';
+import { fromBlob, toBlob } from '../rows';
 import type { Sealer } from '../sealer';
-import { EnrollmentConflict, fromBlob, templatePlace, toBlob } from '../users';
 import type { Database } from './database';
 import type { PostgresImages } from './images';
 import { enrollmentLock } from './locks';

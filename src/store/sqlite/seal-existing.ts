@@ -1,9 +1,7 @@
 import type Database from 'better-sqlite3';
+import { imagePlace, scanFilePlace, templatePlace } from '../contract';
+import type { BlobPlace, Sealer } from '../sealer';
 import { flushErased } from './erasure';
-import { imagePlace } from './images';
-import { scanFilePlace } from './scans';
-import type { BlobPlace, Sealer } from './sealer';
-import { templatePlace } from './users';
 
 type Row = Record<string, string | number>;
 

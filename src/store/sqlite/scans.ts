@@ -1,90 +1,8 @@
 import type Database from 'better-sqlite3';
+import { type ClaimedFile, type FileError, type ProfiledFile, type ScanStore, type ScanTask, scanFilePlace, type StoredProfile, type UploadedFile } from '../contract';
+import { type TaskRow, taskOf } from '../rows';
+import type { Sealer } from '../sealer';
 import { flushErased } from './erasure';
-import type { BlobPlace, Sealer } from './sealer';
-
-export type TaskStatus = 'pending' | 'running' | 'done' | 'failed';
-
-export interface ScanTask {
-  id: string;
-  /** The client whose key uploaded the collection: only its keys see the task. */
-  client: string;
-  collection: string;
-  status: TaskStatus;
-  total: number;
-  /** Files profiled or failed so far. */
-  processed: number;
-  /** Why the whole task failed; null unless its status is failed. */
-  failure: string | null;
-  /** ISO 8601, UTC. */
-  createdAt: string;
-  updatedAt: string;
-  /** When the task last started running (again, after a restart). */
-  startedAt: string | null;
-  /** `processed` at `startedAt`, to measure the pace of the current run. */
-  startedProcessed: number;
-  finishedAt: string | null;
-}
-
-export type StoredProfile = Record<string, number | string | boolean | null>;
-
-export interface UploadedFile {
-  name: string;
-  bytes: Buffer;
-}
-
-export interface ClaimedFile extends UploadedFile {
-  position: number;
-  /** How many times the file was handed to the analysis, this time included. */
-  attempts: number;
-}
-
-export interface FileError {
-  file: string;
-  error: string;
-}
-
-export interface ProfiledFile {
-  position: number;
-  name: string;
-  profile: StoredProfile;
-}
-
-export interface TaskRow {
-  id: string;
-  client: string;
-  collection: string;
-  status: TaskStatus;
-  total: number;
-  processed: number;
-  failure: string | null;
-  created_at: string;
-  updated_at: string;
-  started_at: string | null;
-  started_processed: number;
-  finished_at: string | null;
-}
-
-export const taskOf = (row: TaskRow): ScanTask => ({
-  id: row.id,
-  client: row.client,
-  collection: row.collection,
-  status: row.status,
-  total: row.total,
-  processed: row.processed,
-  failure: row.failure,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  startedAt: row.started_at,
-  startedProcessed: row.started_processed,
-  finishedAt: row.finished_at,
-});
-
-/** Where a scanned file's bytes or thumbnail are stored, which its seal is bound to. */
-export const scanFilePlace = (taskId: string, position: number, column: 'content' | 'thumbnail'): BlobPlace => ({
-  table: 'scan_files',
-  row: `${taskId}/${position}`,
-  column,
-});
 
 /**
  * Batch-scan tasks and their files. An uploaded file's bytes (sealed at rest) stay until the file
@@ -92,7 +10,7 @@ export const scanFilePlace = (taskId: string, position: number, column: 'content
  * belongs to a client: finding one by id or collection names the client, and a task of another
  * client is not found; the per-task methods below take the id of a task found that way.
  */
-export class ScanRepository {
+export class SqliteScans implements ScanStore {
   constructor(
     private readonly db: Database.Database,
     private readonly sealer: Sealer,
@@ -103,14 +21,14 @@ export class ScanRepository {
    * `completeIntake`: a real task has at least one file, so a total of 0 marks an intake that a
    * stopped process left incomplete (`eraseIncompleteIntakes`).
    */
-  beginIntake(task: { id: string; client: string; collection: string; createdAt: string }): void {
+  async beginIntake(task: { id: string; client: string; collection: string; createdAt: string }): Promise<void> {
     this.db
       .prepare(`INSERT INTO tasks (id, client, collection, status, total, created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)`)
       .run(task.id, task.client, task.collection, task.createdAt, task.createdAt);
   }
 
   /** Stores files of a task in intake at positions from `firstPosition` on, in one transaction. */
-  addFiles(taskId: string, firstPosition: number, files: UploadedFile[]): void {
+  async addFiles(taskId: string, firstPosition: number, files: UploadedFile[]): Promise<void> {
     const insertFile = this.db.prepare('INSERT INTO scan_files (task_id, position, name, content) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       files.forEach((file, i) => insertFile.run(taskId, firstPosition + i, file.name, this.sealer.seal(file.bytes, scanFilePlace(taskId, firstPosition + i, 'content'))));
@@ -118,24 +36,24 @@ export class ScanRepository {
   }
 
   /** Ends the intake: the task holds `total` files and can be scanned. */
-  completeIntake(taskId: string, total: number): void {
+  async completeIntake(taskId: string, total: number): Promise<void> {
     this.db.prepare('UPDATE tasks SET total = ? WHERE id = ?').run(total, taskId);
   }
 
   /** Erases the tasks whose intake never completed, with the files stored so far; returns how many. */
-  eraseIncompleteIntakes(): number {
+  async eraseIncompleteIntakes(): Promise<number> {
     const erased = this.db.prepare(`DELETE FROM tasks WHERE status = 'pending' AND total = 0`).run().changes;
     if (erased > 0) flushErased(this.db);
     return erased;
   }
 
-  task(client: string, id: string): ScanTask | undefined {
+  async task(client: string, id: string): Promise<ScanTask | undefined> {
     const row = this.db.prepare('SELECT * FROM tasks WHERE id = ? AND client = ?').get(id, client) as TaskRow | undefined;
     return row && taskOf(row);
   }
 
   /** The task that scanned `collection` (one task per uploaded collection). */
-  taskOfCollection(client: string, collection: string): ScanTask | undefined {
+  async taskOfCollection(client: string, collection: string): Promise<ScanTask | undefined> {
     const row = this.db.prepare('SELECT * FROM tasks WHERE client = ? AND collection = ? ORDER BY created_at DESC LIMIT 1').get(client, collection) as
       | TaskRow
       | undefined;
@@ -143,26 +61,26 @@ export class ScanRepository {
   }
 
   /** Tasks of every client still pending or left running by an earlier process, oldest first. */
-  unfinished(): ScanTask[] {
+  async unfinished(): Promise<ScanTask[]> {
     const rows = this.db.prepare(`SELECT * FROM tasks WHERE status IN ('pending', 'running') ORDER BY created_at, rowid`).all() as TaskRow[];
     return rows.map(taskOf);
   }
 
-  start(id: string, at: string): void {
+  async start(id: string, at: string): Promise<void> {
     this.db
       .prepare(`UPDATE tasks SET status = 'running', started_at = ?, started_processed = processed, updated_at = ? WHERE id = ?`)
       .run(at, at, id);
   }
 
-  finish(id: string, at: string): void {
+  async finish(id: string, at: string): Promise<void> {
     this.db.prepare(`UPDATE tasks SET status = 'done', finished_at = ?, updated_at = ? WHERE id = ?`).run(at, at, id);
   }
 
-  fail(id: string, failure: string, at: string): void {
+  async fail(id: string, failure: string, at: string): Promise<void> {
     this.db.prepare(`UPDATE tasks SET status = 'failed', failure = ?, finished_at = ?, updated_at = ? WHERE id = ?`).run(failure, at, at, id);
   }
 
-  pendingPositions(taskId: string): number[] {
+  async pendingPositions(taskId: string): Promise<number[]> {
     const rows = this.db.prepare(`SELECT position FROM scan_files WHERE task_id = ? AND status = 'pending' ORDER BY position`).all(taskId) as {
       position: number;
     }[];
@@ -170,7 +88,7 @@ export class ScanRepository {
   }
 
   /** Reads a pending file for analysis and counts the attempt; undefined when it is gone or no longer pending. */
-  claim(taskId: string, position: number): ClaimedFile | undefined {
+  async claim(taskId: string, position: number): Promise<ClaimedFile | undefined> {
     return this.db.transaction(() => {
       const row = this.db
         .prepare(`SELECT name, content, attempts FROM scan_files WHERE task_id = ? AND position = ? AND status = 'pending'`)
@@ -181,11 +99,11 @@ export class ScanRepository {
     })();
   }
 
-  recordProfile(taskId: string, position: number, profile: StoredProfile, thumbnail: Buffer | null, at: string): void {
+  async recordProfile(taskId: string, position: number, profile: StoredProfile, thumbnail: Buffer | null, at: string): Promise<void> {
     this.settle(taskId, position, at, `status = 'done', profile = ?, thumbnail = ?`, JSON.stringify(profile), thumbnail && this.sealer.seal(thumbnail, scanFilePlace(taskId, position, 'thumbnail')));
   }
 
-  recordFailure(taskId: string, position: number, error: string, at: string): void {
+  async recordFailure(taskId: string, position: number, error: string, at: string): Promise<void> {
     this.settle(taskId, position, at, `status = 'failed', error = ?`, error);
   }
 
@@ -198,25 +116,25 @@ export class ScanRepository {
     })();
   }
 
-  errors(taskId: string): FileError[] {
+  async errors(taskId: string): Promise<FileError[]> {
     return this.db
       .prepare(`SELECT name AS file, error FROM scan_files WHERE task_id = ? AND status = 'failed' ORDER BY position`)
       .all(taskId) as FileError[];
   }
 
-  profileCount(taskId: string): number {
+  async profileCount(taskId: string): Promise<number> {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM scan_files WHERE task_id = ? AND status = 'done'`).get(taskId) as { n: number }).n;
   }
 
   /** Profiled files in upload order, `limit` of them after the first `skip`. */
-  profiles(taskId: string, skip = 0, limit = -1): ProfiledFile[] {
+  async profiles(taskId: string, skip = 0, limit = -1): Promise<ProfiledFile[]> {
     const rows = this.db
       .prepare(`SELECT position, name, profile FROM scan_files WHERE task_id = ? AND status = 'done' ORDER BY position LIMIT ? OFFSET ?`)
       .all(taskId, limit, skip) as { position: number; name: string; profile: string }[];
     return rows.map((r) => ({ position: r.position, name: r.name, profile: JSON.parse(r.profile) as StoredProfile }));
   }
 
-  thumbnail(taskId: string, position: number): Buffer | undefined {
+  async thumbnail(taskId: string, position: number): Promise<Buffer | undefined> {
     const row = this.db.prepare('SELECT thumbnail FROM scan_files WHERE task_id = ? AND position = ?').get(taskId, position) as
       | { thumbnail: Buffer | null }
       | undefined;
@@ -224,14 +142,14 @@ export class ScanRepository {
   }
 
   /** Erases the scans that finished (done or failed) before `cutoff`, with their files, profiles and thumbnails; returns how many. */
-  eraseFinishedBefore(cutoff: Date): number {
+  async eraseFinishedBefore(cutoff: Date): Promise<number> {
     const erased = this.db.prepare(`DELETE FROM tasks WHERE status IN ('done', 'failed') AND finished_at < ?`).run(cutoff.toISOString()).changes;
     if (erased > 0) flushErased(this.db);
     return erased;
   }
 
   /** Deletes the client's collection: its tasks with their files and results; false when there was none. */
-  deleteCollection(client: string, collection: string): boolean {
+  async deleteCollection(client: string, collection: string): Promise<boolean> {
     const deleted = this.db.prepare('DELETE FROM tasks WHERE client = ? AND collection = ?').run(client, collection).changes > 0;
     if (deleted) flushErased(this.db);
     return deleted;

@@ -1,26 +1,7 @@
 import type Database from 'better-sqlite3';
+import { type ImageMetadata, type ImageStore, imagePlace, type NewImage } from '../contract';
+import type { Sealer } from '../sealer';
 import { flushErased } from './erasure';
-import type { BlobPlace, Sealer } from './sealer';
-
-export interface ImageMetadata {
-  key: string;
-  contentType: string;
-  fileSize: number;
-  width: number;
-  height: number;
-  /** ISO 8601, UTC. */
-  createdAt: string;
-  /** When the image was first used for an enrollment or a validation; null until then. */
-  usedAt: string | null;
-}
-
-export interface NewImage extends Omit<ImageMetadata, 'usedAt'> {
-  original: Buffer;
-  /** The aligned face crop, JPEG. */
-  cropped: Buffer;
-  /** The gate's findings, JSON. */
-  analysis: string;
-}
 
 interface MetadataRow {
   key: string;
@@ -32,9 +13,6 @@ interface MetadataRow {
   used_at: string | null;
 }
 
-/** Where an image's original bytes or face crop are stored, which its seal is bound to. */
-export const imagePlace = (key: string, column: 'original' | 'cropped'): BlobPlace => ({ table: 'images', row: key, column });
-
 const METADATA = 'key, content_type, file_size, width_px, height_px, created_at, used_at';
 
 /**
@@ -42,14 +20,18 @@ const METADATA = 'key, content_type, file_size, width_px, height_px, created_at,
  * Every image belongs to a client; each read and change names it, and another client's key is
  * treated as unknown.
  */
-export class ImageRepository {
+export class SqliteImages implements ImageStore {
   constructor(
     private readonly db: Database.Database,
     private readonly sealer: Sealer,
   ) {}
 
-  /** Stores an image of `client`, owned by `userId` and already used when given (an enrollment's own photo). */
-  insert(client: string, image: NewImage, owner?: { userId: number; usedAt: string }): void {
+  async insert(client: string, image: NewImage): Promise<void> {
+    this.insertRow(client, image);
+  }
+
+  /** Stores an image of `client`, owned by `userId` and already used when given (an enrollment's own photo); inside the caller's transaction, if any. */
+  insertRow(client: string, image: NewImage, owner?: { userId: number; usedAt: string }): void {
     this.db
       .prepare(
         `INSERT INTO images (key, client, user_id, content_type, file_size, width_px, height_px, original, cropped, analysis, created_at, used_at)
@@ -71,7 +53,7 @@ export class ImageRepository {
       );
   }
 
-  metadata(client: string, key: string): ImageMetadata | undefined {
+  async metadata(client: string, key: string): Promise<ImageMetadata | undefined> {
     const row = this.db.prepare(`SELECT ${METADATA} FROM images WHERE key = ? AND client = ?`).get(key, client) as MetadataRow | undefined;
     if (!row) return undefined;
     return {
@@ -86,29 +68,33 @@ export class ImageRepository {
   }
 
   /** Records the first use of the image for an enrollment or a validation, which releases its crop. */
-  markUsed(client: string, key: string, at: string): void {
+  async markUsed(client: string, key: string, at: string): Promise<void> {
     this.db.prepare('UPDATE images SET used_at = COALESCE(used_at, ?) WHERE key = ? AND client = ?').run(at, key, client);
   }
 
   /** True when the image belongs to an enrollment. */
-  isEnrolled(client: string, key: string): boolean {
-    const row = this.db.prepare('SELECT user_id FROM images WHERE key = ? AND client = ?').get(key, client) as { user_id: number | null } | undefined;
-    return row?.user_id != null;
+  async isEnrolled(client: string, key: string): Promise<boolean> {
+    return this.owner(client, key)?.user_id != null;
   }
 
-  original(client: string, key: string): Buffer | undefined {
+  /** The image's row with its owner (null: never enrolled); undefined when the client has no such image. */
+  owner(client: string, key: string): { user_id: number | null } | undefined {
+    return this.db.prepare('SELECT user_id FROM images WHERE key = ? AND client = ?').get(key, client) as { user_id: number | null } | undefined;
+  }
+
+  async original(client: string, key: string): Promise<Buffer | undefined> {
     const row = this.db.prepare('SELECT original FROM images WHERE key = ? AND client = ?').get(key, client) as { original: Buffer } | undefined;
     return row && this.sealer.open(row.original, imagePlace(key, 'original'));
   }
 
   /** The face crop, once the image has been used; undefined before that or when there is none. */
-  croppedOfUsed(client: string, key: string): Buffer | undefined {
+  async croppedOfUsed(client: string, key: string): Promise<Buffer | undefined> {
     const row = this.db.prepare('SELECT cropped FROM images WHERE key = ? AND client = ? AND used_at IS NOT NULL').get(key, client) as { cropped: Buffer | null } | undefined;
     return row?.cropped ? this.sealer.open(row.cropped, imagePlace(key, 'cropped')) : undefined;
   }
 
   /** Erases the images no user owns (never enrolled) uploaded before `cutoff`, of every client; returns how many. */
-  eraseUnenrolledBefore(cutoff: Date): number {
+  async eraseUnenrolledBefore(cutoff: Date): Promise<number> {
     // created_at is ISO 8601 to the second, which orders as text.
     const before = cutoff.toISOString().replace(/\.\d{3}Z$/, 'Z');
     const erased = this.db.prepare('DELETE FROM images WHERE user_id IS NULL AND created_at < ?').run(before).changes;
