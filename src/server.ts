@@ -21,7 +21,14 @@ async function main(): Promise<void> {
   // The encryption key comes from the environment only; it is never written anywhere.
   const sealer = Sealer.fromEnvironment();
   if (!sealer.encrypts && config.store.requireEncryption) throw new Error('store.requireEncryption is set but FACEGATE_ENCRYPTION_KEY is not: faces would be stored in clear');
-  const store = await openStore({ ...config.store, defaultClient: config.auth.defaultClient }, sealer);
+  const store = await openStore(
+    {
+      ...config.store,
+      defaultClient: config.auth.defaultClient,
+      onIdleError: (error) => logger.warn({ err: error }, 'a PostgreSQL connection was dropped while idle; the pool replaces it'),
+    },
+    sealer,
+  );
   const folderMode = statSync(config.store.dataDir).mode & 0o777;
   if (folderMode & 0o077) logger.warn({ dataDir: config.store.dataDir, mode: folderMode.toString(8) }, 'the data folder is open to other users and belongs to another user: make it 0700');
   if (sealer.encrypts) logger.info('images and templates are encrypted at rest');

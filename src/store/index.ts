@@ -1,5 +1,6 @@
 import type { Store } from './contract';
 import { Sealer } from './sealer';
+import { openPostgresStore, type PostgresStoreOptions } from './postgres';
 import { SqliteStore } from './sqlite';
 import type { SealOutcome } from './sqlite/seal-existing';
 
@@ -14,6 +15,10 @@ export interface StoreOptions {
   databaseUrl?: string;
   /** The client (config `auth.defaultClient`) that rows stored before tenants existed go to; 'default' when not given. */
   defaultClient?: string;
+  /** The PostgreSQL backend's pool (config `store.postgres`), needed with a postgres:// URL. */
+  postgres?: Pick<PostgresStoreOptions, 'poolSize' | 'statementTimeoutMs' | 'connectTimeoutMs'>;
+  /** Hears of PostgreSQL connections dropped while idle (the pool replaces them). */
+  onIdleError?: (error: Error) => void;
 }
 
 /** Which backend a database URL names: none is the embedded default. */
@@ -30,7 +35,8 @@ export function backendOf(databaseUrl = ''): Store['backend'] {
 export async function openStore(options: StoreOptions, sealer: Sealer = Sealer.plain()): Promise<Store> {
   switch (backendOf(options.databaseUrl)) {
     case 'postgres':
-      throw new Error('store.databaseUrl (FACEGATE_DATABASE_URL) names a PostgreSQL database, but this build has no PostgreSQL backend yet: leave it empty to use SQLite');
+      if (!options.postgres) throw new Error('a PostgreSQL database needs the pool settings of config store.postgres');
+      return openPostgresStore({ url: options.databaseUrl!, sealer, ...options.postgres, onIdleError: options.onIdleError });
     case 'sqlite':
       return SqliteStore.open(options, sealer);
   }

@@ -16,11 +16,13 @@ describe('openStore', () => {
     await store.close();
   });
 
-  it('reads a postgres URL as the PostgreSQL backend, and says at start that this build has none yet', async () => {
-    const config = loadConfig({ FACEGATE_DATA_DIR: dataDir(), FACEGATE_DATABASE_URL: 'postgres://facegate@db.internal:5432/facegate' });
+  it('reads a postgres URL as the PostgreSQL backend, and a server it cannot reach stops the start naming the server, never the password', async () => {
+    const config = loadConfig({ FACEGATE_DATA_DIR: dataDir(), FACEGATE_DATABASE_URL: 'postgres://facegate:secret-password@127.0.0.1:1/facegate' });
     expect(backendOf(config.store.databaseUrl)).toBe('postgres');
     expect(backendOf('postgresql://db/facegate')).toBe('postgres');
-    await expect(openStore(config.store)).rejects.toThrow('names a PostgreSQL database, but this build has no PostgreSQL backend yet');
+    const opening = openStore(config.store);
+    await expect(opening).rejects.toThrow('cannot open the PostgreSQL store at 127.0.0.1:1/facegate');
+    await expect(opening).rejects.not.toThrow('secret-password');
   });
 
   it('refuses another kind of URL in the configuration, naming the key and its variable', () => {

@@ -8,6 +8,7 @@ import { MIGRATIONS } from '../../src/store/sqlite/migrations';
 import type { PostgresStore } from '../../src/store/postgres';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/schema';
 import { Sealer } from '../../src/store/sealer';
+import { loadConfig } from '../../src/config';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
 import { sqliteDb } from '../helpers/sqlite';
 import { createTestDatabase, describeWithPostgres, dropTestDatabases, openReplica, type TestDatabase } from './postgres-database';
@@ -118,6 +119,17 @@ describeWithPostgres('PostgreSQL store', () => {
       opened.push(...stores);
       expect(await Promise.all(stores.map((store) => store.schemaVersion()))).toEqual(Array(4).fill(MIGRATIONS.length));
       expect(await count(database, 'schema_version')).toBe(1);
+    });
+
+    it('is what openStore opens for FACEGATE_DATABASE_URL, with the pool of config store.postgres', async () => {
+      const database = await createTestDatabase();
+      const config = loadConfig({ FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-pg-open-')), FACEGATE_DATABASE_URL: database.url });
+      const store = await openStore(config.store);
+      opened.push(store as PostgresStore);
+      expect(store.backend).toBe('postgres');
+      expect(await store.schemaVersion()).toBe(MIGRATIONS.length);
+      await store.images.insert('default', image());
+      expect(await count(database, 'images')).toBe(1);
     });
 
     it('keeps what is stored when opened again', async () => {
