@@ -103,6 +103,13 @@ describeWithPostgres('two replicas on one PostgreSQL database', () => {
       expect(answers.map((a) => a.reason).sort()).toEqual(['DUPLICATE_USERNAME', 'ENROLLED_AS_USER']);
     });
 
+    it('a face enrolled through one replica is found by the other’s duplicate check, whichever enrolled it', async () => {
+      const other = replicas[mattsName === 'matt' ? 1 : 0];
+      expect(await enroll(other, 'matt_again', await photo('deepface_img31.jpg'))).toEqual({ status: 409, reason: 'FACE_ALREADY_ENROLLED' });
+      const angelina = await photo('deepface_img2.jpg');
+      for (const replica of replicas) expect(await enroll(replica, 'angie', angelina)).toEqual({ status: 409, reason: 'FACE_ALREADY_ENROLLED' });
+    });
+
     it('a user enrolled through one replica authenticates through either', async () => {
       const probe = await photo('deepface_img31.jpg');
       expect(await Promise.all(replicas.map((replica) => authenticate(replica, mattsName, probe)))).toEqual(['APPROVED', 'APPROVED']);
