@@ -10,6 +10,7 @@ import { requestCaller, requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
 import { asClientError, detectingFrom, IMAGE_KEY, imageBytes } from './image-input';
+import type { ServiceMetrics } from './metrics';
 import { type ApiDocument, describeErrors } from './openapi';
 
 /** QI Tech's titles for errors that are not quality verdicts. */
@@ -50,6 +51,7 @@ function metadataBody(image: Pick<ImageMetadata, 'key' | 'fileSize' | 'width' | 
 export interface QiTechDeps {
   config: Config;
   analyzer: Analyzer;
+  metrics: ServiceMetrics;
   store: Store;
   keyring: Keyring;
   api: ApiDocument;
@@ -63,7 +65,7 @@ export interface QiTechDeps {
 }
 
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
-export function qitechRoutes({ config, analyzer, store, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
+export function qitechRoutes({ config, analyzer, metrics, store, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
   const rules = config.gate.photo;
@@ -78,6 +80,7 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
     const face = verdict.face;
     if (!verdict.accepted || !face) {
       const status = verdict.status ?? 'no_faces';
+      metrics.verdict('qitech', false, status);
       res.status(400).json({
         title: 'image_quality',
         description: `This image was not approved in quality assessment. ${STATUS_DESCRIPTIONS[status]}`,
@@ -88,6 +91,7 @@ export function qitechRoutes({ config, analyzer, store, keyring, api, options, r
     }
     const image = newImage(bytes, analysis, face, isoSeconds());
     store.images.insert(requestCaller(res).clientId, image);
+    metrics.verdict('qitech', true, 'accepted');
     res.status(201).json(metadataBody(image));
   };
 

@@ -6,13 +6,14 @@ import { type AnalysisJob, CLOSE, type WorkerMessage, type WorkerSetup } from '.
 import { analyze, type AnalysisOptions, type Analyzer, assess, type FaceAnalysis, type FaceAssessment } from './analyze';
 import { type CascadeResult, type CascadeStops, runCascade } from './cascade';
 import { ImageError } from './decode';
+import { appendRecord, type StageRecord } from './stages';
 
 /** Analyses on the calling thread, with models loaded here. */
 export function inProcess(models: ModelRegistry): Analyzer {
   return {
-    analyze: (bytes, options) => analyze(bytes, models, options),
-    assess: (bytes, options) => assess(bytes, models, options),
-    cascade: (bytes, options, stops) => runCascade(bytes, models, options, stops),
+    analyze: (bytes, options, record) => analyze(bytes, models, options, record),
+    assess: (bytes, options, record) => assess(bytes, models, options, record),
+    cascade: (bytes, options, stops, record) => runCascade(bytes, models, options, stops, record),
     get loaded() {
       return models.loaded;
     },
@@ -43,6 +44,8 @@ require(workerData.entry);
 
 interface Pending {
   job: AnalysisJob;
+  /** Where the stage times the thread sends back go. */
+  record?: StageRecord;
   /** With the analysis, or the result of a `cascade` job. */
   resolve: (result: FaceAnalysis<FaceAssessment> | CascadeResult) => void;
   reject: (error: Error) => void;
@@ -98,25 +101,25 @@ export class AnalysisPool implements Analyzer {
     await Promise.all([...this.slots].map((slot) => slot.started));
   }
 
-  async analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis> {
-    const analysis = (await this.submit('analyze', bytes, options)) as FaceAnalysis;
+  async analyze(bytes: Uint8Array, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis> {
+    const analysis = (await this.submit('analyze', bytes, options, record)) as FaceAnalysis;
     // Crops arrive from the thread as plain Uint8Arrays; the rest of the service expects Buffers.
     for (const face of analysis.faces) face.crop = Buffer.from(face.crop.buffer, face.crop.byteOffset, face.crop.byteLength);
     return analysis;
   }
 
-  async assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
-    return (await this.submit('assess', bytes, options)) as FaceAnalysis<FaceAssessment>;
+  async assess(bytes: Uint8Array, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis<FaceAssessment>> {
+    return (await this.submit('assess', bytes, options, record)) as FaceAnalysis<FaceAssessment>;
   }
 
-  async cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops): Promise<CascadeResult> {
-    return (await this.submit('cascade', bytes, options, stops)) as CascadeResult;
+  async cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops, record?: StageRecord): Promise<CascadeResult> {
+    return (await this.submit('cascade', bytes, options, record, stops)) as CascadeResult;
   }
 
-  private submit(kind: AnalysisJob['kind'], bytes: Uint8Array, options: AnalysisOptions, stops?: CascadeStops): Promise<FaceAnalysis<FaceAssessment> | CascadeResult> {
+  private submit(kind: AnalysisJob['kind'], bytes: Uint8Array, options: AnalysisOptions, record?: StageRecord, stops?: CascadeStops): Promise<FaceAnalysis<FaceAssessment> | CascadeResult> {
     if (this.closed) return Promise.reject(new PoolError('closed', 'the analysis pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, kind, bytes, options, stops }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, kind, bytes, options, stops, recordStages: record !== undefined }, record, resolve, reject });
       this.dispatch();
     });
   }
@@ -175,6 +178,7 @@ export class AnalysisPool implements Analyzer {
     } else {
       const done = slot.current;
       slot.current = undefined;
+      if (message.type !== 'failed' && done?.record && message.record) appendRecord(done.record, message.record);
       if (message.type === 'analysed') done?.resolve(message.analysis);
       else if (message.type === 'cascaded') done?.resolve(message.result);
       else done?.reject(message.code ? new ImageError(message.code, message.error) : new Error(message.error));

@@ -2,6 +2,7 @@ import type { ModelOptions } from '../models/registry';
 import type { AnalysisOptions, FaceAnalysis, FaceAssessment } from './analyze';
 import type { CascadeResult, CascadeStops } from './cascade';
 import type { ImageErrorCode } from './decode';
+import type { StageRecord } from './stages';
 
 /** What an analysis worker is started with. */
 export interface WorkerSetup {
@@ -18,6 +19,8 @@ export interface AnalysisJob {
   bytes: Uint8Array;
   options: AnalysisOptions;
   stops?: CascadeStops;
+  /** Time each stage and model run, and send the record back with the result. */
+  recordStages: boolean;
 }
 
 /** Asks the worker to release its models and end. */
@@ -26,7 +29,7 @@ export const CLOSE = 'close';
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'fatal'; error: string }
-  | { type: 'analysed'; id: number; analysis: FaceAnalysis<FaceAssessment> }
-  | { type: 'cascaded'; id: number; result: CascadeResult }
+  | { type: 'analysed'; id: number; analysis: FaceAnalysis<FaceAssessment>; record?: StageRecord }
+  | { type: 'cascaded'; id: number; result: CascadeResult; record?: StageRecord }
   /** `code` is set when the image itself was at fault (an ImageError). */
   | { type: 'failed'; id: number; error: string; code?: ImageErrorCode };

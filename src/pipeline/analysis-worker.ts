@@ -4,6 +4,7 @@ import { CLOSE, type AnalysisJob, type WorkerMessage, type WorkerSetup } from '.
 import { analyze, assess } from './analyze';
 import { type CascadeStops, runCascade } from './cascade';
 import { ImageError } from './decode';
+import { stageRecord } from './stages';
 
 /** The thread's side of the analysis pool: loads the models once, then analyses one image per message. */
 async function serve(setup: WorkerSetup): Promise<void> {
@@ -25,10 +26,11 @@ async function serve(setup: WorkerSetup): Promise<void> {
       void current.finally(() => models.release()).finally(() => port.close());
       return;
     }
+    const record = job.recordStages ? stageRecord() : undefined;
     const work: Promise<WorkerMessage> =
       job.kind === 'cascade'
-        ? runCascade(job.bytes, models, job.options, job.stops as CascadeStops).then((result) => ({ type: 'cascaded', id: job.id, result }))
-        : (job.kind === 'assess' ? assess : analyze)(job.bytes, models, job.options).then((analysis) => ({ type: 'analysed', id: job.id, analysis }));
+        ? runCascade(job.bytes, models, job.options, job.stops as CascadeStops, record).then((result) => ({ type: 'cascaded', id: job.id, result, record }))
+        : (job.kind === 'assess' ? assess : analyze)(job.bytes, models, job.options, record).then((analysis) => ({ type: 'analysed', id: job.id, analysis, record }));
     current = work.then(
       (message) => send(message),
       (error: unknown) =>

@@ -23,6 +23,12 @@ export function progressOf(task: ScanTask, now: Date): TaskProgress {
   return { percent, etaSeconds: ((task.total - task.processed) * elapsed) / doneThisRun };
 }
 
+/** What the scanner tells the metrics as it goes. */
+export interface ScanObserver {
+  fileScanned(outcome: 'profiled' | 'failed'): void;
+  taskEnded(status: 'done' | 'failed'): void;
+}
+
 /** Bytes of files stored per transaction of an intake: a few tens of milliseconds of writing. */
 const INTAKE_BATCH_BYTES = 8 * 1024 * 1024;
 
@@ -34,6 +40,7 @@ const INTAKE_BATCH_BYTES = 8 * 1024 * 1024;
 export class Scanner {
   private readonly queue: ScanTask[] = [];
   private running: Promise<void> | undefined;
+  private scanning = false;
   private closing = false;
 
   constructor(
@@ -41,7 +48,18 @@ export class Scanner {
     private readonly pool: AnalysisPool,
     private readonly options: { analysis: AnalysisOptions; thumbnailSize: number; maxAttempts: number },
     private readonly logger: Logger,
+    private readonly observer?: ScanObserver,
   ) {}
+
+  /** Tasks this process has queued and not started yet. */
+  get pendingTasks(): number {
+    return this.queue.length;
+  }
+
+  /** Tasks being scanned now: 0 or 1. */
+  get runningTasks(): number {
+    return this.scanning ? 1 : 0;
+  }
 
   /**
    * Stores the files as a new collection of `client` and queues its scan; returns its task as it stands. The
@@ -111,12 +129,16 @@ export class Scanner {
 
   private async drain(): Promise<void> {
     for (let task = this.queue.shift(); task && !this.closing; task = this.queue.shift()) {
+      this.scanning = true;
       try {
         await this.run(task);
       } catch (error) {
         if (this.closing) return;
         this.logger.error({ err: error, task: task.id }, 'scan task failed');
         this.scans.fail(task.id, (error as Error).message, new Date().toISOString());
+        this.observer?.taskEnded('failed');
+      } finally {
+        this.scanning = false;
       }
     }
   }
@@ -132,7 +154,10 @@ export class Scanner {
       }
     };
     await Promise.all(Array.from({ length: this.pool.size }, lane));
-    if (!this.closing && this.scans.task(client, taskId)) this.scans.finish(taskId, new Date().toISOString());
+    if (!this.closing && this.scans.task(client, taskId)) {
+      this.scans.finish(taskId, new Date().toISOString());
+      this.observer?.taskEnded('done');
+    }
   }
 
   private async scanFile(taskId: string, position: number): Promise<void> {
@@ -142,24 +167,27 @@ export class Scanner {
     if (file.attempts > maxAttempts) {
       const error = `the analysis did not finish in ${maxAttempts} attempts: the service stopped during each`;
       this.scans.recordFailure(taskId, position, error, new Date().toISOString());
+      this.observer?.fileScanned('failed');
       return;
     }
     try {
       const { profile, thumbnail } = await profileImage(file.name, file.bytes, this.pool, this.options.analysis, this.options.thumbnailSize);
       this.scans.recordProfile(taskId, position, profile, thumbnail, new Date().toISOString());
+      this.observer?.fileScanned('profiled');
     } catch (error) {
       if (error instanceof PoolError && (error.kind === 'closed' || error.kind === 'models')) throw error;
       this.scans.recordFailure(taskId, position, (error as Error).message, new Date().toISOString());
+      this.observer?.fileScanned('failed');
     }
   }
 }
 
 /** The service's scanner: `config.scan.workers` analysis threads over the store's scans. */
-export function createScanner(config: Config, scans: ScanRepository, logger: Logger): Scanner {
+export function createScanner(config: Config, scans: ScanRepository, logger: Logger, observer?: ScanObserver): Scanner {
   const pool = new AnalysisPool(
     { models: { ...config.models, intraOpThreads: config.scan.threadsPerWorker } },
     { size: config.scan.workers, idleMs: config.scan.idleWorkerMs, youngGenerationMb: config.models.workerYoungGenerationMb },
   );
   const { thumbnailSize, maxAttempts } = config.scan;
-  return new Scanner(scans, pool, { analysis: analysisOptions(config), thumbnailSize, maxAttempts }, logger);
+  return new Scanner(scans, pool, { analysis: analysisOptions(config), thumbnailSize, maxAttempts }, logger, observer);
 }
