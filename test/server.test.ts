@@ -96,6 +96,8 @@ describe('server process', () => {
     const key = readFileSync(keyFile, 'utf8').trim();
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(run.stdout()).toContain(keyFile);
+    // The plain start line, beside the JSON log.
+    expect(run.stdout()).toContain(`\nFaceGate listening on http://127.0.0.1:${port}, docs at http://127.0.0.1:${port}/docs; API key in ${keyFile} (KEY=$(cat ${keyFile}))`);
     expect(run.stdout() + run.stderr()).not.toContain(key);
     const url = `http://127.0.0.1:${port}/face_recognition/image/00000000-0000-4000-8000-000000000000`;
     expect((await fetch(url)).status).toBe(401);
