@@ -12,6 +12,7 @@ import type { ScanTask } from '../store/scans';
 import { toCsv } from '../scan/csv';
 import { IntakeError, IntakePerClient, type ReceivedPart, stagedFiles, stageImagesOfUpload } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
+import type { SmoothedEta } from '../scan/eta';
 import { collectionOutliers, ReportCache } from '../scan/results';
 import { progressOf, type Scanner } from '../scan/scanner';
 import { UploadStaging } from '../scan/staging';
@@ -92,8 +93,8 @@ function contaminationOf(value: unknown, fallback: number): number {
   return share;
 }
 
-const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[]) => {
-  const { percent, etaSeconds } = progressOf(task, new Date());
+const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[], eta: SmoothedEta | undefined) => {
+  const { percent, etaSeconds } = progressOf(task, new Date(), eta);
   return {
     tid: task.id,
     collection: task.collection,
@@ -171,7 +172,7 @@ export function scanRoutes({ config, store, keyring, scanner, perKey }: ScanDeps
   router.get(['/task/:tid', '/task/:tid/status'], ...guard, (req, res) => {
     const task = store.scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
     if (!task) throw new HttpError(404, 'not_found', `No task ${req.params.tid}.`);
-    res.json(taskAnswer(task, store.scans.errors(task.id)));
+    res.json(taskAnswer(task, store.scans.errors(task.id), scanner.etaOf(task.id)));
   });
 
   router.get('/scan/:collection/profiles', ...guard, (req, res) => {

@@ -5,6 +5,7 @@ import { analysisOptions, type Config } from '../config';
 import { AnalysisPool, PoolError } from '../pipeline/analysis-pool';
 import type { AnalysisOptions } from '../pipeline/analyze';
 import type { ScanRepository, ScanTask, UploadedFile } from '../store/scans';
+import { SmoothedEta } from './eta';
 import { profileImage } from './profile';
 
 export interface TaskProgress {
@@ -14,13 +15,19 @@ export interface TaskProgress {
   etaSeconds: number | null;
 }
 
-/** How far a task is, and when it should end at the pace its current run has kept so far. */
-export function progressOf(task: ScanTask, now: Date): TaskProgress {
+/**
+ * How far a task is, and when it should end: at the smoothed recent pace of this process's scan
+ * (`eta`, `Scanner.etaOf`) when there is one, else at the pace its current run has kept so far.
+ */
+export function progressOf(task: ScanTask, now: Date, eta?: SmoothedEta): TaskProgress {
   const percent = task.total === 0 ? 100 : (100 * task.processed) / task.total;
   const doneThisRun = task.processed - task.startedProcessed;
   if (task.status !== 'running' || !task.startedAt || doneThisRun <= 0) return { percent, etaSeconds: null };
+  const remaining = task.total - task.processed;
+  const smoothed = eta?.secondsLeft(remaining);
+  if (smoothed !== undefined && smoothed !== null) return { percent, etaSeconds: smoothed };
   const elapsed = (now.getTime() - Date.parse(task.startedAt)) / 1000;
-  return { percent, etaSeconds: ((task.total - task.processed) * elapsed) / doneThisRun };
+  return { percent, etaSeconds: (remaining * elapsed) / doneThisRun };
 }
 
 /** What the scanner tells the metrics as it goes. */
@@ -41,6 +48,8 @@ export class Scanner {
   private readonly queue: ScanTask[] = [];
   private running: Promise<void> | undefined;
   private scanning = false;
+  /** The smoothed pace of the task being scanned. */
+  private readonly etas = new Map<string, SmoothedEta>();
   private closing = false;
 
   constructor(
@@ -108,6 +117,11 @@ export class Scanner {
     return unfinished.length;
   }
 
+  /** The smoothed pace of `taskId` while this process scans it. */
+  etaOf(taskId: string): SmoothedEta | undefined {
+    return this.etas.get(taskId);
+  }
+
   /** Resolves once every queued task has ended. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -146,14 +160,18 @@ export class Scanner {
   private async run({ id: taskId, client }: ScanTask): Promise<void> {
     // Deleted (or reset away) while it waited.
     if (!this.scans.task(client, taskId)) return;
-    this.scans.start(taskId, new Date().toISOString());
+    const started = new Date();
+    this.scans.start(taskId, started.toISOString());
+    const eta = new SmoothedEta(started.getTime());
+    this.etas.set(taskId, eta);
     const positions = this.scans.pendingPositions(taskId);
     const lane = async () => {
       for (let position = positions.shift(); position !== undefined && !this.closing; position = positions.shift()) {
         await this.scanFile(taskId, position);
+        eta.done(1, Date.now());
       }
     };
-    await Promise.all(Array.from({ length: this.pool.size }, lane));
+    await Promise.all(Array.from({ length: this.pool.size }, lane)).finally(() => this.etas.delete(taskId));
     if (!this.closing && this.scans.task(client, taskId)) {
       this.scans.finish(taskId, new Date().toISOString());
       this.observer?.taskEnded('done');
