@@ -73,6 +73,25 @@ describe('GET /metrics', () => {
     expect(text).not.toContain('secret-name');
   });
 
+  it('shows scan progress and the tasks of the scanner it watches', async () => {
+    const metrics = new ServiceMetrics();
+    metrics.watch({ active: 2, queued: 3 }, { pendingTasks: 2, runningTasks: 1 });
+    metrics.scan.fileScanned('profiled');
+    metrics.scan.fileScanned('profiled');
+    metrics.scan.fileScanned('failed');
+    metrics.scan.taskEnded('done');
+    metrics.admission.refused('wait_timeout');
+    const text = await metrics.registry.metrics();
+    expect(sample(text, 'facegate_scan_files_total', { outcome: 'profiled' })).toBe(2);
+    expect(sample(text, 'facegate_scan_files_total', { outcome: 'failed' })).toBe(1);
+    expect(sample(text, 'facegate_scan_tasks_ended_total', { status: 'done' })).toBe(1);
+    expect(sample(text, 'facegate_scan_tasks', { status: 'pending' })).toBe(2);
+    expect(sample(text, 'facegate_scan_tasks', { status: 'running' })).toBe(1);
+    expect(sample(text, 'facegate_admission_queue', { state: 'running' })).toBe(2);
+    expect(sample(text, 'facegate_admission_queue', { state: 'waiting' })).toBe(3);
+    expect(sample(text, 'facegate_admission_refusals_total', { reason: 'wait_timeout' })).toBe(1);
+  });
+
   it('with metrics.port set, is not served on the service port; the separate app serves it, without a key when so configured', async () => {
     const { deps } = testApp();
     const separate = { ...deps.config, metrics: { ...deps.config.metrics, port: 9464 } };
