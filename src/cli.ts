@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { analysisOptions, loadConfig } from './config';
 import { loadModels } from './models/registry';
-import { analyze, type FaceAnalysis } from './pipeline/analyze';
+import { analyze, detectingFrom, type FaceAnalysis } from './pipeline/analyze';
 import { ImageError, sniffFormat } from './pipeline/decode';
 import { profileOutliers } from './scan/outliers';
 import { AnalysisPool } from './pipeline/analysis-pool';
@@ -55,7 +55,8 @@ async function analyzeCommand(argv: string[]): Promise<number> {
 
   const config = loadConfig();
   const models = await loadModels(config.models);
-  const options = analysisOptions(config);
+  // The summary's verdicts count faces as the gate routes do: detected down to the gates' thresholds.
+  const options = summary ? detectingFrom(analysisOptions(config), Math.min(config.gate.fiqa.detection, config.gate.photo.detection)) : analysisOptions(config);
   let failures = 0;
   for (const [index, file] of files.entries()) {
     try {
