@@ -4,19 +4,22 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { analysisOptions, loadConfig } from './config';
 import { loadModels } from './models/registry';
-import { analyze, type FaceAnalysis } from './pipeline/analyze';
+import { analyze, detectingFrom, type FaceAnalysis } from './pipeline/analyze';
 import { ImageError, sniffFormat } from './pipeline/decode';
 import { profileOutliers } from './scan/outliers';
 import { AnalysisPool } from './pipeline/analysis-pool';
 import { type ProfiledImage, profileImage } from './scan/profile';
 import { scanReport } from './scan/report';
 import { embeddingSpace } from './models/manifest';
+import { faceSummaries } from './face-summary';
+import { formatDuration, SmoothedEta } from './scan/eta';
 import { rebuildTemplates } from './service/rebuild-templates';
 import { openStore, sealExisting } from './store';
 import { Sealer } from './store/sealer';
 
 const USAGE = `usage:
-  facegate analyze <image...> [--crop out.jpg]
+  facegate analyze <image...> [--crop out.jpg] [--summary]
+                                  one JSON object per image; --summary: one readable line per face
   facegate scan <folder> --out report.html [--workers N] [--contamination 0.05]
   facegate templates:rebuild      re-embeds stored enrollments with the configured model
   facegate encrypt-existing       seals every image, template and scan file stored in clear or in the
@@ -40,7 +43,9 @@ function cropPath(template: string, index: number, count: number): string {
   return dot > 0 ? `${template.slice(0, dot)}-${index + 1}${template.slice(dot)}` : `${template}-${index + 1}`;
 }
 
-async function analyzeCommand(args: string[]): Promise<number> {
+async function analyzeCommand(argv: string[]): Promise<number> {
+  const summary = argv.includes('--summary');
+  const args = argv.filter((arg) => arg !== '--summary');
   const cropIndex = args.indexOf('--crop');
   const crop = cropIndex >= 0 ? args[cropIndex + 1] : undefined;
   if (cropIndex >= 0 && !crop) throw new Error(`--crop needs a file name\n${USAGE}`);
@@ -49,17 +54,19 @@ async function analyzeCommand(args: string[]): Promise<number> {
 
   const config = loadConfig();
   const models = await loadModels(config.models);
-  const options = analysisOptions(config);
+  // The summary's verdicts count faces as the gate routes do: detected down to the gates' thresholds.
+  const options = summary ? detectingFrom(analysisOptions(config), Math.min(config.gate.fiqa.detection, config.gate.photo.detection)) : analysisOptions(config);
   let failures = 0;
   for (const [index, file] of files.entries()) {
     try {
       const analysis = await analyze(readFileSync(file), models, options);
-      console.log(JSON.stringify(printable(file, analysis)));
+      if (summary) for (const line of faceSummaries(file, analysis, config.gate)) console.log(line);
+      else console.log(JSON.stringify(printable(file, analysis)));
       if (crop && analysis.faces.length > 0) writeFileSync(cropPath(crop, index, files.length), analysis.faces[0].crop);
     } catch (error) {
       failures++;
       const reason = error instanceof ImageError ? `${error.code}: ${error.message}` : (error as Error).message;
-      console.log(JSON.stringify({ file, error: reason }));
+      console.log(summary ? `${file}: error ${reason}` : JSON.stringify({ file, error: reason }));
     }
   }
   await models.release();
@@ -99,16 +106,20 @@ async function scanCommand(args: string[]): Promise<number> {
   const options = analysisOptions(config);
   const files = filesUnder(folder);
   const bar = new SingleBar({
-    format: 'scanning [{bar}] {value}/{total} files | {percentage}% | ETA {eta_formatted}',
+    format: 'scanning [{bar}] {value}/{total} files | {percentage}% | ETA {smoothedEta}',
     stream: process.stderr,
     noTTYOutput: true,
     notTTYSchedule: 5000,
   });
-  bar.start(files.length, 0);
+  const started = new Date();
+  // cli-progress's own ETA jumps with each burst of workers finishing together: ours is smoothed.
+  const eta = new SmoothedEta(started.getTime());
+  bar.start(files.length, 0, { smoothedEta: formatDuration(null) });
   const profiled: ProfiledImage[] = [];
   const failures: { file: string; error: string }[] = [];
   const skipped: string[] = [];
   let next = 0;
+  let done = 0;
   const lane = async () => {
     for (let i = next++; i < files.length; i = next++) {
       const name = relative(folder, files[i]);
@@ -120,10 +131,10 @@ async function scanCommand(args: string[]): Promise<number> {
           (error: Error) => failures.push({ file: name, error: error.message }),
         );
       }
-      bar.increment();
+      eta.done(1, Date.now());
+      bar.increment({ smoothedEta: formatDuration(eta.secondsLeft(files.length - ++done)) });
     }
   };
-  const started = new Date();
   await Promise.all(Array.from({ length: workers }, lane)).finally(() => pool.close());
   bar.stop();
 

@@ -1,12 +1,15 @@
 import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
 import { listen } from './api/listen';
+import { metricsApp, ServiceMetrics } from './api/metrics';
 import { loadApiDocument } from './api/openapi';
 import { loadConfig } from './config';
 import { createKeyring } from './config/api-keys';
 import { createLogger } from './log';
 import { startAnalyzer } from './pipeline/analysis-pool';
+import { startLine } from './start-line';
 import { ffmpegVersion } from './pipeline/video';
 import { createScanner } from './scan/scanner';
 import { openStore } from './store';
@@ -40,7 +43,7 @@ async function main(): Promise<void> {
     (error) => logger.error({ err: error }, 'retention sweep failed'),
   );
   const keyring = createKeyring(config.auth, config.store.dataDir);
-  if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no API key configured: using the generated key in this file');
+  if (keyring.keyFile) logger.warn({ keyFile: keyring.keyFile }, 'no user API key configured: using the generated key in this file');
   if (!keyring.entries.some((entry) => entry.role === 'admin')) logger.warn('no admin key configured: admin-only routes refuse every request');
   const clients = new Set(keyring.entries.map((entry) => entry.clientId));
   logger.info({ clients: [...clients] }, `${clients.size} client${clients.size === 1 ? '' : 's'} configured`);
@@ -49,28 +52,44 @@ async function main(): Promise<void> {
   });
   logger.info({ ffmpeg }, 'videos are read with this ffmpeg');
   const api = loadApiDocument();
+  const metrics = new ServiceMetrics();
+  const loading = Date.now();
   const analyzer = await startAnalyzer(config.models);
+  metrics.modelsLoaded(Date.now() - loading);
   logger.info({ models: analyzer.loaded, workers: config.models.workers, ms: Date.now() - started }, 'models loaded');
 
-  const scanner = createScanner(config, store.scans, logger);
+  const scanner = createScanner(config, store.scans, logger, metrics.scan);
   const resumed = await scanner.resume();
   if (resumed > 0) logger.info({ tasks: resumed }, 'resuming unfinished scans');
-  const app = createApp({ config, analyzer, store, keyring, api, logger, scanner });
-  const server: Server = listen(app, config.server, () => {
-    logger.info({ address: server.address() }, 'listening');
-  });
-  server.on('error', (error) => {
+  const app = createApp({ config, analyzer, store, keyring, api, logger, scanner, metrics });
+  const servers: Server[] = [];
+  const cannotListen = (error: Error) => {
     logger.fatal({ err: error }, 'cannot listen');
     process.exit(1);
+  };
+  const { port: metricsPort, host: metricsHost, requireAdminKey } = config.metrics;
+  if (metricsPort !== null) {
+    const metricsServer = listen(metricsApp(metrics, keyring, requireAdminKey, logger), { ...config.server, host: metricsHost, port: metricsPort }, () => {
+      logger.info({ address: metricsServer.address() }, 'metrics listening');
+    });
+    metricsServer.on('error', cannotListen);
+    servers.push(metricsServer);
+  }
+  const server: Server = listen(app, config.server, () => {
+    logger.info({ address: server.address() }, 'listening');
+    console.log(startLine({ address: server.address() as AddressInfo, keyring, encrypted: sealer.encrypts, metrics: config.metrics }));
   });
+  server.on('error', cannotListen);
+  servers.push(server);
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), config.server.shutdownGraceMs).unref();
     // close() ends idle keep-alive connections only once; those busy now go idle when their answer
     // is sent and would otherwise hold the shutdown until their keep-alive timeout.
-    const dropIdle = setInterval(() => server.closeIdleConnections(), 50);
-    server.close(() => {
+    const dropIdle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 50);
+    const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    void Promise.all(closed).then(() => {
       clearTimeout(force);
       clearInterval(dropIdle);
       stopRetention();

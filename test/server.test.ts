@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadConfig, PROJECT_ROOT } from '../src/config';
@@ -25,6 +27,16 @@ function startServer(env: Record<string, string>, asUser: string[] = []): Run {
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** A port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 async function listeningPort(run: Run): Promise<number> {
@@ -96,10 +108,30 @@ describe('server process', () => {
     const key = readFileSync(keyFile, 'utf8').trim();
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(run.stdout()).toContain(keyFile);
+    // The plain start line, beside the JSON log.
+    expect(run.stdout()).toContain(`\nFaceGate listening on http://127.0.0.1:${port}, docs at http://127.0.0.1:${port}/docs; API key in ${keyFile} (KEY=$(cat ${keyFile}))`);
     expect(run.stdout() + run.stderr()).not.toContain(key);
     const url = `http://127.0.0.1:${port}/face_recognition/image/00000000-0000-4000-8000-000000000000`;
     expect((await fetch(url)).status).toBe(401);
     expect((await fetch(url, { headers: { Authorization: key } })).status).toBe(404);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+  });
+
+  it('serves /metrics on its own port when metrics.port is set, and not on the service port', async () => {
+    const metricsPort = await freePort();
+    const configFile = join(mkdtempSync(join(tmpdir(), 'facegate-metrics-port-')), 'config.json');
+    writeFileSync(configFile, JSON.stringify({ metrics: { port: metricsPort } }));
+    const adminKey = 'metrics-admin-key-0123456789';
+    const run = startServer({ FACEGATE_CONFIG: configFile, FACEGATE_ADMIN_KEYS: adminKey });
+    const port = await listeningPort(run);
+    expect(run.stdout()).toContain(`; metrics at http://127.0.0.1:${metricsPort}/metrics (admin key)`);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Authorization: adminKey } })).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(401);
+    const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { Authorization: adminKey } });
+    expect(scraped.status).toBe(200);
+    const loadSeconds = Number(/^facegate_models_load_seconds (\S+)$/m.exec(await scraped.text())?.[1]);
+    expect(loadSeconds).toBeGreaterThan(0);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
   });

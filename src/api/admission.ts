@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { performance } from 'node:perf_hooks';
 import { requestCaller } from './auth';
 import { HttpError } from './errors';
 import { FairQueue } from './fair-queue';
@@ -14,6 +15,15 @@ export interface AdmissionLimits {
   presenceMs: number;
 }
 
+/** Why a request was turned away with 503. */
+export type Refusal = 'queue_full' | 'wait_timeout' | 'evicted';
+
+/** What the queue tells the metrics: each request's wait for its turn, and each refusal. */
+export interface AdmissionObserver {
+  admitted(waitedMs: number): void;
+  refused(why: Refusal): void;
+}
+
 /** The error every API family answers in its own shape: 503, with `Retry-After` set on the response. */
 export class Overloaded extends HttpError {
   constructor(message: string) {
@@ -23,7 +33,7 @@ export class Overloaded extends HttpError {
 
 interface Waiting {
   run: () => void;
-  refuse: (message: string) => void;
+  refuse: (why: Refusal, message: string) => void;
   timer?: NodeJS.Timeout;
 }
 
@@ -34,7 +44,7 @@ interface Waiting {
  * and of a full queue), at most `maxQueued` wait, none waits longer than `maxWaitMs`, and anything
  * beyond gets 503 with `Retry-After` at once. Needs the caller `requireKey` identified.
  */
-export function admission(limits: AdmissionLimits): RequestHandler & { readonly active: number; readonly queued: number } {
+export function admission(limits: AdmissionLimits, observer?: AdmissionObserver): RequestHandler & { readonly active: number; readonly queued: number } {
   const queue = new FairQueue<Waiting>(
     limits,
     (waiting) => {
@@ -43,19 +53,22 @@ export function admission(limits: AdmissionLimits): RequestHandler & { readonly 
     },
     (waiting) => {
       clearTimeout(waiting.timer);
-      waiting.refuse('The service is at capacity: another client needed this place in the queue; try again shortly.');
+      waiting.refuse('evicted', 'The service is at capacity: another client needed this place in the queue; try again shortly.');
     },
   );
   const retryAfter = String(Math.max(1, Math.ceil(limits.maxWaitMs / 1000)));
 
   const handler: RequestHandler = (_req, res, next) => {
     const { clientId } = requestCaller(res);
-    const refuse = (message: string) => {
+    const arrived = performance.now();
+    const refuse = (why: Refusal, message: string) => {
+      observer?.refused(why);
       res.set('Retry-After', retryAfter);
       next(new Overloaded(message));
     };
     const waiting: Waiting = {
       run: () => {
+        observer?.admitted(performance.now() - arrived);
         res.once('close', () => queue.finish(clientId));
         next();
       },
@@ -65,10 +78,10 @@ export function admission(limits: AdmissionLimits): RequestHandler & { readonly 
     res.once('close', () => queue.withdraw(clientId, waiting) && clearTimeout(waiting.timer));
     const outcome = queue.enter(clientId, waiting);
     if (outcome === 'refused') {
-      refuse('The service is at capacity; try again shortly.');
+      refuse('queue_full', 'The service is at capacity; try again shortly.');
     } else if (outcome === 'queued') {
       waiting.timer = setTimeout(() => {
-        if (queue.withdraw(clientId, waiting)) refuse(`The service is at capacity: no turn came within ${limits.maxWaitMs} ms; try again shortly.`);
+        if (queue.withdraw(clientId, waiting)) refuse('wait_timeout', `The service is at capacity: no turn came within ${limits.maxWaitMs} ms; try again shortly.`);
       }, limits.maxWaitMs);
     }
   };

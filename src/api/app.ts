@@ -14,6 +14,7 @@ import { scanRoutes } from './bqat';
 import { enrollRoutes } from './enroll';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health';
+import { metricsRoutes, ServiceMetrics } from './metrics';
 import { nodefluxRoutes } from './nodeflux';
 import { type ApiDocument, documentationRoutes } from './openapi';
 import { qitechRoutes } from './qitech';
@@ -30,6 +31,8 @@ export interface AppDeps {
   api: ApiDocument;
   logger: Logger;
   scanner: Scanner;
+  /** The service's metrics (server.ts feeds them from start-up on); a fresh set when absent. */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -46,6 +49,8 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(securityHeaders(deps.config.server.https));
+  const metrics = deps.metrics ?? new ServiceMetrics();
+  app.use(metrics.requests);
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -60,17 +65,24 @@ export function createApp(deps: AppDeps): Express {
   const options = analysisOptions(deps.config);
   const limits = deps.config.limits;
   // One queue for every family: they share the same cores. A request joins it once its body is read.
-  const turn = admission({ maxConcurrent: limits.maxConcurrentAnalyses, maxQueued: limits.maxQueuedAnalyses, maxWaitMs: limits.maxQueueWaitMs, presenceMs: limits.clientPresenceMs });
+  const turn = admission(
+    { maxConcurrent: limits.maxConcurrentAnalyses, maxQueued: limits.maxQueuedAnalyses, maxWaitMs: limits.maxQueueWaitMs, presenceMs: limits.clientPresenceMs },
+    metrics.admission,
+  );
+  metrics.watch(turn, deps.scanner);
+  const analyzer = metrics.observing(deps.analyzer);
   const readBody = bodyReader({ timeoutMs: limits.bodyTimeoutMs, maxUploadsPerClient: limits.maxConcurrentUploadsPerClient });
   // One counter per key across the families; each family answers the 429 in its own shape.
   const perKey = perKeyRateLimit(limits.requestsPerKeyPerMinute, deps.keyring);
-  const services = createServices({ ...deps, options });
+  const services = createServices({ ...deps, analyzer, options });
   app.use(healthRoutes(deps.analyzer, deps.config.models.load, deps.store));
   app.use(documentationRoutes(deps.api));
   app.use(tryPageRoutes(deps.config.server.https));
-  app.use(nodefluxRoutes({ ...deps, options, readBody, turn, perKey }));
-  app.use(qitechRoutes({ ...deps, images: services.images, options, readBody, turn, perKey }));
-  app.use(enrollRoutes({ ...deps, enrollment: services.enrollment, users: services.users, readBody, turn, perKey }));
+  // With metrics.port set, /metrics is served on that port only (server.ts).
+  if (deps.config.metrics.port === null) app.use(metricsRoutes(metrics, deps.keyring, deps.config.metrics.requireAdminKey));
+  app.use(nodefluxRoutes({ ...deps, analyzer, metrics, options, readBody, turn, perKey }));
+  app.use(qitechRoutes({ ...deps, images: services.images, metrics, options, readBody, turn, perKey }));
+  app.use(enrollRoutes({ ...deps, enrollment: services.enrollment, users: services.users, metrics, readBody, turn, perKey }));
   app.use(scanRoutes({ ...deps, scans: services.scans, perKey }));
   app.use(notFound);
   app.use(errorHandler);

@@ -10,6 +10,7 @@ import type { Keyring } from '../config/api-keys';
 import { toCsv } from '../scan/csv';
 import { IntakeError, type ReceivedPart } from '../scan/intake';
 import { PROFILE_COLUMNS } from '../scan/profile';
+import type { SmoothedEta } from '../scan/eta';
 import { progressOf } from '../scan/scanner';
 import { IntakeBusy, type ScanFlows, ScanUnfinished } from '../service/scans';
 import type { ScanTask } from '../store';
@@ -83,8 +84,8 @@ function contaminationOf(value: unknown, fallback: number): number {
   return share;
 }
 
-const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[]) => {
-  const { percent, etaSeconds } = progressOf(task, new Date());
+const taskAnswer = (task: ScanTask, errors: { file: string; error: string }[], eta: SmoothedEta | undefined) => {
+  const { percent, etaSeconds } = progressOf(task, new Date(), eta);
   return {
     tid: task.id,
     collection: task.collection,
@@ -152,7 +153,7 @@ export function scanRoutes({ config, scans, keyring, perKey }: ScanDeps): Router
   router.get(['/task/:tid', '/task/:tid/status'], ...guard, async (req, res) => {
     const found = await scans.task(requestCaller(res).clientId, id(String(req.params.tid), 'task'));
     if (!found) throw new HttpError(404, 'not_found', `No task ${req.params.tid}.`);
-    res.json(taskAnswer(found.task, found.errors));
+    res.json(taskAnswer(found.task, found.errors, found.eta));
   });
 
   router.get('/scan/:collection/profiles', ...guard, async (req, res) => {

@@ -9,6 +9,7 @@ import type { ResetScope } from '../store';
 import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
 import { analysisDeadline, IMAGE_KEY } from './image-input';
+import type { ServiceMetrics } from './metrics';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -98,6 +99,7 @@ export interface EnrollDeps {
   config: Config;
   enrollment: EnrollmentFlows;
   users: UserFlows;
+  metrics: ServiceMetrics;
   keyring: Keyring;
   /** Wraps a body parser: the per-client upload limit and the body deadline. */
   readBody: (parser: RequestHandler) => RequestHandler;
@@ -108,7 +110,7 @@ export interface EnrollDeps {
 }
 
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */
-export function enrollRoutes({ config, enrollment, users, keyring, readBody, turn, perKey }: EnrollDeps): Router {
+export function enrollRoutes({ config, enrollment, users, metrics, keyring, readBody, turn, perKey }: EnrollDeps): Router {
   const router = Router();
   const identities = deploymentIdentityTagger(config);
   const { recognition } = config;
@@ -136,6 +138,7 @@ export function enrollRoutes({ config, enrollment, users, keyring, readBody, tur
       if (error instanceof Rejection && error.reason === 'FACE_ALREADY_ENROLLED') req.log.warn({ client: clientId, user: identities.tag(clientId, name) }, 'face already enrolled');
       throw error;
     }
+    metrics.verdict('enroll', true, 'ENROLLED_AS_USER');
     res.status(200).json(enrollAnswer('ENROLLED_AS_USER'));
   };
 
@@ -143,6 +146,7 @@ export function enrollRoutes({ config, enrollment, users, keyring, readBody, tur
     const name = username(req);
     const deadline = analysisDeadline(res, config.limits.analysisTimeoutMs);
     const score = await enrollment.authenticate(requestCaller(res).clientId, name, mediaOf(req, 'MISSING_AUTH_VIDEO', 'EMPTY_AUTH_VIDEO'), deadline.check);
+    metrics.verdict('authenticate', true, 'AUTHENTIFICATION_SUCCESS');
     res.status(200).json(authAnswer('AUTHENTIFICATION_SUCCESS', score));
   };
 
@@ -160,11 +164,13 @@ export function enrollRoutes({ config, enrollment, users, keyring, readBody, tur
   const enrollErrors: ErrorRequestHandler = (error, req, res, _next) => {
     const { reason, status } = reasonOf(error, 'MISSING_CIN_FILE');
     if (status === 500) req.log.error({ err: error }, 'enroll failed');
+    metrics.verdict('enroll', false, reason);
     res.status(status).json(enrollAnswer(reason));
   };
   const authErrors: ErrorRequestHandler = (error, req, res, _next) => {
     const { reason, status } = reasonOf(error, 'MISSING_AUTH_VIDEO');
     if (status === 500) req.log.error({ err: error }, 'authentication failed');
+    metrics.verdict('authenticate', false, reason);
     res.status(status).json(authAnswer(reason, rejectionScore(res, error)));
   };
 

@@ -8,6 +8,7 @@ import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
 import { analysisDeadline, asClientError, imageBytes, withinPixelBudget } from './image-input';
+import type { ServiceMetrics } from './metrics';
 import { type ApiDocument, describeErrors } from './openapi';
 
 interface FiqaRequest {
@@ -70,6 +71,7 @@ const fiqaErrors: ErrorRequestHandler = (error, req, res, _next) => {
 export interface NodefluxDeps {
   config: Config;
   analyzer: Analyzer;
+  metrics: ServiceMetrics;
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
@@ -82,7 +84,7 @@ export interface NodefluxDeps {
 }
 
 /** `POST /NFFS-FIQA/v1/predict`: detection → occlusion → quality per image, in Nodeflux's shapes. */
-export function nodefluxRoutes({ config, analyzer, keyring, api, options, readBody, turn, perKey }: NodefluxDeps): Router {
+export function nodefluxRoutes({ config, analyzer, metrics, keyring, api, options, readBody, turn, perKey }: NodefluxDeps): Router {
   const router = Router();
   const validate = api.validator('FiqaRequest');
   const maxImages = config.limits.maxImagesPerRequest;
@@ -108,7 +110,9 @@ export function nodefluxRoutes({ config, analyzer, keyring, api, options, readBo
       deadline.check();
       // Detection, then occlusion, then quality, each only if the one before passed (runCascade).
       const measured = await asClientError(`images[${i}]`, () => analyzer.cascade(bytes, options, thresholds));
-      verdicts.push(cascadeVerdict(measured, thresholds));
+      const verdict = cascadeVerdict(measured, thresholds);
+      metrics.verdict('nodeflux', verdict.outcome === 'accepted', verdict.outcome);
+      verdicts.push(verdict);
     }
     res.json({
       job: { id: res.locals.jobId as string, result: { analytic_type: 'FACE IQA PIPELINE', result: verdicts.map(resultOf), status: 'success' } },

@@ -10,6 +10,7 @@ import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
 import { faceOutlines } from './face-outlines';
 import { asClientError, IMAGE_KEY, imageBytes } from './image-input';
+import type { ServiceMetrics } from './metrics';
 import { type ApiDocument, describeErrors } from './openapi';
 
 /** QI Tech's titles for errors that are not quality verdicts. */
@@ -50,6 +51,7 @@ function metadataBody(image: ImageMetadata) {
 export interface QiTechDeps {
   config: Config;
   images: ImageFlows;
+  metrics: ServiceMetrics;
   keyring: Keyring;
   api: ApiDocument;
   options: AnalysisOptions;
@@ -70,7 +72,7 @@ function wantsFaces(query: unknown): boolean {
 }
 
 /** QI Tech's `/face_recognition/image` routes: the photo-rule gate, then storage by key. */
-export function qitechRoutes({ config, images, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
+export function qitechRoutes({ config, images, metrics, keyring, api, options, readBody, turn, perKey }: QiTechDeps): Router {
   const router = Router();
   const validate = api.validator('ImageUploadRequest');
 
@@ -84,6 +86,7 @@ export function qitechRoutes({ config, images, keyring, api, options, readBody, 
     if (!outcome.accepted) {
       const { verdict } = outcome;
       const status = verdict.status ?? 'no_faces';
+      metrics.verdict('qitech', false, status);
       res.status(400).json({
         title: 'image_quality',
         description: `This image was not approved in quality assessment. ${STATUS_DESCRIPTIONS[status]}`,
@@ -93,6 +96,7 @@ export function qitechRoutes({ config, images, keyring, api, options, readBody, 
       });
       return;
     }
+    metrics.verdict('qitech', true, 'accepted');
     res.status(201).json({ ...metadataBody(outcome.image), ...faces });
   };
 

@@ -22,7 +22,7 @@ export interface Keyring {
   entries: KeyEntry[];
   /** The client of the top-level keys, of the generated key, and of requests to routes configured without keys. */
   defaultClient: string;
-  /** Set when no key was configured and the key in this file (generated at first start) is used. */
+  /** Set when no user key was configured and the key in this file (generated at first start) is used, beside any configured admin keys. */
   keyFile?: string;
 }
 
@@ -44,8 +44,10 @@ export function generatedSecret(path: string): string {
  * Takes the configured keys out of `auth` (emptying its lists) and returns their digests, each
  * with its client: top-level `apiKeys` belong to the default client, top-level `adminKeys` act on
  * every client, and each entry of `clients` holds that client's user and admin keys. A key given
- * twice is refused (it could not say whose it is). With no key configured at all, the key in the
- * data folder's key file is the default client's, generated on first start.
+ * twice is refused (it could not say whose it is). With no user key configured (admin keys alone
+ * do not count: configuring one to try the admin routes must not lock out the key the examples
+ * use), the key in the data folder's key file is a user key of the default client, generated on
+ * first start.
  */
 export function createKeyring(auth: AuthConfig, dataDir: string): Keyring {
   const entries: KeyEntry[] = [];
@@ -65,10 +67,11 @@ export function createKeyring(auth: AuthConfig, dataDir: string): Keyring {
     if (seen.has(hex)) throw new ConfigError(`invalid configuration: a key of client "${clientId}" is configured more than once`);
     seen.add(hex);
   }
-  if (entries.length > 0) return { entries, defaultClient };
+  if (entries.some((entry) => entry.role === 'user')) return { entries, defaultClient };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const keyFile = join(dataDir, auth.keyFile);
-  return { entries: [{ clientId: defaultClient, role: 'user', allClients: false, digest: digest(generatedSecret(keyFile)) }], defaultClient, keyFile };
+  entries.push({ clientId: defaultClient, role: 'user', allClients: false, digest: digest(generatedSecret(keyFile)) });
+  return { entries, defaultClient, keyFile };
 }
 
 /** The caller a presented key stands for, or undefined when it is no configured key. Compares every digest, in constant time. */

@@ -54,6 +54,7 @@ export interface Config {
   liveness: LivenessConfig;
   video: VideoConfig;
   scan: ScanConfig;
+  metrics: MetricsConfig;
   pipeline: Omit<AnalysisOptions, 'limits'>;
 }
 
@@ -105,6 +106,13 @@ export interface ScanConfig {
   maxAttempts: number;
   thumbnailSize: number;
   contamination: number;
+}
+
+export interface MetricsConfig {
+  /** null: `/metrics` on the service's own port; a port: on a listener of its own at `host:port`, and not on the service's port. */
+  port: number | null;
+  host: string;
+  requireAdminKey: boolean;
 }
 
 export interface AuthConfig {

@@ -6,14 +6,15 @@ import { type AnalysisJob, CLOSE, type JobResult, type WorkerMessage, type Worke
 import { analyze, analyzeCounted, type AnalysisOptions, type Analyzer, assess, type CountedAnalysis, type FaceAnalysis, type FaceAssessment } from './analyze';
 import { type CascadeResult, type CascadeStops, runCascade } from './cascade';
 import { ImageError } from './decode';
+import { appendRecord, type StageRecord } from './stages';
 
 /** Analyses on the calling thread, with models loaded here. */
 export function inProcess(models: ModelRegistry): Analyzer {
   return {
-    analyze: (bytes, options) => analyze(bytes, models, options),
-    assess: (bytes, options) => assess(bytes, models, options),
-    analyzeCounted: (bytes, options, countAt) => analyzeCounted(bytes, models, options, countAt),
-    cascade: (bytes, options, stops) => runCascade(bytes, models, options, stops),
+    analyze: (bytes, options, record) => analyze(bytes, models, options, record),
+    assess: (bytes, options, record) => assess(bytes, models, options, record),
+    analyzeCounted: (bytes, options, countAt, record) => analyzeCounted(bytes, models, options, countAt, record),
+    cascade: (bytes, options, stops, record) => runCascade(bytes, models, options, stops, record),
     get loaded() {
       return models.loaded;
     },
@@ -50,6 +51,8 @@ require(workerData.entry);
 
 interface Pending {
   job: AnalysisJob;
+  /** Where the stage times the thread sends back go. */
+  record?: StageRecord;
   resolve: (result: JobResult) => void;
   reject: (error: Error) => void;
 }
@@ -104,27 +107,27 @@ export class AnalysisPool implements Analyzer {
     await Promise.all([...this.slots].map((slot) => slot.started));
   }
 
-  async analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis> {
-    return withBufferCrops((await this.submit({ kind: 'analyze' }, bytes, options)) as FaceAnalysis);
+  async analyze(bytes: Uint8Array, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis> {
+    return withBufferCrops((await this.submit({ kind: 'analyze' }, bytes, options, record)) as FaceAnalysis);
   }
 
-  async assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>> {
-    return (await this.submit({ kind: 'assess' }, bytes, options)) as FaceAnalysis<FaceAssessment>;
+  async assess(bytes: Uint8Array, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis<FaceAssessment>> {
+    return (await this.submit({ kind: 'assess' }, bytes, options, record)) as FaceAnalysis<FaceAssessment>;
   }
 
-  async analyzeCounted(bytes: Uint8Array, options: AnalysisOptions, countAt: number): Promise<CountedAnalysis> {
-    const counted = (await this.submit({ kind: 'counted', countAt }, bytes, options)) as CountedAnalysis;
+  async analyzeCounted(bytes: Uint8Array, options: AnalysisOptions, countAt: number, record?: StageRecord): Promise<CountedAnalysis> {
+    const counted = (await this.submit({ kind: 'counted', countAt }, bytes, options, record)) as CountedAnalysis;
     return counted.analysis ? { ...counted, analysis: withBufferCrops(counted.analysis) } : counted;
   }
 
-  async cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops): Promise<CascadeResult> {
-    return (await this.submit({ kind: 'cascade', stops }, bytes, options)) as CascadeResult;
+  async cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops, record?: StageRecord): Promise<CascadeResult> {
+    return (await this.submit({ kind: 'cascade', stops }, bytes, options, record)) as CascadeResult;
   }
 
-  private submit(task: AnalysisJob['task'], bytes: Uint8Array, options: AnalysisOptions): Promise<JobResult> {
+  private submit(task: AnalysisJob['task'], bytes: Uint8Array, options: AnalysisOptions, record?: StageRecord): Promise<JobResult> {
     if (this.closed) return Promise.reject(new PoolError('closed', 'the analysis pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, task, bytes, options }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, task, bytes, options, recordStages: record !== undefined }, record, resolve, reject });
       this.dispatch();
     });
   }
@@ -183,7 +186,10 @@ export class AnalysisPool implements Analyzer {
     } else {
       const done = slot.current;
       slot.current = undefined;
-      if (message.type === 'done') done?.resolve(message.result);
+      if (message.type === 'done') {
+        if (done?.record && message.record) appendRecord(done.record, message.record);
+        done?.resolve(message.result);
+      }
       else done?.reject(message.code ? new ImageError(message.code, message.error) : new Error(message.error));
     }
     this.dispatch();

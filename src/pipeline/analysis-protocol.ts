@@ -2,6 +2,7 @@ import type { ModelOptions } from '../models/registry';
 import type { AnalysisOptions, CountedAnalysis, FaceAnalysis, FaceAssessment } from './analyze';
 import type { CascadeResult, CascadeStops } from './cascade';
 import type { ImageErrorCode } from './decode';
+import type { StageRecord } from './stages';
 
 /** What an analysis worker is started with. */
 export interface WorkerSetup {
@@ -18,6 +19,8 @@ export interface AnalysisJob {
    * (`analyzeCounted`); `cascade` runs the staged cascade (`runCascade`) to `stops`.
    */
   task: { kind: 'analyze' } | { kind: 'assess' } | { kind: 'counted'; countAt: number } | { kind: 'cascade'; stops: CascadeStops };
+  /** Time each stage and model run, and send the record back with the result. */
+  recordStages: boolean;
 }
 
 /** What a job gives, by its kind. */
@@ -29,6 +32,6 @@ export const CLOSE = 'close';
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'fatal'; error: string }
-  | { type: 'done'; id: number; result: JobResult }
+  | { type: 'done'; id: number; result: JobResult; record?: StageRecord }
   /** `code` is set when the image itself was at fault (an ImageError). */
   | { type: 'failed'; id: number; error: string; code?: ImageErrorCode };

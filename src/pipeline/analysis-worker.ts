@@ -4,6 +4,7 @@ import { CLOSE, type AnalysisJob, type JobResult, type WorkerMessage, type Worke
 import { analyze, analyzeCounted, assess } from './analyze';
 import { runCascade } from './cascade';
 import { ImageError } from './decode';
+import { type StageRecord, stageRecord } from './stages';
 
 /** The thread's side of the analysis pool: loads the models once, then analyses one image per message. */
 async function serve(setup: WorkerSetup): Promise<void> {
@@ -25,8 +26,9 @@ async function serve(setup: WorkerSetup): Promise<void> {
       void current.finally(() => models.release()).finally(() => port.close());
       return;
     }
-    current = run(job, models).then(
-      (result) => send({ type: 'done', id: job.id, result }),
+    const record = job.recordStages ? stageRecord() : undefined;
+    current = run(job, models, record).then(
+      (result) => send({ type: 'done', id: job.id, result, record }),
       (error: unknown) =>
         send({ type: 'failed', id: job.id, error: (error as Error).message, code: error instanceof ImageError ? error.code : undefined }),
     );
@@ -34,16 +36,16 @@ async function serve(setup: WorkerSetup): Promise<void> {
   send({ type: 'ready' });
 }
 
-function run({ task, bytes, options }: AnalysisJob, models: ModelRegistry): Promise<JobResult> {
+function run({ task, bytes, options }: AnalysisJob, models: ModelRegistry, record?: StageRecord): Promise<JobResult> {
   switch (task.kind) {
     case 'analyze':
-      return analyze(bytes, models, options);
+      return analyze(bytes, models, options, record);
     case 'assess':
-      return assess(bytes, models, options);
+      return assess(bytes, models, options, record);
     case 'counted':
-      return analyzeCounted(bytes, models, options, task.countAt);
+      return analyzeCounted(bytes, models, options, task.countAt, record);
     case 'cascade':
-      return runCascade(bytes, models, options, task.stops);
+      return runCascade(bytes, models, options, task.stops, record);
   }
 }
 

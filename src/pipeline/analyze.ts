@@ -314,14 +314,14 @@ export async function analyzeCounted(imageBytes: Uint8Array, registry: ModelRegi
   return { faceCount, analysis: described(image, await reportFaces(image, found, registry, options, record)) };
 }
 
-/** Where analyses run: on this thread (`inProcess`) or on worker threads (`AnalysisPool`). */
+/** Runs analyses somewhere (this thread, worker threads); with `record`, each stage's and model run's time is added to it. */
 export interface Analyzer {
-  analyze(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis>;
-  assess(bytes: Uint8Array, options: AnalysisOptions): Promise<FaceAnalysis<FaceAssessment>>;
+  analyze(bytes: Uint8Array, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis>;
+  assess(bytes: Uint8Array, options: AnalysisOptions, record?: StageRecord): Promise<FaceAnalysis<FaceAssessment>>;
   /** The whole analysis only for an image of exactly one face at `countAt` (`analyzeCounted`). */
-  analyzeCounted(bytes: Uint8Array, options: AnalysisOptions, countAt: number): Promise<CountedAnalysis>;
+  analyzeCounted(bytes: Uint8Array, options: AnalysisOptions, countAt: number, record?: StageRecord): Promise<CountedAnalysis>;
   /** Detection, occlusion and quality as a cascade that stops at the first failing stage (`runCascade`). */
-  cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops): Promise<CascadeResult>;
+  cascade(bytes: Uint8Array, options: AnalysisOptions, stops: CascadeStops, record?: StageRecord): Promise<CascadeResult>;
   /** The models ready to run now. */
   readonly loaded: readonly ModelName[];
 }

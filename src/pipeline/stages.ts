@@ -29,6 +29,12 @@ export function stageRecord(): StageRecord {
   return { stages: [], runs: [] };
 }
 
+/** Adds what `other` recorded (an analysis on a worker thread) to `record`. */
+export function appendRecord(record: StageRecord, other: StageRecord): void {
+  record.stages.push(...other.stages);
+  record.runs.push(...other.runs);
+}
+
 /** Runs `work` as `stage`, adding its time to `record` when there is one. */
 export async function timed<T>(record: StageRecord | undefined, stage: Stage, work: () => Promise<T> | T): Promise<T> {
   if (!record) return work();

@@ -5,6 +5,7 @@ import { analysisOptions, type Config } from '../config';
 import { AnalysisPool, PoolError } from '../pipeline/analysis-pool';
 import type { AnalysisOptions } from '../pipeline/analyze';
 import type { ScanStore, ScanTask, UploadedFile } from '../store';
+import { SmoothedEta } from './eta';
 import { profileImage } from './profile';
 
 export interface TaskProgress {
@@ -14,13 +15,25 @@ export interface TaskProgress {
   etaSeconds: number | null;
 }
 
-/** How far a task is, and when it should end at the pace its current run has kept so far. */
-export function progressOf(task: ScanTask, now: Date): TaskProgress {
+/**
+ * How far a task is, and when it should end: at the smoothed recent pace of this process's scan
+ * (`eta`, `Scanner.etaOf`) when there is one, else at the pace its current run has kept so far.
+ */
+export function progressOf(task: ScanTask, now: Date, eta?: SmoothedEta): TaskProgress {
   const percent = task.total === 0 ? 100 : (100 * task.processed) / task.total;
   const doneThisRun = task.processed - task.startedProcessed;
   if (task.status !== 'running' || !task.startedAt || doneThisRun <= 0) return { percent, etaSeconds: null };
+  const remaining = task.total - task.processed;
+  const smoothed = eta?.secondsLeft(remaining);
+  if (smoothed !== undefined && smoothed !== null) return { percent, etaSeconds: smoothed };
   const elapsed = (now.getTime() - Date.parse(task.startedAt)) / 1000;
-  return { percent, etaSeconds: ((task.total - task.processed) * elapsed) / doneThisRun };
+  return { percent, etaSeconds: (remaining * elapsed) / doneThisRun };
+}
+
+/** What the scanner tells the metrics as it goes. */
+export interface ScanObserver {
+  fileScanned(outcome: 'profiled' | 'failed'): void;
+  taskEnded(status: 'done' | 'failed'): void;
 }
 
 /** Bytes of files stored per transaction of an intake: a few tens of milliseconds of writing. */
@@ -34,6 +47,9 @@ const INTAKE_BATCH_BYTES = 8 * 1024 * 1024;
 export class Scanner {
   private readonly queue: ScanTask[] = [];
   private running: Promise<void> | undefined;
+  private scanning = false;
+  /** The smoothed pace of the task being scanned. */
+  private readonly etas = new Map<string, SmoothedEta>();
   private closing = false;
 
   constructor(
@@ -41,7 +57,18 @@ export class Scanner {
     private readonly pool: AnalysisPool,
     private readonly options: { analysis: AnalysisOptions; thumbnailSize: number; maxAttempts: number },
     private readonly logger: Logger,
+    private readonly observer?: ScanObserver,
   ) {}
+
+  /** Tasks this process has queued and not started yet. */
+  get pendingTasks(): number {
+    return this.queue.length;
+  }
+
+  /** Tasks being scanned now: 0 or 1. */
+  get runningTasks(): number {
+    return this.scanning ? 1 : 0;
+  }
 
   /**
    * Stores the files as a new collection of `client` and queues its scan; returns its task as it stands. The
@@ -90,6 +117,11 @@ export class Scanner {
     return unfinished.length;
   }
 
+  /** The smoothed pace of `taskId` while this process scans it. */
+  etaOf(taskId: string): SmoothedEta | undefined {
+    return this.etas.get(taskId);
+  }
+
   /** Resolves once every queued task has ended. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
@@ -111,12 +143,16 @@ export class Scanner {
 
   private async drain(): Promise<void> {
     for (let task = this.queue.shift(); task && !this.closing; task = this.queue.shift()) {
+      this.scanning = true;
       try {
         await this.run(task);
       } catch (error) {
         if (this.closing) return;
         this.logger.error({ err: error, task: task.id }, 'scan task failed');
         await this.scans.fail(task.id, (error as Error).message, new Date().toISOString());
+        this.observer?.taskEnded('failed');
+      } finally {
+        this.scanning = false;
       }
     }
   }
@@ -124,15 +160,22 @@ export class Scanner {
   private async run({ id: taskId, client }: ScanTask): Promise<void> {
     // Deleted (or reset away) while it waited.
     if (!(await this.scans.task(client, taskId))) return;
-    await this.scans.start(taskId, new Date().toISOString());
+    const started = new Date();
+    await this.scans.start(taskId, started.toISOString());
+    const eta = new SmoothedEta(started.getTime());
+    this.etas.set(taskId, eta);
     const positions = await this.scans.pendingPositions(taskId);
     const lane = async () => {
       for (let position = positions.shift(); position !== undefined && !this.closing; position = positions.shift()) {
         await this.scanFile(taskId, position);
+        eta.done(1, Date.now());
       }
     };
-    await Promise.all(Array.from({ length: this.pool.size }, lane));
-    if (!this.closing && (await this.scans.task(client, taskId))) await this.scans.finish(taskId, new Date().toISOString());
+    await Promise.all(Array.from({ length: this.pool.size }, lane)).finally(() => this.etas.delete(taskId));
+    if (!this.closing && (await this.scans.task(client, taskId))) {
+      await this.scans.finish(taskId, new Date().toISOString());
+      this.observer?.taskEnded('done');
+    }
   }
 
   private async scanFile(taskId: string, position: number): Promise<void> {
@@ -142,24 +185,27 @@ export class Scanner {
     if (file.attempts > maxAttempts) {
       const error = `the analysis did not finish in ${maxAttempts} attempts: the service stopped during each`;
       await this.scans.recordFailure(taskId, position, error, new Date().toISOString());
+      this.observer?.fileScanned('failed');
       return;
     }
     try {
       const { profile, thumbnail } = await profileImage(file.name, file.bytes, this.pool, this.options.analysis, this.options.thumbnailSize);
       await this.scans.recordProfile(taskId, position, profile, thumbnail, new Date().toISOString());
+      this.observer?.fileScanned('profiled');
     } catch (error) {
       if (error instanceof PoolError && (error.kind === 'closed' || error.kind === 'models')) throw error;
       await this.scans.recordFailure(taskId, position, (error as Error).message, new Date().toISOString());
+      this.observer?.fileScanned('failed');
     }
   }
 }
 
 /** The service's scanner: `config.scan.workers` analysis threads over the store's scans. */
-export function createScanner(config: Config, scans: ScanStore, logger: Logger): Scanner {
+export function createScanner(config: Config, scans: ScanStore, logger: Logger, observer?: ScanObserver): Scanner {
   const pool = new AnalysisPool(
     { models: { ...config.models, intraOpThreads: config.scan.threadsPerWorker } },
     { size: config.scan.workers, idleMs: config.scan.idleWorkerMs, youngGenerationMb: config.models.workerYoungGenerationMb },
   );
   const { thumbnailSize, maxAttempts } = config.scan;
-  return new Scanner(scans, pool, { analysis: analysisOptions(config), thumbnailSize, maxAttempts }, logger);
+  return new Scanner(scans, pool, { analysis: analysisOptions(config), thumbnailSize, maxAttempts }, logger, observer);
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Config } from '../config';
 import { IntakePerClient, type ReceivedPart, stagedFiles, stageImagesOfUpload } from '../scan/intake';
 import { type CollectionOutliers, collectionOutliers, ReportCache } from '../scan/results';
+import type { SmoothedEta } from '../scan/eta';
 import type { Scanner } from '../scan/scanner';
 import { UploadStaging } from '../scan/staging';
 import type { FileError, ScanTask, StoredProfile, Store } from '../store';
@@ -30,8 +31,8 @@ export interface ScanFlows {
    * IntakeError before anything is stored.
    */
   intake(client: string, receive: (folder: string) => Promise<ReceivedPart[]>): Promise<ScanTask>;
-  /** The client's task with its file errors; undefined for an unknown task or another client's. */
-  task(client: string, taskId: string): Promise<{ task: ScanTask; errors: FileError[] } | undefined>;
+  /** The client's task with its file errors and, while this process scans it, its smoothed pace; undefined for an unknown task or another client's. */
+  task(client: string, taskId: string): Promise<{ task: ScanTask; errors: FileError[]; eta?: SmoothedEta } | undefined>;
   /** The task that scanned the client's collection; undefined for an unknown collection or another client's. */
   collection(client: string, collection: string): Promise<ScanTask | undefined>;
   /** As `collection`, once its scan has ended (ScanUnfinished before): only then are there outliers and a report. */
@@ -69,7 +70,7 @@ export function scanFlows({ config, store, scanner }: { config: Config; store: S
     },
     async task(client, taskId) {
       const task = await store.scans.task(client, taskId);
-      return task && { task, errors: await store.scans.errors(task.id) };
+      return task && { task, errors: await store.scans.errors(task.id), eta: scanner.etaOf(task.id) };
     },
     collection: (client, collection) => store.scans.taskOfCollection(client, collection),
     async finishedCollection(client, collection) {

@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { admission } from '../../src/api/admission';
+import { admission, type AdmissionObserver, type Refusal } from '../../src/api/admission';
 import { classify } from '../../src/api/errors';
 
 const servers: Server[] = [];
@@ -14,8 +14,8 @@ afterEach(() => {
 });
 
 /** An app whose one route holds each request until the test lets it go. */
-function held(limits: { maxConcurrent: number; maxQueued: number; maxWaitMs: number }) {
-  const turn = admission({ ...limits, presenceMs: 0 });
+function held(limits: { maxConcurrent: number; maxQueued: number; maxWaitMs: number }, observer?: AdmissionObserver) {
+  const turn = admission({ ...limits, presenceMs: 0 }, observer);
   const holds: (() => void)[] = [];
   const app = express();
   const identify: RequestHandler = (req, res, next) => {
@@ -41,6 +41,29 @@ const until = async (condition: () => boolean) => {
 };
 
 describe('admission', () => {
+  it('tells its observer each wait for a turn and each refusal with its reason', async () => {
+    const waits: number[] = [];
+    const refusals: Refusal[] = [];
+    const { holds, url } = held({ maxConcurrent: 1, maxQueued: 1, maxWaitMs: 300 }, { admitted: (ms) => waits.push(ms), refused: (why) => refusals.push(why) });
+    const first = fetch(`${url}/work`);
+    await until(() => holds.length === 1);
+    const timedOut = fetch(`${url}/work`);
+    await until(() => refusals.length === 0 && waits.length === 1);
+    expect((await fetch(`${url}/work`)).status).toBe(503);
+    expect(refusals).toEqual(['queue_full']);
+    expect((await timedOut).status).toBe(503);
+    expect(refusals).toEqual(['queue_full', 'wait_timeout']);
+    const queued = fetch(`${url}/work`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    holds.shift()?.();
+    await first;
+    await until(() => holds.length === 1);
+    holds.shift()?.();
+    expect((await queued).status).toBe(200);
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toBeLessThan(waits[1]);
+  });
+
   it('runs up to maxConcurrent, queues up to maxQueued, and turns the rest away at once with 503 and Retry-After', async () => {
     const { turn, holds, server, url } = held({ maxConcurrent: 1, maxQueued: 1, maxWaitMs: 5000 });
     const first = fetch(`${url}/work`);

@@ -49,6 +49,7 @@ const NO_STORED_ITEM = [
   'GET /health',
   'GET /ready',
   'GET /openapi.yaml',
+  'GET /metrics',
   'POST /NFFS-FIQA/v1/predict',
   'POST /face_recognition/image',
   'POST /scan/uploaded',

@@ -7,6 +7,7 @@ import { loadModels, type ModelRegistry } from '../../src/models/registry';
 import { AnalysisPool, PoolError, startAnalyzer } from '../../src/pipeline/analysis-pool';
 import { analyze } from '../../src/pipeline/analyze';
 import { ImageError } from '../../src/pipeline/decode';
+import { runsOf, stageRecord, stagesRun } from '../../src/pipeline/stages';
 import { faceManifest, facePath, facesAvailable } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
 
@@ -27,6 +28,17 @@ describe('AnalysisPool', () => {
 
   it('is ready with every configured model once started', () => {
     expect(pool.loaded).toEqual(config.models.load);
+  });
+
+  it('sends the stage and model times of a worker thread back into the caller\'s record', async () => {
+    const bytes = await faceFreeJpeg();
+    const record = stageRecord();
+    await pool.cascade(bytes, options, config.gate.fiqa, record);
+    expect(stagesRun(record)).toEqual(['decode', 'detect', 'landmarks', 'second look']);
+    expect(runsOf(record, 'blazeface')).toBeGreaterThanOrEqual(1);
+    const analysed = stageRecord();
+    await pool.analyze(bytes, options, analysed);
+    expect(stagesRun(analysed)).toContain('crop');
   });
 
   it('gives the analysis the main thread gives, crops as Buffers', async () => {

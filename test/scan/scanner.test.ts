@@ -59,10 +59,14 @@ describe('Scanner across a restart', () => {
     await scanner.close();
     sqliteDb(store).prepare('UPDATE scan_files SET attempts = ? WHERE task_id = ? AND position = 0').run(config.scan.maxAttempts, task.id);
 
-    const restarted = createScanner(config, store.scans, logger);
-    await restarted.resume();
+    const events: string[] = [];
+    const restarted = createScanner(config, store.scans, logger, { fileScanned: (outcome) => events.push(outcome), taskEnded: (status) => events.push(`task ${status}`) });
+    expect(await restarted.resume()).toBe(1);
+    expect([restarted.pendingTasks, restarted.runningTasks]).toEqual([0, 1]);
     await restarted.idle();
     await restarted.close();
+    expect(events).toEqual(['failed', 'profiled', 'task done']);
+    expect([restarted.pendingTasks, restarted.runningTasks]).toEqual([0, 0]);
     expect(await store.scans.task('default', task.id)).toMatchObject({ status: 'done', processed: 2 });
     expect(await store.scans.errors(task.id)).toEqual([{ file: 'image-0.jpg', error: expect.stringMatching(/did not finish in 3 attempts/) }]);
     expect((await store.scans.profiles(task.id)).map((p) => p.name)).toEqual(['image-1.jpg']);
@@ -73,10 +77,12 @@ describe('Scanner across a restart', () => {
     const config = freshConfig();
     config.models.dir = mkdtempSync(join(tmpdir(), 'facegate-no-models-'));
     const store = await openStore(config.store);
-    const scanner = createScanner(config, store.scans, logger);
+    const events: string[] = [];
+    const scanner = createScanner(config, store.scans, logger, { fileScanned: (outcome) => events.push(outcome), taskEnded: (status) => events.push(`task ${status}`) });
     const task = await scanner.submit('default', await images(2));
     await scanner.idle();
     await scanner.close();
+    expect(events).toEqual(['task failed']);
     expect(await store.scans.task('default', task.id)).toMatchObject({ status: 'failed', failure: expect.stringMatching(/models could not load: model manifest .* is missing/) });
     await store.close();
   });
