@@ -46,10 +46,25 @@ export interface RecognitionConfig {
   threshold: number;
   duplicateSearch: boolean;
   duplicateThreshold: number;
+  duplicateIndex: DuplicateIndexConfig;
   replaySimilarity: number;
   minIpd: number;
   dominantFace: number;
   rejectionScores: 'none' | 'admin' | 'all';
+}
+
+/** How the duplicate-face search scales (src/service/duplicate-search.ts). */
+export interface DuplicateIndexConfig {
+  /** Live templates of a client from which its search goes through the ANN graph. */
+  exactBelow: number;
+  /** Templates the graph proposes for exact re-scoring. */
+  candidates: number;
+  connectivity: number;
+  expansionAdd: number;
+  expansionSearch: number;
+  quantisation: 'f32' | 'f16' | 'i8';
+  /** Templates added to a graph per turn of the event loop while it is being filled. */
+  buildBatch: number;
 }
 
 export interface LivenessConfig {

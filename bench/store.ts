@@ -1,0 +1,168 @@
+/**
+ * `npm run bench:store [-- --sizes 10000,100000,1000000 --queries 200 --enrolls 300]`: the duplicate-face
+ * search at growing numbers of enrolled templates, on synthetic data: seeded random unit vectors of
+ * the embedding's dimension, and near-duplicate queries at genuine-pair similarities, from the
+ * duplicate threshold (the hardest) to the highest genuine pair of docs/recognition.md (0.92).
+ * Per size it prints: the time to load the templates and to build the ANN graph, the memory they
+ * take (process RSS growth), exact-scan and ANN latency, the ANN's recall@1 against the exact scan,
+ * and enrollments per second on SQLite (store write plus index search and update).
+ * Graph parameters default to config `recognition.duplicateIndex`; `--connectivity`,
+ * `--expansion-add`, `--expansion-search`, `--candidates` and `--quantisation` override them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { seededRandom } from '../eval/random';
+import { type DuplicateIndexConfig, loadConfig } from '../src/config';
+import { TemplateIndex } from '../src/service/duplicate-search';
+import { Store } from '../src/store';
+import { argValue, percentile, stealMeter } from './stats';
+
+const DIMENSIONS = 512; // fr-feature's embedding
+const HIGHEST_GENUINE = 0.92;
+
+function argText(name: string): string | undefined {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+/** A seeded random unit vector: row `row` of the synthetic population, the same on every run. */
+function unitVector(seed: number, row: number): Float32Array {
+  const random = seededRandom(seed * 7_919 + row * 2_654_435_761);
+  const v = new Float32Array(DIMENSIONS);
+  let squares = 0;
+  for (let i = 0; i < DIMENSIONS; i += 2) {
+    const radius = Math.sqrt(-2 * Math.log(1 - random()));
+    const angle = 2 * Math.PI * random();
+    v[i] = radius * Math.cos(angle);
+    v[i + 1] = radius * Math.sin(angle);
+    squares += v[i] * v[i] + v[i + 1] * v[i + 1];
+  }
+  const norm = Math.sqrt(squares);
+  for (let i = 0; i < DIMENSIONS; i++) v[i] /= norm;
+  return v;
+}
+
+/** A unit vector whose cosine with the unit vector `target` is `cosine`: another capture of the same face. */
+function nearDuplicate(target: Float32Array, cosine: number, noise: Float32Array): Float32Array {
+  let along = 0;
+  for (let i = 0; i < DIMENSIONS; i++) along += noise[i] * target[i];
+  const across = noise.map((x, i) => x - along * target[i]);
+  const norm = Math.hypot(...across);
+  const side = Math.sqrt(1 - cosine * cosine);
+  return target.map((x, i) => cosine * x + (side * across[i]) / norm);
+}
+
+const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
+const ms = (samples: number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return `${percentile(sorted, 50).toFixed(2)} / ${percentile(sorted, 99).toFixed(2)}`;
+};
+
+interface Row {
+  size: number;
+  loadS: number;
+  graphS: number;
+  vectorsMiB: number;
+  graphMiB: number;
+  exact: number[];
+  ann: number[];
+  recall: number;
+  enrollsPerS: number;
+}
+
+/** Enrollments per second on a fresh SQLite store, each searching and then joining `index`. */
+function enrollThroughput(index: TemplateIndex, count: number, threshold: number): number {
+  const dataDir = mkdtempSync(join(tmpdir(), 'facegate-bench-store-'));
+  const store = Store.open({ dataDir, busyTimeoutMs: 5000 });
+  const photo = Buffer.alloc(40_000, 7);
+  try {
+    const started = performance.now();
+    for (let i = 0; i < count; i++) {
+      const username = `bench-${i}`;
+      const embedding = unitVector(99, i);
+      const createdAt = new Date().toISOString();
+      const upload = { key: `bench-${i}`, contentType: 'image/jpeg', fileSize: photo.length, width: 640, height: 480, createdAt, original: photo, cropped: photo, analysis: '{}' };
+      const template = { model: 'fr-feature', modelVersion: 'bench', embedding };
+      store.users.enroll('bench', { username, createdAt, image: { upload }, template }, () => {
+        const nearest = index.nearest(embedding);
+        return nearest && nearest.score >= threshold ? nearest.username : undefined;
+      });
+      index.add(username, embedding);
+    }
+    return count / ((performance.now() - started) / 1000);
+  } finally {
+    store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function measure(size: number, config: DuplicateIndexConfig, threshold: number, queries: number, enrolls: number): Row {
+  global.gc?.();
+  const before = rssMiB();
+  // exactBelow = size: the graph is started by the last template, and filled below, timed apart.
+  const index = new TemplateIndex({ ...config, exactBelow: size });
+  let started = performance.now();
+  for (let row = 0; row < size; row++) index.add(`user-${row}`, unitVector(1, row));
+  const loadS = (performance.now() - started) / 1000;
+  const loaded = rssMiB();
+  started = performance.now();
+  index.fillGraph(size);
+  const graphS = (performance.now() - started) / 1000;
+  const built = rssMiB();
+
+  const random = seededRandom(size);
+  const exact: number[] = [];
+  const ann: number[] = [];
+  let agreed = 0;
+  for (let q = 0; q < queries; q++) {
+    const target = Math.floor(random() * size);
+    const cosine = q % 2 === 0 ? threshold + random() * 0.05 : threshold + 0.05 + random() * (HIGHEST_GENUINE - threshold - 0.05);
+    const probe = nearDuplicate(unitVector(1, target), cosine, unitVector(2, q));
+    let t = performance.now();
+    const truth = index.nearestByScan(probe);
+    exact.push(performance.now() - t);
+    t = performance.now();
+    const found = index.nearest(probe);
+    ann.push(performance.now() - t);
+    if (found?.username === truth?.username) agreed++;
+  }
+  const enrollsPerS = enrollThroughput(index, enrolls, threshold);
+  return { size, loadS, graphS, vectorsMiB: loaded - before, graphMiB: built - loaded, exact, ann, recall: agreed / queries, enrollsPerS };
+}
+
+function main(): void {
+  const config = loadConfig();
+  const defaults = config.recognition.duplicateIndex;
+  const quantisation = (argText('quantisation') ?? defaults.quantisation) as DuplicateIndexConfig['quantisation'];
+  const graph: DuplicateIndexConfig = {
+    ...defaults,
+    connectivity: argValue('connectivity', defaults.connectivity),
+    expansionAdd: argValue('expansion-add', defaults.expansionAdd),
+    expansionSearch: argValue('expansion-search', defaults.expansionSearch),
+    candidates: argValue('candidates', defaults.candidates),
+    quantisation,
+  };
+  const sizes = (argText('sizes') ?? '10000,100000,1000000').split(',').map(Number);
+  const queries = argValue('queries', 200);
+  const enrolls = argValue('enrolls', 300);
+  const threshold = config.recognition.duplicateThreshold;
+  const steal = stealMeter();
+  console.log(
+    `graph: ${graph.quantisation}, connectivity ${graph.connectivity}, expansion add ${graph.expansionAdd} / search ${graph.expansionSearch}, ` +
+      `${graph.candidates} candidates re-scored; ${queries} near-duplicate queries per size at similarity ${threshold}..${HIGHEST_GENUINE}; ` +
+      `${DIMENSIONS}-d synthetic templates`,
+  );
+  console.log('| templates | load s | graph build s | vectors MiB | graph MiB | exact ms p50 / p99 | ANN ms p50 / p99 | recall@1 | enrolls/s SQLite | enrolls/s PostgreSQL |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const size of sizes) {
+    const r = measure(size, graph, threshold, queries, enrolls);
+    console.log(
+      `| ${size} | ${r.loadS.toFixed(1)} | ${r.graphS.toFixed(1)} | ${r.vectorsMiB.toFixed(0)} | ${r.graphMiB.toFixed(0)} | ${ms(r.exact)} | ${ms(r.ann)} | ${r.recall.toFixed(3)} | ${r.enrollsPerS.toFixed(0)} | (after the backends merge) |`,
+    );
+  }
+  console.log(`CPU stolen by other machines during the run: ${(steal() * 100).toFixed(0)}%`);
+}
+
+main();

@@ -1,0 +1,267 @@
+/**
+ * The duplicate-face search of enrollment: for each client, an in-memory index of its templates in
+ * the service's embedding space that names the enrolled user most similar to a new face, with the
+ * very score `sameFaceAs` (src/gate/recognition.ts) gives: the dot product of the L2-normalised
+ * embeddings, summed in the same order, clipped to [0, 1].
+ *
+ * - Below `exactBelow` live templates a client's search is an exact scan of its vectors.
+ * - From `exactBelow` on, a usearch HNSW graph (quantised, config `recognition.duplicateIndex`)
+ *   proposes `candidates` templates, and the decision uses their exact scores from the
+ *   full-precision copy kept here. usearch ships a prebuilt binary; hnswlib-node would compile
+ *   from source at install time. Templates not yet in the graph (it is filled in batches off the
+ *   request path, after start-up or when a client crosses `exactBelow`) are scanned exactly, so a
+ *   template is searchable from the moment it is added.
+ * - Templates are read from the store (decrypted) once per client, on first use or at start, and
+ *   then follow every change through `apply`: enrollment, deletion, reset and template rebuilds.
+ *
+ * Across replicas (PostgreSQL), every replica holds its own indexes, and each must see the changes
+ * the others commit. The store will need a change feed: a `template_changes` table with a
+ * monotonically increasing id (one row per enrollment, deletion, template replacement or reset,
+ * written in the same transaction as the change), plus `NOTIFY template_changes` on commit. Each
+ * replica `LISTEN`s, and on a notification (and on a timer, since notifications are lost while a
+ * connection is down) reads the rows after the last id it applied, in id order, and passes each to
+ * `apply`. Enrollment's duplicate check runs under the client's advisory lock, so before searching
+ * it must first catch up to the newest change id, or two replicas could each admit one of two
+ * copies of a face. Until that feed exists, a change made by another process (the
+ * `templates:rebuild` command while the server runs, or another replica) reaches this process's
+ * index only when it restarts.
+ */
+import { Index, MetricKind, ScalarKind } from 'usearch';
+import type { DuplicateIndexConfig } from '../config';
+
+export interface Enrolled {
+  username: string;
+  embedding: Float32Array;
+}
+
+export interface Nearest {
+  username: string;
+  score: number;
+}
+
+/** A change to the enrolled templates, as this process made it or (later) as another replica's change feed reports it. */
+export type TemplateChange =
+  | { kind: 'enrolled'; client: string; username: string; embedding: Float32Array }
+  | { kind: 'replaced'; client: string; username: string; embeddings: Float32Array[] }
+  | { kind: 'deleted'; client: string; username: string }
+  | { kind: 'reset'; client?: string };
+
+/** Vectors per storage segment: growing never copies what is stored, and no single allocation approaches 2 GB. */
+const SEGMENT_VECTORS = 8192;
+
+const QUANTISATION: Record<DuplicateIndexConfig['quantisation'], ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 };
+
+/** One client's templates of one embedding space. */
+export class TemplateIndex {
+  private readonly segments: Float32Array[] = [];
+  /** The owner of each slot; undefined for a free slot. */
+  private readonly owners: (string | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
+  private readonly slotsOf = new Map<string, number[]>();
+  private graph?: Index;
+  /** Live slots not yet in the graph, scanned exactly until they are. */
+  private readonly outsideGraph = new Set<number>();
+  private live = 0;
+  /** Set by the first template. */
+  private dimensions = 0;
+
+  constructor(private readonly config: DuplicateIndexConfig) {}
+
+  get size(): number {
+    return this.live;
+  }
+
+  /** Templates still waiting to enter the ANN graph. */
+  get pending(): number {
+    return this.outsideGraph.size;
+  }
+
+  get usesGraph(): boolean {
+    return this.graph !== undefined;
+  }
+
+  /** Bytes held by the full-precision copy (the graph's own memory is native and not counted here). */
+  get vectorBytes(): number {
+    return this.segments.reduce((sum, segment) => sum + segment.byteLength, 0);
+  }
+
+  add(username: string, embedding: Float32Array): void {
+    if (this.dimensions === 0) this.dimensions = embedding.length;
+    if (embedding.length !== this.dimensions) throw new Error(`a ${embedding.length}-d template in a ${this.dimensions}-d index`);
+    const slot = this.freeSlots.pop() ?? this.owners.length;
+    if (slot === this.owners.length) this.owners.push(undefined);
+    const segment = Math.floor(slot / SEGMENT_VECTORS);
+    if (segment === this.segments.length) this.segments.push(new Float32Array(SEGMENT_VECTORS * this.dimensions));
+    this.segments[segment].set(embedding, (slot % SEGMENT_VECTORS) * this.dimensions);
+    this.owners[slot] = username;
+    this.slotsOf.set(username, [...(this.slotsOf.get(username) ?? []), slot]);
+    this.live++;
+    if (this.graph) this.outsideGraph.add(slot);
+    else if (this.live >= this.config.exactBelow) this.startGraph();
+  }
+
+  /** Removes every template of `username`; false when there was none. */
+  remove(username: string): boolean {
+    const slots = this.slotsOf.get(username);
+    if (!slots) return false;
+    for (const slot of slots) {
+      this.owners[slot] = undefined;
+      this.vector(slot).fill(0);
+      if (this.graph && !this.outsideGraph.delete(slot)) this.graph.remove(BigInt(slot));
+      this.freeSlots.push(slot);
+      this.live--;
+    }
+    this.slotsOf.delete(username);
+    return true;
+  }
+
+  /** The user whose template is most similar to `embedding`, with that similarity; undefined when the index is empty. */
+  nearest(embedding: Float32Array): Nearest | undefined {
+    let best: { slot: number; score: number } | undefined;
+    const consider = (slot: number) => {
+      const score = this.score(slot, embedding);
+      if (!best || score > best.score) best = { slot, score };
+    };
+    if (this.graph) {
+      if (this.graph.size() > 0) {
+        const { keys } = this.graph.search(embedding, Math.min(this.config.candidates, this.graph.size()), 1);
+        for (const key of keys) consider(Number(key));
+      }
+      for (const slot of this.outsideGraph) consider(slot);
+    } else {
+      best = this.scan(embedding);
+    }
+    return best && { username: this.owners[best.slot] as string, score: Math.min(1, Math.max(0, best.score)) };
+  }
+
+  /** The exact answer whether or not a graph exists (what the graph's recall is measured against). */
+  nearestByScan(embedding: Float32Array): Nearest | undefined {
+    const best = this.scan(embedding);
+    return best && { username: this.owners[best.slot] as string, score: Math.min(1, Math.max(0, best.score)) };
+  }
+
+  /** The exact search: every live slot, segment by segment. */
+  private scan(embedding: Float32Array): { slot: number; score: number } | undefined {
+    const dimensions = this.dimensions;
+    let bestSlot = -1;
+    let bestScore = -Infinity;
+    for (let segment = 0; segment < this.segments.length; segment++) {
+      const data = this.segments[segment];
+      const first = segment * SEGMENT_VECTORS;
+      const end = Math.min(SEGMENT_VECTORS, this.owners.length - first);
+      for (let v = 0; v < end; v++) {
+        if (this.owners[first + v] === undefined) continue;
+        const start = v * dimensions;
+        let dot = 0;
+        for (let i = 0; i < dimensions; i++) dot += data[start + i] * embedding[i];
+        if (dot > bestScore) {
+          bestScore = dot;
+          bestSlot = first + v;
+        }
+      }
+    }
+    return bestSlot < 0 ? undefined : { slot: bestSlot, score: bestScore };
+  }
+
+  /** Moves up to `count` pending templates into the graph; true while some remain. */
+  fillGraph(count = this.config.buildBatch): boolean {
+    if (!this.graph || this.outsideGraph.size === 0) return false;
+    const slots: number[] = [];
+    for (const slot of this.outsideGraph) {
+      slots.push(slot);
+      if (slots.length === count) break;
+    }
+    const vectors = new Float32Array(slots.length * this.dimensions);
+    slots.forEach((slot, i) => vectors.set(this.vector(slot), i * this.dimensions));
+    this.graph.add(BigUint64Array.from(slots, BigInt), vectors, 0);
+    for (const slot of slots) this.outsideGraph.delete(slot);
+    return this.outsideGraph.size > 0;
+  }
+
+  private startGraph(): void {
+    this.graph = new Index({
+      dimensions: this.dimensions,
+      metric: MetricKind.Cos,
+      quantization: QUANTISATION[this.config.quantisation],
+      connectivity: this.config.connectivity,
+      expansion_add: this.config.expansionAdd,
+      expansion_search: this.config.expansionSearch,
+      multi: false,
+    });
+    for (let slot = 0; slot < this.owners.length; slot++) if (this.owners[slot] !== undefined) this.outsideGraph.add(slot);
+  }
+
+  private vector(slot: number): Float32Array {
+    const start = (slot % SEGMENT_VECTORS) * this.dimensions;
+    return this.segments[Math.floor(slot / SEGMENT_VECTORS)].subarray(start, start + this.dimensions);
+  }
+
+  /** The dot product summed in the order `similarity` sums it, so both give the same number. */
+  private score(slot: number, embedding: Float32Array): number {
+    const data = this.segments[Math.floor(slot / SEGMENT_VECTORS)];
+    const start = (slot % SEGMENT_VECTORS) * this.dimensions;
+    let dot = 0;
+    for (let i = 0; i < this.dimensions; i++) dot += data[start + i] * embedding[i];
+    return dot;
+  }
+}
+
+/**
+ * Every client's index in one embedding space. `load` reads a client's templates from the store;
+ * `schedule` runs graph filling later (setImmediate in the service, so requests go between batches).
+ */
+export class DuplicateSearch {
+  private readonly indexes = new Map<string, TemplateIndex>();
+  private filling = false;
+
+  constructor(
+    private readonly config: DuplicateIndexConfig,
+    private readonly load: (client: string) => Enrolled[],
+    private readonly schedule: (work: () => void) => void = (work) => setImmediate(work).unref(),
+  ) {}
+
+  /** The client's index, read from the store the first time. */
+  indexOf(client: string): TemplateIndex {
+    let index = this.indexes.get(client);
+    if (!index) {
+      index = new TemplateIndex(this.config);
+      for (const e of this.load(client)) index.add(e.username, e.embedding);
+      this.indexes.set(client, index);
+      this.fillLater();
+    }
+    return index;
+  }
+
+  /** The enrolled user of `client` most similar to `embedding`, when at least `threshold`. */
+  duplicateOf(client: string, embedding: Float32Array, threshold: number): string | undefined {
+    const nearest = this.indexOf(client).nearest(embedding);
+    return nearest && nearest.score >= threshold ? nearest.username : undefined;
+  }
+
+  /** Follows one committed change of the store. */
+  apply(change: TemplateChange): void {
+    if (change.kind === 'reset') {
+      if (change.client === undefined) this.indexes.clear();
+      else this.indexes.delete(change.client);
+      return;
+    }
+    // A client not read yet will be read whole, change included, on first use.
+    if (!this.indexes.has(change.client)) return;
+    const index = this.indexOf(change.client);
+    index.remove(change.username);
+    if (change.kind === 'enrolled') index.add(change.username, change.embedding);
+    if (change.kind === 'replaced') for (const embedding of change.embeddings) index.add(change.username, embedding);
+    this.fillLater();
+  }
+
+  private fillLater(): void {
+    if (this.filling) return;
+    this.filling = true;
+    const fill = () => {
+      const more = [...this.indexes.values()].map((index) => index.fillGraph()).some(Boolean);
+      if (more) this.schedule(fill);
+      else this.filling = false;
+    };
+    this.schedule(fill);
+  }
+}
