@@ -194,7 +194,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     return { allClients: true };
   };
   const reset: RequestHandler = (req, res) => {
-    store.reset(resetScope(req, res));
+    flows.reset(resetScope(req, res));
     res.json({ code: 200, msg: 'DONE' });
   };
   router.post('/api/reset', perKey, requireKey(keyring, 'admin'), reset, resetErrors);
@@ -221,7 +221,7 @@ export function enrollRoutes({ config, analyzer, store, keyring, options, readBo
     });
   };
   const deleteUser: RequestHandler = (_req, res) => {
-    if (!store.users.delete(requestCaller(res).clientId, res.locals.username as string)) throw new Rejection('UNKNOWN_USER');
+    if (!flows.deleteUser(requestCaller(res).clientId, res.locals.username as string)) throw new Rejection('UNKNOWN_USER');
     res.json({ code: 200, msg: 'DELETED' });
   };
   router.get('/api/users/:username', ...guard, userName, userMetadata, userErrors);

@@ -232,6 +232,22 @@ export class DuplicateSearch {
     return index;
   }
 
+  /**
+   * Reads the clients' indexes on a later turn of the event loop (at start-up, so the first
+   * enrollments need not). A read that fails is tried again, and fails visibly, at the client's first search.
+   */
+  loadSoon(clients: string[]): void {
+    this.schedule(() => {
+      for (const client of clients) {
+        try {
+          this.indexOf(client);
+        } catch {
+          // read again at first use
+        }
+      }
+    });
+  }
+
   /** The enrolled user of `client` most similar to `embedding`, when at least `threshold`. */
   duplicateOf(client: string, embedding: Float32Array, threshold: number): string | undefined {
     const nearest = this.indexOf(client).nearest(embedding);

@@ -1,11 +1,12 @@
 import type { Config } from '../config';
-import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs, videoLivenessPasses } from '../gate/recognition';
+import { enrollableFace, livenessPasses, matchScore, probeOf, videoLivenessPasses } from '../gate/recognition';
 import { embeddingSpace } from '../models/manifest';
 import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { ImageError, sniffFormat } from '../pipeline/decode';
 import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
-import type { Store } from '../store';
+import type { ResetScope, Store } from '../store';
 import { EnrollmentConflict } from '../store/users';
+import { DuplicateSearch } from './duplicate-search';
 import { isoSeconds, newImage } from './stored-image';
 
 /** A refusal with its reference reason (the enrollment server's DecisionReason); `score` goes into authentication answers. */
@@ -30,6 +31,10 @@ export interface EnrollmentFlows {
    * once the request's analysis time is up.
    */
   authenticate(client: string, username: string, media: Media, checkDeadline: () => void): Promise<number>;
+  /** Erases a user of `client`; false when there is none. */
+  deleteUser(client: string, username: string): boolean;
+  /** Erases the scope's users, images and scans. */
+  reset(scope: ResetScope): void;
 }
 
 export interface EnrollmentDeps {
@@ -48,6 +53,8 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
   const { recognition, gate } = config;
   const space = embeddingSpace(config.models.dir, options.embedding.model);
   const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
+  const duplicates = new DuplicateSearch(recognition.duplicateIndex, (client) => store.users.templates(client, space));
+  if (recognition.duplicateSearch) duplicates.loadSoon([config.auth.defaultClient, ...Object.keys(config.auth.clients)]);
 
   const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
     try {
@@ -81,11 +88,12 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     const face = verdict.value;
     const createdAt = isoSeconds();
     const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
-    const duplicateOf = () =>
-      recognition.duplicateSearch ? sameFaceAs(face.embedding, store.users.templates(client, space), recognition.duplicateThreshold) : undefined;
+    const duplicateOf = () => (recognition.duplicateSearch ? duplicates.duplicateOf(client, face.embedding, recognition.duplicateThreshold) : undefined);
     const template = { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding };
     try {
       store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
+      // With an async store this must still run under the client's enrollment lock: a concurrent enrollment searching before it would miss this face.
+      duplicates.apply({ kind: 'enrolled', client, username, embedding: face.embedding });
     } catch (error) {
       if (error instanceof EnrollmentConflict) throw new Rejection(error.reason);
       throw error;
@@ -136,5 +144,15 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     return score;
   };
 
-  return { enroll, authenticate };
+  const deleteUser = (client: string, username: string): boolean => {
+    const deleted = store.users.delete(client, username);
+    duplicates.apply({ kind: 'deleted', client, username });
+    return deleted;
+  };
+  const reset = (scope: ResetScope): void => {
+    store.reset(scope);
+    duplicates.apply({ kind: 'reset', client: 'client' in scope ? scope.client : undefined });
+  };
+
+  return { enroll, authenticate, deleteUser, reset };
 }

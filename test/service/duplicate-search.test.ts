@@ -1,0 +1,164 @@
+import type { DuplicateIndexConfig } from '../../src/config';
+import { similarity } from '../../src/pipeline/embed';
+import { sameFaceAs } from '../../src/gate/recognition';
+import { DuplicateSearch, type Enrolled, TemplateIndex } from '../../src/service/duplicate-search';
+import { seededRandom } from '../helpers/random';
+
+const DIMENSIONS = 64;
+const THRESHOLD = 0.505;
+// expansionSearch above the set sizes: on sets this small the graph's answer is then exhaustive, so any difference is the index's fault.
+const GRAPH: DuplicateIndexConfig = { exactBelow: 1, candidates: 8, connectivity: 8, expansionAdd: 64, expansionSearch: 512, quantisation: 'i8', buildBatch: 50 };
+const EXACT: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1_000_000 };
+
+function unitVectors(seed: number, count: number): Float32Array[] {
+  const random = seededRandom(seed);
+  return Array.from({ length: count }, () => {
+    const v = Float32Array.from({ length: DIMENSIONS }, () => random() * 2 - 1);
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  });
+}
+
+/** A unit vector at about `cosine` from the unit vector `target`. */
+function near(target: Float32Array, cosine: number, noise: Float32Array): Float32Array {
+  const along = noise.reduce((sum, x, i) => sum + x * target[i], 0);
+  const across = noise.map((x, i) => x - along * target[i]);
+  const norm = Math.hypot(...across);
+  return target.map((x, i) => cosine * x + (Math.sqrt(1 - cosine * cosine) * across[i]) / norm);
+}
+
+/** A search over `enrolled` whose graph filling runs only when the test says so. */
+function searchOver(config: DuplicateIndexConfig, enrolled: Map<string, Enrolled[]>) {
+  const scheduled: (() => void)[] = [];
+  const search = new DuplicateSearch(config, (client) => enrolled.get(client) ?? [], (work) => scheduled.push(work));
+  const fillAll = () => {
+    while (scheduled.length > 0) (scheduled.shift() as () => void)();
+  };
+  return { search, fillAll };
+}
+
+describe('duplicate search index', () => {
+  const vectors = unitVectors(1, 300);
+  const enrolled: Enrolled[] = vectors.map((embedding, i) => ({ username: `user${i}`, embedding }));
+  const noise = unitVectors(2, 120);
+  // Near-duplicates from well below to well above the threshold, and faces of nobody enrolled.
+  const probes = [...noise.slice(0, 100).map((n, i) => near(vectors[(i * 37) % vectors.length], 0.3 + (i / 100) * 0.65, n)), ...unitVectors(3, 20)];
+
+  it.each([
+    ['an exact scan', EXACT],
+    ['the ANN graph', GRAPH],
+  ])('answers as sameFaceAs does, below and above the threshold, through %s', (_, config) => {
+    const { search, fillAll } = searchOver(config, new Map([['bank', enrolled]]));
+    search.indexOf('bank');
+    fillAll();
+    expect(search.indexOf('bank').usesGraph).toBe(config === GRAPH);
+    expect(search.indexOf('bank').pending).toBe(0);
+    const answers = probes.map((p) => search.duplicateOf('bank', p, THRESHOLD));
+    expect(answers).toEqual(probes.map((p) => sameFaceAs(p, enrolled, THRESHOLD)));
+    // Both outcomes occur, so the comparison means something.
+    expect(answers.filter((a) => a !== undefined).length).toBeGreaterThan(20);
+    expect(answers.filter((a) => a === undefined).length).toBeGreaterThan(20);
+  });
+
+  it('gives the exact score, so a duplicate at the very threshold is found and one a hair below is not', () => {
+    for (const config of [EXACT, GRAPH]) {
+      const index = new TemplateIndex(config);
+      enrolled.forEach((e) => index.add(e.username, e.embedding));
+      index.fillGraph(enrolled.length);
+      const probe = near(vectors[7], THRESHOLD, noise[110]);
+      const score = similarity(probe, vectors[7]);
+      expect(index.nearest(probe)).toEqual({ username: 'user7', score });
+      const { search } = searchOver(config, new Map([['bank', enrolled]]));
+      expect(search.duplicateOf('bank', probe, score)).toBe('user7');
+      expect(search.duplicateOf('bank', probe, score + 1e-9)).toBeUndefined();
+    }
+  });
+
+  it("re-scores the graph's candidates exactly: of two faces closer to each other than the quantised graph can tell, the nearer is named", () => {
+    const probesOfTies = unitVectors(4, 20);
+    const ties = probesOfTies.flatMap((p, i): Enrolled[] => [
+      { username: `tie${i}-far`, embedding: near(p, 0.6, noise[i]) },
+      { username: `tie${i}-near`, embedding: near(p, 0.6001, noise[i + 20]) },
+    ]);
+    const all = [...enrolled, ...ties];
+    const { search, fillAll } = searchOver(GRAPH, new Map([['bank', all]]));
+    search.indexOf('bank');
+    fillAll();
+    const answers = probesOfTies.map((p) => search.duplicateOf('bank', p, THRESHOLD));
+    expect(answers).toEqual(probesOfTies.map((p) => sameFaceAs(p, all, THRESHOLD)));
+    expect(answers).toEqual(probesOfTies.map((_, i) => `tie${i}-near`));
+  });
+
+  it('searches templates not yet in the graph exactly, and crosses to the graph at exactBelow', () => {
+    const index = new TemplateIndex({ ...GRAPH, exactBelow: 100 });
+    enrolled.slice(0, 99).forEach((e) => index.add(e.username, e.embedding));
+    expect(index.usesGraph).toBe(false);
+    index.add(enrolled[99].username, enrolled[99].embedding);
+    expect([index.usesGraph, index.pending]).toEqual([true, 100]);
+    const probe = near(vectors[42], 0.6, noise[0]);
+    expect(index.nearest(probe)?.username).toBe('user42');
+    expect(index.fillGraph(60)).toBe(true);
+    expect(index.pending).toBe(40);
+    expect(index.nearest(probe)?.username).toBe('user42');
+    expect(index.fillGraph(60)).toBe(false);
+    expect(index.nearest(probe)?.username).toBe('user42');
+  });
+
+  it.each([
+    ['an exact scan', EXACT],
+    ['the ANN graph', GRAPH],
+  ])('follows enrollments, deletions, template replacements and resets, client by client, through %s', (_, config) => {
+    const stored = new Map([
+      ['bank', enrolled.slice(0, 200)],
+      ['shop', enrolled.slice(200)],
+    ]);
+    const { search, fillAll } = searchOver(config, stored);
+    search.indexOf('bank');
+    search.indexOf('shop');
+    fillAll();
+    const probeOf = (i: number) => near(vectors[i], 0.7, noise[i % noise.length]);
+
+    // Another client's faces are never a duplicate.
+    expect(search.duplicateOf('bank', probeOf(250), THRESHOLD)).toBeUndefined();
+    expect(search.duplicateOf('shop', probeOf(250), THRESHOLD)).toBe('user250');
+
+    search.apply({ kind: 'deleted', client: 'bank', username: 'user5' });
+    expect(search.duplicateOf('bank', probeOf(5), THRESHOLD)).toBeUndefined();
+    search.apply({ kind: 'enrolled', client: 'bank', username: 'newcomer', embedding: vectors[250] });
+    fillAll();
+    expect(search.duplicateOf('bank', probeOf(250), THRESHOLD)).toBe('newcomer');
+    // The freed slot is reused by the next template and must carry its new owner.
+    search.apply({ kind: 'enrolled', client: 'bank', username: 'reused', embedding: vectors[260] });
+    expect(search.duplicateOf('bank', probeOf(260), THRESHOLD)).toBe('reused');
+
+    search.apply({ kind: 'replaced', client: 'bank', username: 'user9', embeddings: [vectors[270], vectors[280]] });
+    fillAll();
+    expect(search.duplicateOf('bank', probeOf(9), THRESHOLD)).toBeUndefined();
+    expect(search.duplicateOf('bank', probeOf(270), THRESHOLD)).toBe('user9');
+    expect(search.duplicateOf('bank', probeOf(280), THRESHOLD)).toBe('user9');
+    expect(search.indexOf('bank').size).toBe(200 - 1 + 2 + 1);
+
+    search.apply({ kind: 'reset', client: 'bank' });
+    stored.set('bank', []);
+    expect(search.duplicateOf('bank', probeOf(270), THRESHOLD)).toBeUndefined();
+    expect(search.duplicateOf('shop', probeOf(250), THRESHOLD)).toBe('user250');
+    search.apply({ kind: 'reset' });
+    stored.set('shop', []);
+    expect(search.duplicateOf('shop', probeOf(250), THRESHOLD)).toBeUndefined();
+  });
+
+  it('reads a client from the store once, and a client not read yet whole, changes included, on first use', () => {
+    const stored = new Map([['bank', enrolled.slice(0, 10)]]);
+    let reads = 0;
+    const search = new DuplicateSearch(EXACT, (client) => {
+      reads++;
+      return stored.get(client) ?? [];
+    });
+    search.apply({ kind: 'enrolled', client: 'bank', username: 'user10', embedding: vectors[10] });
+    expect(reads).toBe(0);
+    stored.set('bank', enrolled.slice(0, 11));
+    expect(search.duplicateOf('bank', near(vectors[10], 0.8, noise[3]), THRESHOLD)).toBe('user10');
+    expect(search.duplicateOf('bank', near(vectors[3], 0.8, noise[4]), THRESHOLD)).toBe('user3');
+    expect([reads, search.indexOf('bank').size]).toEqual([1, 11]);
+  });
+});
