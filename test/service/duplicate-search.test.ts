@@ -161,4 +161,28 @@ describe('duplicate search index', () => {
     expect(search.duplicateOf('bank', near(vectors[3], 0.8, noise[4]), THRESHOLD)).toBe('user3');
     expect([reads, search.indexOf('bank').size]).toEqual([1, 11]);
   });
+
+  it('reads the configured clients after start-up, and a client whose read failed again at its first search', () => {
+    let broken = true;
+    let reads = 0;
+    const scheduled: (() => void)[] = [];
+    const search = new DuplicateSearch(
+      EXACT,
+      (client) => {
+        reads++;
+        if (broken && client === 'shop') throw new Error('database closed');
+        return client === 'bank' ? enrolled.slice(0, 10) : enrolled.slice(10, 20);
+      },
+      (work) => scheduled.push(work),
+    );
+    search.loadSoon(['bank', 'shop']);
+    expect(reads).toBe(0);
+    scheduled.forEach((work) => work());
+    expect(reads).toBe(2);
+    expect(search.duplicateOf('bank', near(vectors[3], 0.8, noise[4]), THRESHOLD)).toBe('user3');
+    expect(() => search.duplicateOf('shop', near(vectors[13], 0.8, noise[4]), THRESHOLD)).toThrow('database closed');
+    broken = false;
+    expect(search.duplicateOf('shop', near(vectors[13], 0.8, noise[4]), THRESHOLD)).toBe('user13');
+    expect(reads).toBe(4);
+  });
 });
