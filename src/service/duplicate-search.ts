@@ -46,8 +46,10 @@ export type TemplateChange =
   | { kind: 'deleted'; client: string; username: string }
   | { kind: 'reset'; client?: string };
 
-/** Vectors per storage segment: growing never copies what is stored, and no single allocation approaches 2 GB. */
+/** Vectors per storage segment: growing copies at most one segment, and no single allocation approaches 2 GB. */
 const SEGMENT_VECTORS = 8192;
+/** A segment starts this small and doubles, so a client with a few users does not hold a whole segment. */
+const FIRST_SEGMENT_VECTORS = 16;
 
 const QUANTISATION: Record<DuplicateIndexConfig['quantisation'], ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 };
 
@@ -80,19 +82,20 @@ export class TemplateIndex {
     return this.graph !== undefined;
   }
 
-  /** Bytes held by the full-precision copy (the graph's own memory is native and not counted here). */
-  get vectorBytes(): number {
-    return this.segments.reduce((sum, segment) => sum + segment.byteLength, 0);
-  }
-
   add(username: string, embedding: Float32Array): void {
     if (this.dimensions === 0) this.dimensions = embedding.length;
     if (embedding.length !== this.dimensions) throw new Error(`a ${embedding.length}-d template in a ${this.dimensions}-d index`);
     const slot = this.freeSlots.pop() ?? this.owners.length;
     if (slot === this.owners.length) this.owners.push(undefined);
     const segment = Math.floor(slot / SEGMENT_VECTORS);
-    if (segment === this.segments.length) this.segments.push(new Float32Array(SEGMENT_VECTORS * this.dimensions));
-    this.segments[segment].set(embedding, (slot % SEGMENT_VECTORS) * this.dimensions);
+    const offset = (slot % SEGMENT_VECTORS) * this.dimensions;
+    if (segment === this.segments.length) this.segments.push(new Float32Array(FIRST_SEGMENT_VECTORS * this.dimensions));
+    if (offset === this.segments[segment].length) {
+      const grown = new Float32Array(Math.min(SEGMENT_VECTORS * this.dimensions, 2 * this.segments[segment].length));
+      grown.set(this.segments[segment]);
+      this.segments[segment] = grown;
+    }
+    this.segments[segment].set(embedding, offset);
     this.owners[slot] = username;
     this.slotsOf.set(username, [...(this.slotsOf.get(username) ?? []), slot]);
     this.live++;

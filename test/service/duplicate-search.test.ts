@@ -60,6 +60,19 @@ describe('duplicate search index', () => {
     expect(answers.filter((a) => a === undefined).length).toBeGreaterThan(20);
   });
 
+  it('keeps every template across its storage segments (8192 templates each) and reused slots', () => {
+    const many: Enrolled[] = unitVectors(5, 8300).map((embedding, i) => ({ username: `many${i}`, embedding }));
+    const index = new TemplateIndex(EXACT);
+    many.forEach((e) => index.add(e.username, e.embedding));
+    index.remove('many8200');
+    index.add('late', many[8200].embedding);
+    const kept = [...many.slice(0, 8200), { username: 'late', embedding: many[8200].embedding }, ...many.slice(8201)];
+    const targets = [0, 15, 16, 4000, 8191, 8192, 8200, 8299];
+    const answers = targets.map((i) => index.nearest(near(many[i].embedding, 0.7, noise[i % noise.length]))?.username);
+    expect(answers).toEqual(targets.map((i) => sameFaceAs(near(many[i].embedding, 0.7, noise[i % noise.length]), kept, 0)));
+    expect(answers).toEqual(targets.map((i) => (i === 8200 ? 'late' : `many${i}`)));
+  });
+
   it('gives the exact score, so a duplicate at the very threshold is found and one a hair below is not', () => {
     for (const config of [EXACT, GRAPH]) {
       const index = new TemplateIndex(config);
