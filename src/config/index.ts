@@ -55,9 +55,11 @@ export interface RecognitionConfig {
 
 /** How the duplicate-face search scales (src/service/duplicate-search.ts). */
 export interface DuplicateIndexConfig {
-  /** Live templates of a client from which its search goes through the ANN graph. */
+  /** Live templates of a client below which its search is an exact full-precision scan. */
   exactBelow: number;
-  /** Templates the graph proposes for exact re-scoring. */
+  /** Live templates of a client from which its search goes through the ANN graph; between the two, a scan of 8-bit copies. */
+  graphFrom: number;
+  /** Templates the 8-bit scan or the graph proposes for exact re-scoring. */
   candidates: number;
   connectivity: number;
   expansionAdd: number;

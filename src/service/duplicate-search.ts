@@ -26,7 +26,7 @@
  * `templates:rebuild` command while the server runs, or another replica) reaches this process's
  * index only when it restarts.
  */
-import { Index, MetricKind, ScalarKind } from 'usearch';
+import { exactSearch, Index, type Matches, MetricKind, ScalarKind } from 'usearch';
 import type { DuplicateIndexConfig } from '../config';
 
 export interface Enrolled {
@@ -51,11 +51,21 @@ const SEGMENT_VECTORS = 8192;
 /** A segment starts this small and doubles, so a client with a few users does not hold a whole segment. */
 const FIRST_SEGMENT_VECTORS = 16;
 
+/** The embedding in 8-bit integers, its largest component at ±127: a cosine does not change with the scale. */
+function compact(embedding: Float32Array): Int8Array {
+  let largest = 0;
+  for (const x of embedding) largest = Math.max(largest, Math.abs(x));
+  const scale = largest > 0 ? 127 / largest : 0;
+  return Int8Array.from(embedding, (x) => Math.round(x * scale));
+}
+
 const QUANTISATION: Record<DuplicateIndexConfig['quantisation'], ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 };
 
 /** One client's templates of one embedding space. */
 export class TemplateIndex {
   private readonly segments: Float32Array[] = [];
+  /** Each template once more, in 8-bit integers scaled to its largest component: what the compact scan reads. */
+  private readonly compactSegments: Int8Array[] = [];
   /** The owner of each slot; undefined for a free slot. */
   private readonly owners: (string | undefined)[] = [];
   private readonly freeSlots: number[] = [];
@@ -89,18 +99,26 @@ export class TemplateIndex {
     if (slot === this.owners.length) this.owners.push(undefined);
     const segment = Math.floor(slot / SEGMENT_VECTORS);
     const offset = (slot % SEGMENT_VECTORS) * this.dimensions;
-    if (segment === this.segments.length) this.segments.push(new Float32Array(FIRST_SEGMENT_VECTORS * this.dimensions));
+    if (segment === this.segments.length) {
+      this.segments.push(new Float32Array(FIRST_SEGMENT_VECTORS * this.dimensions));
+      this.compactSegments.push(new Int8Array(FIRST_SEGMENT_VECTORS * this.dimensions));
+    }
     if (offset === this.segments[segment].length) {
-      const grown = new Float32Array(Math.min(SEGMENT_VECTORS * this.dimensions, 2 * this.segments[segment].length));
+      const length = Math.min(SEGMENT_VECTORS * this.dimensions, 2 * this.segments[segment].length);
+      const grown = new Float32Array(length);
       grown.set(this.segments[segment]);
       this.segments[segment] = grown;
+      const grownCompact = new Int8Array(length);
+      grownCompact.set(this.compactSegments[segment]);
+      this.compactSegments[segment] = grownCompact;
     }
     this.segments[segment].set(embedding, offset);
+    this.compactSegments[segment].set(compact(embedding), offset);
     this.owners[slot] = username;
     this.slotsOf.set(username, [...(this.slotsOf.get(username) ?? []), slot]);
     this.live++;
     if (this.graph) this.outsideGraph.add(slot);
-    else if (this.live >= this.config.exactBelow) this.startGraph();
+    else this.startGraphWhenDue();
   }
 
   /** Removes every template of `username`; false when there was none. */
@@ -110,6 +128,7 @@ export class TemplateIndex {
     for (const slot of slots) {
       this.owners[slot] = undefined;
       this.vector(slot).fill(0);
+      this.compactSegments[Math.floor(slot / SEGMENT_VECTORS)].set(this.nowhere(), (slot % SEGMENT_VECTORS) * this.dimensions);
       if (this.graph && !this.outsideGraph.delete(slot)) this.graph.remove(BigInt(slot));
       this.freeSlots.push(slot);
       this.live--;
@@ -131,6 +150,8 @@ export class TemplateIndex {
         for (const key of keys) consider(Number(key));
       }
       for (const slot of this.outsideGraph) consider(slot);
+    } else if (this.live >= this.config.exactBelow) {
+      for (const slot of this.compactScan(embedding)) consider(slot);
     } else {
       best = this.scan(embedding);
     }
@@ -141,6 +162,34 @@ export class TemplateIndex {
   nearestByScan(embedding: Float32Array): Nearest | undefined {
     const best = this.scan(embedding);
     return best && { username: this.owners[best.slot] as string, score: Math.min(1, Math.max(0, best.score)) };
+  }
+
+  /**
+   * The `candidates` slots nearest to `embedding` by the 8-bit copies, every slot compared (usearch's
+   * SIMD kernels, a quarter of the bytes of the full-precision scan), for exact re-scoring.
+   */
+  private compactScan(embedding: Float32Array): number[] {
+    const query = compact(embedding);
+    const found: { slot: number; distance: number }[] = [];
+    for (let segment = 0; segment < this.compactSegments.length; segment++) {
+      const first = segment * SEGMENT_VECTORS;
+      const count = Math.min(SEGMENT_VECTORS, this.owners.length - first);
+      const data = this.compactSegments[segment].subarray(0, count * this.dimensions);
+      const { keys, distances } = exactSearch(data, query, this.dimensions, Math.min(this.config.candidates, count), MetricKind.Cos, 0) as Matches;
+      keys.forEach((key, i) => found.push({ slot: first + Number(key), distance: distances[i] }));
+    }
+    return found
+      .sort((a, b) => a.distance - b.distance)
+      .slice(0, this.config.candidates)
+      .map((f) => f.slot)
+      .filter((slot) => this.owners[slot] !== undefined);
+  }
+
+  /** A free slot's compact copy: one axis, as far from a face's embedding as a stranger's. */
+  private nowhere(): Int8Array {
+    const vector = new Int8Array(this.dimensions);
+    vector[0] = 127;
+    return vector;
   }
 
   /** The exact search: every live slot, segment by segment. */
@@ -168,6 +217,7 @@ export class TemplateIndex {
 
   /** Moves up to `count` pending templates into the graph; true while some remain. */
   fillGraph(count = this.config.buildBatch): boolean {
+    this.startGraphWhenDue();
     if (!this.graph || this.outsideGraph.size === 0) return false;
     const slots: number[] = [];
     for (const slot of this.outsideGraph) {
@@ -181,7 +231,8 @@ export class TemplateIndex {
     return this.outsideGraph.size > 0;
   }
 
-  private startGraph(): void {
+  private startGraphWhenDue(): void {
+    if (this.graph || this.live === 0 || this.live < this.config.graphFrom) return;
     this.graph = new Index({
       dimensions: this.dimensions,
       metric: MetricKind.Cos,

@@ -7,8 +7,9 @@ import { seededRandom } from '../helpers/random';
 const DIMENSIONS = 64;
 const THRESHOLD = 0.505;
 // expansionSearch above the set sizes: on sets this small the graph's answer is then exhaustive, so any difference is the index's fault.
-const GRAPH: DuplicateIndexConfig = { exactBelow: 1, candidates: 8, connectivity: 8, expansionAdd: 64, expansionSearch: 512, quantisation: 'i8', buildBatch: 50 };
-const EXACT: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1_000_000 };
+const GRAPH: DuplicateIndexConfig = { exactBelow: 1, graphFrom: 1, candidates: 8, connectivity: 8, expansionAdd: 64, expansionSearch: 512, quantisation: 'i8', buildBatch: 50 };
+const EXACT: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1_000_000, graphFrom: 1_000_000 };
+const COMPACT: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1, graphFrom: 1_000_000 };
 
 function unitVectors(seed: number, count: number): Float32Array[] {
   const random = seededRandom(seed);
@@ -46,12 +47,15 @@ describe('duplicate search index', () => {
 
   it.each([
     ['an exact scan', EXACT],
+    ['the 8-bit scan', COMPACT],
     ['the ANN graph', GRAPH],
   ])('answers as sameFaceAs does, below and above the threshold, through %s', (_, config) => {
     const { search, fillAll } = searchOver(config, new Map([['bank', enrolled]]));
     search.indexOf('bank');
     fillAll();
     expect(search.indexOf('bank').usesGraph).toBe(config === GRAPH);
+    // More templates than candidates: the 8-bit scan and the graph must choose which to re-score.
+    expect(enrolled.length).toBeGreaterThan(config.candidates);
     expect(search.indexOf('bank').pending).toBe(0);
     const answers = probes.map((p) => search.duplicateOf('bank', p, THRESHOLD));
     expect(answers).toEqual(probes.map((p) => sameFaceAs(p, enrolled, THRESHOLD)));
@@ -62,7 +66,7 @@ describe('duplicate search index', () => {
 
   it('keeps every template across its storage segments (8192 templates each) and reused slots', () => {
     const many: Enrolled[] = unitVectors(5, 8300).map((embedding, i) => ({ username: `many${i}`, embedding }));
-    const index = new TemplateIndex(EXACT);
+    const index = new TemplateIndex(COMPACT);
     many.forEach((e) => index.add(e.username, e.embedding));
     index.remove('many8200');
     index.add('late', many[8200].embedding);
@@ -74,7 +78,7 @@ describe('duplicate search index', () => {
   });
 
   it('gives the exact score, so a duplicate at the very threshold is found and one a hair below is not', () => {
-    for (const config of [EXACT, GRAPH]) {
+    for (const config of [EXACT, COMPACT, GRAPH]) {
       const index = new TemplateIndex(config);
       enrolled.forEach((e) => index.add(e.username, e.embedding));
       index.fillGraph(enrolled.length);
@@ -87,14 +91,17 @@ describe('duplicate search index', () => {
     }
   });
 
-  it("re-scores the graph's candidates exactly: of two faces closer to each other than the quantised graph can tell, the nearer is named", () => {
+  it.each([
+    ['the 8-bit scan', COMPACT],
+    ['the ANN graph', GRAPH],
+  ])("re-scores the candidates of %s exactly: of two faces closer to each other than 8 bits can tell, the nearer is named", (_, config) => {
     const probesOfTies = unitVectors(4, 20);
     const ties = probesOfTies.flatMap((p, i): Enrolled[] => [
       { username: `tie${i}-far`, embedding: near(p, 0.6, noise[i]) },
       { username: `tie${i}-near`, embedding: near(p, 0.6001, noise[i + 20]) },
     ]);
     const all = [...enrolled, ...ties];
-    const { search, fillAll } = searchOver(GRAPH, new Map([['bank', all]]));
+    const { search, fillAll } = searchOver(config, new Map([['bank', all]]));
     search.indexOf('bank');
     fillAll();
     const answers = probesOfTies.map((p) => search.duplicateOf('bank', p, THRESHOLD));
@@ -102,8 +109,18 @@ describe('duplicate search index', () => {
     expect(answers).toEqual(probesOfTies.map((_, i) => `tie${i}-near`));
   });
 
-  it('searches templates not yet in the graph exactly, and crosses to the graph at exactBelow', () => {
-    const index = new TemplateIndex({ ...GRAPH, exactBelow: 100 });
+  it("forgets deleted templates' 8-bit copies, so they cannot crowd the candidates out", () => {
+    const index = new TemplateIndex(COMPACT);
+    enrolled.forEach((e) => index.add(e.username, e.embedding));
+    const probe = near(vectors[0], 0.9, noise[5]);
+    const twins = noise.slice(30, 30 + 2 * COMPACT.candidates).map((n, i) => ({ username: `twin${i}`, embedding: near(probe, 0.99, n) }));
+    twins.forEach((t) => index.add(t.username, t.embedding));
+    twins.forEach((t) => index.remove(t.username));
+    expect(index.nearest(probe)?.username).toBe('user0');
+  });
+
+  it('searches templates not yet in the graph exactly, and crosses to the graph at graphFrom', () => {
+    const index = new TemplateIndex({ ...GRAPH, graphFrom: 100 });
     enrolled.slice(0, 99).forEach((e) => index.add(e.username, e.embedding));
     expect(index.usesGraph).toBe(false);
     index.add(enrolled[99].username, enrolled[99].embedding);
@@ -119,6 +136,7 @@ describe('duplicate search index', () => {
 
   it.each([
     ['an exact scan', EXACT],
+    ['the 8-bit scan', COMPACT],
     ['the ANN graph', GRAPH],
   ])('follows enrollments, deletions, template replacements and resets, client by client, through %s', (_, config) => {
     const stored = new Map([
