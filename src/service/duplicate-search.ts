@@ -2,17 +2,21 @@
  * The duplicate-face search of enrollment: for each client, an in-memory index of its templates in
  * the service's embedding space that names the enrolled user most similar to a new face, with the
  * very score `sameFaceAs` (src/gate/recognition.ts) gives: the dot product of the L2-normalised
- * embeddings, summed in the same order, clipped to [0, 1].
+ * embeddings, summed in the same order, clipped to [0, 1]. Three tiers, by the client's live
+ * templates (config `recognition.duplicateIndex`, sizes measured by `npm run bench:store`):
  *
- * - Below `exactBelow` live templates a client's search is an exact scan of its vectors.
- * - From `exactBelow` on, a usearch HNSW graph (quantised, config `recognition.duplicateIndex`)
+ * - below `exactBelow`, an exact scan of the full-precision templates;
+ * - from `exactBelow`, usearch's exact search over 8-bit copies (SIMD, a quarter of the bytes)
  *   proposes `candidates` templates, and the decision uses their exact scores from the
- *   full-precision copy kept here. usearch ships a prebuilt binary; hnswlib-node would compile
- *   from source at install time. Templates not yet in the graph (it is filled in batches off the
- *   request path, after start-up or when a client crosses `exactBelow`) are scanned exactly, so a
- *   template is searchable from the moment it is added.
- * - Templates are read from the store (decrypted) once per client, on first use or at start, and
- *   then follow every change through `apply`: enrollment, deletion, reset and template rebuilds.
+ *   full-precision copy;
+ * - from `graphFrom`, a usearch HNSW graph proposes the candidates instead. usearch ships a
+ *   prebuilt binary; hnswlib-node would compile from source at install time. The graph is filled
+ *   in batches off the request path (after start-up, or when a client reaches `graphFrom`), and
+ *   templates not yet in it are scanned exactly, so a template is searchable from the moment it is added.
+ *
+ * Templates are read from the store (decrypted) once per client, at start-up or on first use, and
+ * then follow every change through `apply`: enrollment, deletion, reset and template replacement.
+ * Memory: 2.5 KiB per 512-d template (full precision plus 8-bit), plus the graph where there is one.
  *
  * Across replicas (PostgreSQL), every replica holds its own indexes, and each must see the changes
  * the others commit. The store will need a change feed: a `template_changes` table with a
