@@ -162,7 +162,7 @@ export class TemplateIndex {
     return best && { username: this.owners[best.slot] as string, score: Math.min(1, Math.max(0, best.score)) };
   }
 
-  /** The exact answer whether or not a graph exists (what the graph's recall is measured against). */
+  /** The exact answer whatever the tier (what the 8-bit scan's and the graph's recall are measured against). */
   nearestByScan(embedding: Float32Array): Nearest | undefined {
     const best = this.scan(embedding);
     return best && { username: this.owners[best.slot] as string, score: Math.min(1, Math.max(0, best.score)) };
