@@ -176,6 +176,8 @@ async function rebuildTemplatesCommand(args: string[]): Promise<number> {
     bar.stop();
     for (const f of outcome.failed) console.log(`not moved: ${f.username} of client ${f.client}: ${f.reason}`);
     console.log(`${outcome.rebuilt.length} users moved to ${space.model} (${space.modelVersion}), ${outcome.failed.length} left as they were`);
+    // The server's duplicate-search index lives in its own memory, read from the database at start-up.
+    if (outcome.rebuilt.length > 0) console.log('a server running now finds the moved templates in its duplicate search once restarted');
     return outcome.failed.length === 0 ? 0 : 1;
   } finally {
     await store.close();

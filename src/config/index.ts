@@ -71,10 +71,27 @@ export interface RecognitionConfig {
   threshold: number;
   duplicateSearch: boolean;
   duplicateThreshold: number;
+  duplicateIndex: DuplicateIndexConfig;
   replaySimilarity: number;
   minIpd: number;
   dominantFace: number;
   rejectionScores: 'none' | 'admin' | 'all';
+}
+
+/** How the duplicate-face search scales (src/service/duplicate-search.ts). */
+export interface DuplicateIndexConfig {
+  /** Live templates of a client below which its search is an exact full-precision scan. */
+  exactBelow: number;
+  /** Live templates of a client from which its search goes through the ANN graph; between the two, a scan of 8-bit copies. */
+  graphFrom: number;
+  /** Templates the 8-bit scan or the graph proposes for exact re-scoring. */
+  candidates: number;
+  connectivity: number;
+  expansionAdd: number;
+  expansionSearch: number;
+  quantisation: 'f32' | 'f16' | 'i8';
+  /** Templates added to a graph per turn of the event loop while it is being filled. */
+  buildBatch: number;
 }
 
 export interface LivenessConfig {

@@ -111,7 +111,10 @@ export function matchScore(embedding: Float32Array, templates: Float32Array[]): 
   return templates.reduce((best, t) => Math.max(best, similarity(embedding, t)), 0);
 }
 
-/** The enrolled user whose template is most similar to `embedding`, when at least `threshold`. */
+/**
+ * The enrolled user whose template is most similar to `embedding`, when at least `threshold`: the
+ * definition enrollment's duplicate-search index (src/service/duplicate-search.ts) answers by, and is tested against.
+ */
 export function sameFaceAs(embedding: Float32Array, enrolled: { username: string; embedding: Float32Array }[], threshold: number): string | undefined {
   let found: { username: string; score: number } | undefined;
   for (const e of enrolled) {

@@ -4,7 +4,9 @@ import { embeddingSpace } from '../models/manifest';
 import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { ImageError, sniffFormat } from '../pipeline/decode';
 import { sniffVideo, VideoError, videoFrames } from '../pipeline/video';
+import { KeyedLock } from '../keyed-lock';
 import { EnrollmentConflict, type Store } from '../store';
+import { DuplicateSearch, type TemplateChange } from './duplicate-search';
 import { isoSeconds, newImage } from './stored-image';
 
 /** A refusal with its reference reason (the enrollment server's DecisionReason); `score` goes into authentication answers. */
@@ -29,6 +31,8 @@ export interface EnrollmentFlows {
    * once the request's analysis time is up.
    */
   authenticate(client: string, username: string, media: Media, checkDeadline: () => void): Promise<number>;
+  /** Follows a change of the enrolled templates made elsewhere (an erasure, a reset). */
+  follow(change: TemplateChange): void;
 }
 
 export interface EnrollmentDeps {
@@ -47,6 +51,11 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
   const { recognition, gate } = config;
   const space = embeddingSpace(config.models.dir, options.embedding.model);
   const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
+  // The in-memory index sees only this process's enrollments: one SQLite process has them all, but
+  // PostgreSQL replicas enroll behind each other's backs, so there every search reads the templates.
+  const duplicates = store.backend === 'sqlite' ? new DuplicateSearch(recognition.duplicateIndex, (client) => store.users.templates(client, space)) : undefined;
+  if (recognition.duplicateSearch) duplicates?.loadSoon([config.auth.defaultClient, ...Object.keys(config.auth.clients)]);
+  const enrollments = new KeyedLock();
 
   const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
     try {
@@ -80,11 +89,19 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     const face = verdict.value;
     const createdAt = isoSeconds();
     const image = key ? { key } : { upload: newImage(bytes, analysis, face, createdAt) };
-    const duplicateOf = async () =>
-      recognition.duplicateSearch ? sameFaceAs(face.embedding, await store.users.templates(client, space), recognition.duplicateThreshold) : undefined;
     const template = { model: face.embeddingModel, modelVersion: face.embeddingVersion, embedding: face.embedding };
+    const threshold = recognition.duplicateThreshold;
+    const duplicateOf = async () => {
+      if (!recognition.duplicateSearch) return undefined;
+      if (duplicates) return duplicates.duplicateOf(client, face.embedding, threshold);
+      return sameFaceAs(face.embedding, await store.users.templates(client, space), threshold);
+    };
     try {
-      await store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
+      // The index must take the new face before the client's next enrollment searches it.
+      await enrollments.run(client, async () => {
+        await store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
+        duplicates?.apply({ kind: 'enrolled', client, username, embedding: face.embedding });
+      });
     } catch (error) {
       if (error instanceof EnrollmentConflict) throw new Rejection(error.reason);
       throw error;
@@ -135,5 +152,5 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     return score;
   };
 
-  return { enroll, authenticate };
+  return { enroll, authenticate, follow: (change) => duplicates?.apply(change) };
 }

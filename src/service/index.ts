@@ -25,10 +25,11 @@ export interface ServiceDeps {
 }
 
 export function createServices({ config, analyzer, store, scanner, options }: ServiceDeps): Services {
+  const enrollment = enrollmentFlows({ config, analyzer, store, options: detectingFrom(options, config.gate.fiqa.detection) });
   return {
-    enrollment: enrollmentFlows({ config, analyzer, store, options: detectingFrom(options, config.gate.fiqa.detection) }),
+    enrollment,
     images: imageFlows({ config, analyzer, store, options: detectingFrom(options, config.gate.photo.detection) }),
-    users: userFlows(store),
+    users: userFlows(store, enrollment.follow),
     scans: scanFlows({ config, store, scanner }),
   };
 }

@@ -1,4 +1,5 @@
 import type { ResetScope, Store, UserMetadata } from '../store';
+import type { TemplateChange } from './duplicate-search';
 
 export interface UserFlows {
   /** The client's enrolled user; another client's is unknown (undefined). */
@@ -9,11 +10,21 @@ export interface UserFlows {
   reset(scope: ResetScope): Promise<void>;
 }
 
-/** What is kept about enrolled people, and its erasure: one person's, or a whole client's (or every client's). */
-export function userFlows(store: Store): UserFlows {
+/**
+ * What is kept about enrolled people, and its erasure: one person's, or a whole client's (or every
+ * client's). `erased` hears of each erasure once it is committed (the duplicate-search index follows them).
+ */
+export function userFlows(store: Store, erased: (change: TemplateChange) => void): UserFlows {
   return {
     metadata: (client, username) => store.users.metadata(client, username),
-    erase: (client, username) => store.users.delete(client, username),
-    reset: (scope) => store.reset(scope),
+    async erase(client, username) {
+      const deleted = await store.users.delete(client, username);
+      if (deleted) erased({ kind: 'deleted', client, username });
+      return deleted;
+    },
+    async reset(scope) {
+      await store.reset(scope);
+      erased({ kind: 'reset', client: 'client' in scope ? scope.client : undefined });
+    },
   };
 }

@@ -46,6 +46,8 @@ function routesOf(app: Express): string[] {
 
 /** Routes that read no stored item by id: they only create the caller's own data, or touch none. */
 const NO_STORED_ITEM = [
+  'GET /',
+  'GET /favicon.ico',
   'GET /health',
   'GET /ready',
   'GET /openapi.yaml',

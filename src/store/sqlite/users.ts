@@ -12,7 +12,7 @@ import {
 } from '../contract';
 import { fromBlob, toBlob } from '../rows';
 import type { Sealer } from '../sealer';
-import { KeyedLock } from './client-lock';
+import { KeyedLock } from '../../keyed-lock';
 import { flushErased } from './erasure';
 import type { SqliteImages } from './images';
 
