@@ -34,7 +34,7 @@ describe('AnalysisPool', () => {
     const bytes = await faceFreeJpeg();
     const record = stageRecord();
     await pool.cascade(bytes, options, config.gate.fiqa, record);
-    expect(stagesRun(record)).toEqual(['decode', 'detect', 'landmarks', 'second look']);
+    expect(stagesRun(record)).toEqual(['decode', 'detect', 'mesh', 'second look']);
     expect(runsOf(record, 'blazeface')).toBeGreaterThanOrEqual(1);
     const analysed = stageRecord();
     await pool.analyze(bytes, options, analysed);
