@@ -13,6 +13,7 @@ export const STAGES = [
   'embed',
   'measure',
   'quality',
+  'iso',
   'liveness',
   'crop',
 ] as const;
