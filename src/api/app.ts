@@ -14,6 +14,7 @@ import { scanRoutes } from './bqat';
 import { enrollRoutes } from './enroll';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health';
+import { isoRoutes } from './iso';
 import { nodefluxRoutes } from './nodeflux';
 import { type ApiDocument, documentationRoutes } from './openapi';
 import { qitechRoutes } from './qitech';
@@ -67,6 +68,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(nodefluxRoutes({ ...deps, options, readBody, turn, perKey }));
   app.use(qitechRoutes({ ...deps, options, readBody, turn, perKey }));
   app.use(enrollRoutes({ ...deps, options, readBody, turn, perKey }));
+  app.use(isoRoutes({ ...deps, options, readBody, turn, perKey }));
   app.use(scanRoutes({ ...deps, perKey }));
   app.use(notFound);
   app.use(errorHandler);

@@ -50,6 +50,7 @@ const NO_STORED_ITEM = [
   'GET /openapi.yaml',
   'POST /NFFS-FIQA/v1/predict',
   'POST /face_recognition/image',
+  'POST /quality/iso29794-5',
   'POST /scan/uploaded',
 ];
 
