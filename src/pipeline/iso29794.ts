@@ -4,7 +4,6 @@
  * ratios. The 0–100 mappings are in src/gate/iso29794.ts; docs/quality.md (ISO/IEC 29794-5) gives
  * each definition next to the reference implementation's (OFIQ's).
  */
-import { insidePolygon } from './occlusion-regions';
 import type { EyeLandmarks, Geometry, Landmarks, Point, RgbImage } from './types';
 
 /** MediaPipe's face-oval ring of FaceMesh indices, forehead top first, clockwise in the image. */
@@ -27,6 +26,8 @@ const UPPER_LIDS = 7;
 
 /** The face is sampled so that the pupils are about this many samples apart (OFIQ measures on an aligned face of fixed size). */
 const SAMPLES_PER_IPD = 60;
+/** The background, larger and smoother, more coarsely: a quarter of the samples keeps the measure cheap on large images. */
+const BACKGROUND_SAMPLES_PER_IPD = 30;
 /** Hair and ears: the head spans the face oval widened by this share of its width on each side. */
 const HEAD_WIDENING = 0.25;
 /** Below this share of the sampled image above the chin, too little background shows to judge it. */
@@ -78,34 +79,54 @@ function entropy(histogram: Float64Array, total: number): number {
   return bits;
 }
 
+/** The x ranges inside `polygon` along the row y (even-odd rule), as [from, to] pairs. */
+function rowSpans(polygon: Point[], y: number): number[] {
+  const crossings: number[] = [];
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [a, b] = [polygon[i], polygon[j]];
+    if (a.y > y !== b.y > y) crossings.push(((b.x - a.x) * (y - a.y)) / (b.y - a.y) + a.x);
+  }
+  return crossings.sort((p, q) => p - q);
+}
+
 /** Luminance, exposure, contrast, colour and the evenness of light over the face oval, sampled at SAMPLES_PER_IPD. */
 function faceStatistics(image: RgbImage, landmarks: Landmarks, step: number): Omit<IsoPixelMeasures, 'backgroundGradient'> {
   const oval = FACE_OVAL.map((i) => landmarks.mesh[i]);
   const top = landmarks.mesh[FOREHEAD_TOP];
   const chin = landmarks.mesh[CHIN];
-  const xs = oval.map((p) => p.x);
   const ys = oval.map((p) => p.y);
-  const [x0, x1] = [Math.max(0, Math.min(...xs)), Math.min(image.width - 1, Math.max(...xs))];
-  const [y0, y1] = [Math.max(0, Math.min(...ys)), Math.min(image.height - 1, Math.max(...ys))];
   const halves = [new Float64Array(256), new Float64Array(256)];
   const histogram = new Float64Array(256);
-  let [n, sum, sumSq, under, over, sumA, sumB] = [0, 0, 0, 0, 0, 0, 0];
-  for (let y = y0; y <= y1; y += step) {
-    for (let x = x0; x <= x1; x += step) {
-      if (!insidePolygon({ x, y }, oval)) continue;
-      const i = (Math.floor(y) * image.width + Math.floor(x)) * 3;
-      const luma = lumaOf(image.data, i);
-      const bin = Math.min(255, Math.round(luma));
-      // Which side of the midline (forehead top to chin) the sample lies on.
-      const side = (chin.x - top.x) * (y - top.y) - (chin.y - top.y) * (x - top.x) > 0 ? 0 : 1;
-      halves[side][bin]++;
-      histogram[bin]++;
-      const v = luma / 255;
-      [n, sum, sumSq] = [n + 1, sum + v, sumSq + v * v];
-      if (luma <= UNDER_EXPOSED_AT_MOST) under++;
-      if (luma >= OVER_EXPOSED_AT_LEAST) over++;
-      const lab = labAB(image.data[i], image.data[i + 1], image.data[i + 2]);
-      [sumA, sumB] = [sumA + lab.a, sumB + lab.b];
+  let n = 0;
+  let sum = 0;
+  let sumSq = 0;
+  let under = 0;
+  let over = 0;
+  let sumA = 0;
+  let sumB = 0;
+  for (let y = Math.max(0, Math.min(...ys)); y <= Math.min(image.height - 1, Math.max(...ys)); y += step) {
+    const spans = rowSpans(oval, y);
+    const row = Math.floor(y) * image.width;
+    for (let k = 0; k + 1 < spans.length; k += 2) {
+      // Samples on the grid x = step · i, so that neighbouring rows sample alike.
+      for (let x = Math.max(0, Math.ceil(spans[k] / step) * step); x <= Math.min(image.width - 1, spans[k + 1]); x += step) {
+        const i = (row + Math.floor(x)) * 3;
+        const luma = lumaOf(image.data, i);
+        const bin = Math.min(255, Math.round(luma));
+        // Which side of the midline (forehead top to chin) the sample lies on.
+        const side = (chin.x - top.x) * (y - top.y) - (chin.y - top.y) * (x - top.x) > 0 ? 0 : 1;
+        halves[side][bin]++;
+        histogram[bin]++;
+        const v = luma / 255;
+        n++;
+        sum += v;
+        sumSq += v * v;
+        if (luma <= UNDER_EXPOSED_AT_MOST) under++;
+        if (luma >= OVER_EXPOSED_AT_LEAST) over++;
+        const lab = labAB(image.data[i], image.data[i + 1], image.data[i + 2]);
+        sumA += lab.a;
+        sumB += lab.b;
+      }
     }
   }
   if (n === 0) return { illuminationOverlap: 0, luminanceMean: 0, luminanceVariance: 0, underExposedShare: 0, overExposedShare: 0, luminanceEntropy: 0, colourA: 0, colourB: 0 };
@@ -126,10 +147,11 @@ function faceStatistics(image: RgbImage, landmarks: Landmarks, step: number): Om
 }
 
 /**
- * Mean Sobel gradient magnitude of the luminance beside the head: the rows from the image top down
- * to the chin, left and right of the face oval widened by HEAD_WIDENING (hair, ears); below the
- * chin are neck and clothes, which no shipped model tells from background. Null when that zone
- * is under MIN_BACKGROUND_SHARE of the sampled rows (a face filling the frame).
+ * Mean Sobel gradient magnitude of the luminance beside the head, sampled every `step` pixels:
+ * the rows from the image top down to the chin, left and right of the face oval widened by
+ * HEAD_WIDENING (hair, ears); below the chin are neck and clothes, which no shipped model tells
+ * from background. Null when that zone is under MIN_BACKGROUND_SHARE of the sampled rows (a face
+ * filling the frame).
  */
 function backgroundGradient(image: RgbImage, landmarks: Landmarks, step: number): number | null {
   const oval = FACE_OVAL.map((i) => landmarks.mesh[i]);
@@ -143,7 +165,8 @@ function backgroundGradient(image: RgbImage, landmarks: Landmarks, step: number)
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < columns; c++) grid[r * columns + c] = lumaOf(image.data, (Math.floor(r * step) * image.width + Math.floor(c * step)) * 3);
   }
-  let [total, count] = [0, 0];
+  let total = 0;
+  let count = 0;
   for (let r = 1; r < rows - 1; r++) {
     for (let c = 1; c < columns - 1; c++) {
       const x = c * step;
@@ -151,7 +174,7 @@ function backgroundGradient(image: RgbImage, landmarks: Landmarks, step: number)
       const i = r * columns + c;
       const gx = grid[i - columns + 1] + 2 * grid[i + 1] + grid[i + columns + 1] - grid[i - columns - 1] - 2 * grid[i - 1] - grid[i + columns - 1];
       const gy = grid[i + columns - 1] + 2 * grid[i + columns] + grid[i + columns + 1] - grid[i - columns - 1] - 2 * grid[i - columns] - grid[i - columns + 1];
-      total += Math.hypot(gx, gy);
+      total += Math.sqrt(gx * gx + gy * gy);
       count++;
     }
   }
@@ -161,8 +184,10 @@ function backgroundGradient(image: RgbImage, landmarks: Landmarks, step: number)
 /** The pixel statistics of the ISO components, on the decoded image (every value is free of the image's scale). */
 export function measureIsoPixels(image: RgbImage, landmarks: Landmarks): IsoPixelMeasures {
   const ipd = Math.hypot(landmarks.leftEye.pupil.x - landmarks.rightEye.pupil.x, landmarks.leftEye.pupil.y - landmarks.rightEye.pupil.y);
-  const step = Math.max(1, ipd / SAMPLES_PER_IPD);
-  return { backgroundGradient: backgroundGradient(image, landmarks, step), ...faceStatistics(image, landmarks, step) };
+  return {
+    backgroundGradient: backgroundGradient(image, landmarks, Math.max(1, ipd / BACKGROUND_SAMPLES_PER_IPD)),
+    ...faceStatistics(image, landmarks, Math.max(1, ipd / SAMPLES_PER_IPD)),
+  };
 }
 
 export interface IsoGeometryMeasures {

@@ -82,6 +82,12 @@ describeWithFaces('ISO/IEC 29794-5 components under their own degradation', () =
     expect(Math.abs(turned.native as number)).toBeGreaterThan(30);
   });
 
+  it('an open-mouthed, laughing face lowers MouthClosed and ExpressionNeutrality', async () => {
+    const laughing = await jpeg(sharp(readFileSync(facePath('human_stock-emotions-a-6.jpg'))));
+    expect((await falls('MouthClosed', laughing, 30)).scalar).toBeLessThan(50);
+    expect((await falls('ExpressionNeutrality', laughing, 30)).scalar).toBeLessThan(50);
+  });
+
   it('a turned and a raised head lower HeadPoseYaw and HeadPosePitch', async () => {
     await falls('HeadPoseYaw', await jpeg(sharp(readFileSync(facePath('inspireface_pose_left_face.jpg')))), 20);
     await falls('HeadPosePitch', await jpeg(sharp(readFileSync(facePath('inspireface_pose_rise_face.jpg')))), 10);
