@@ -25,7 +25,7 @@ type Table = (headers: string[], rows: (string | number)[][]) => void;
 /** The degradation strengths measured (of 1–4): the mild ones do not hurt recognition (docs/quality.md). */
 const STRENGTHS = [2, 3, 4];
 const SHARES_DISCARDED = [0.05, 0.1, 0.2];
-/** Calibration windows: this many degraded-or-clean samples, sorted by the measure. */
+/** Calibration windows: this many comparisons, sorted by the measure. */
 const WINDOW = 100;
 /** "Recognition starts to suffer": more than this share of a window's genuine comparisons fail (docs/quality.md). */
 const SUFFERS_ABOVE = 0.1;
@@ -33,7 +33,8 @@ const SUFFERS_ABOVE = 0.1;
 interface Sample {
   person: string;
   label: string;
-  clean: boolean;
+  /** The degradation of eval/transforms.ts applied, or null for the photo as it is. */
+  degradation: string | null;
   /** Per component, native value and scalar; scalar −1 when it failed to assess (a lost face fails every one). */
   components: Record<IsoComponentName, { native: number | null; scalar: number }>;
   embedding: Float32Array | null;
@@ -41,13 +42,13 @@ interface Sample {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-async function sampleOf(bytes: Uint8Array, person: string, label: string, clean: boolean, models: ModelRegistry, options: AnalysisOptions): Promise<Sample> {
+async function sampleOf(bytes: Uint8Array, person: string, label: string, degradation: string | null, models: ModelRegistry, options: AnalysisOptions): Promise<Sample> {
   const analysis = await assess(bytes, models, options);
   const { components } = isoAssessment(analysis);
   return {
     person,
     label,
-    clean,
+    degradation,
     components: Object.fromEntries(components.map((c) => [c.name, { native: c.native, scalar: c.scalar }])) as Sample['components'],
     embedding: analysis.faces[0]?.embedding ?? null,
   };
@@ -71,9 +72,9 @@ interface Comparison {
   sample: Sample;
 }
 
-/** Each sample against every other clean photo of its person; a lost face never matches. */
+/** Each sample (with a face) against every other clean photo of its person. */
 function comparisons(samples: Sample[]): Comparison[] {
-  const clean = samples.filter((s) => s.clean && s.embedding);
+  const clean = samples.filter((s) => s.degradation === null && s.embedding);
   const out: Comparison[] = [];
   for (const sample of samples) {
     for (const reference of clean) {
@@ -113,43 +114,48 @@ export async function isoSection(models: ModelRegistry, options: AnalysisOptions
   const samples: Sample[] = [];
   for (const photo of photos) {
     const bytes = readFileSync(photo.path);
-    const clean = await sampleOf(bytes, photo.person, photo.file, true, models, options);
+    const clean = await sampleOf(bytes, photo.person, photo.file, null, models, options);
     samples.push(clean);
     if (!clean.embedding) continue;
     const image = await decodeImage(bytes, options.limits);
     const ipd = Math.max(1, clean.components.InterEyeDistance.native ?? 1);
     for (const [name, degrade] of Object.entries(DEGRADATIONS)) {
-      for (const strength of STRENGTHS) samples.push(await sampleOf(await degrade(image, strength, ipd), photo.person, `${photo.file} ${name} ${strength}`, false, models, options));
+      for (const strength of STRENGTHS) samples.push(await sampleOf(await degrade(image, strength, ipd), photo.person, `${photo.file} ${name} ${strength}`, name, models, options));
     }
   }
-  const all = comparisons(samples);
+  // A lost face fails every component alike and never matches: it would fill the lowest ranks of every component the same way.
+  const all = comparisons(samples.filter((s) => s.embedding));
+  const lost = samples.filter((s) => !s.embedding);
   const people = new Set(photos.map((p) => p.person)).size;
   const base = falseRejectRate(all.map((c) => c.similarity), threshold);
   say(
-    `${photos.length} photos of ${people} named people (the shared set's and faces-extra's identities), each clean and under every degradation of \`eval/transforms.ts\` at strengths ${STRENGTHS.join(', ')}: ${samples.length} samples, ${samples.filter((s) => !s.embedding).length} with no face found (every component fails to assess, and the comparison fails). Each sample is compared with every other clean photo of its person: ${all.length} genuine comparisons, ${pct(base)} under the authentication threshold ${threshold}. A comparison's quality is the lower scalar of its two photos (a failure to assess, −1, lowest); the comparisons of lowest quality are discarded first. Components ranked by the FNMR left after discarding 10%.`,
+    `${photos.length} photos of ${people} named people (the shared set's and faces-extra's identities), each clean and under every degradation of \`eval/transforms.ts\` at strengths ${STRENGTHS.join(', ')}: ${samples.length} samples. ${lost.length} samples with no face found (${[...new Set(lost.map((s) => s.degradation ?? 'clean'))].join(', ')}) are left out: every component fails to assess them alike. Each other sample is compared with every other clean photo of its person: ${all.length} genuine comparisons, ${pct(base)} under the authentication threshold ${threshold}. A comparison's quality is the lower scalar of its two photos (a failure to assess, −1, lowest); the comparisons of lowest quality are discarded first. Components ranked by the FNMR left after discarding 10%, then 20%; NoHeadCoverings, never assessed, is left out.`,
   );
   say();
-  const rows = ISO_COMPONENT_NAMES.map((name) => ({ name, fnmr: SHARES_DISCARDED.map((share) => fnmrAfterDiscard(all, (c) => c.quality[name], share, threshold)) }));
+  const rows = ISO_COMPONENT_NAMES.filter((name) => name !== 'NoHeadCoverings').map((name) => ({ name, fnmr: SHARES_DISCARDED.map((share) => fnmrAfterDiscard(all, (c) => c.quality[name], share, threshold)) }));
   rows.sort((p, q) => p.fnmr[1] - q.fnmr[1] || p.fnmr[2] - q.fnmr[2]);
   table(
     ['rank', 'component', 'FNMR, none discarded', ...SHARES_DISCARDED.map((s) => `after discarding ${pct(s)}`)],
     rows.map((row, i) => [i + 1, row.name, pct(base), ...row.fnmr.map(pct)]),
   );
-  say('Where FaceGate\'s own measures start to cost recognition (comparisons sorted from the best native value, windows of ' + `${WINDOW}; the first window with more than ${pct(SUFFERS_ABOVE)} false non-matches), against the native value each mapping puts at 50:`);
+  say(
+    'Where FaceGate\'s own measures start to cost recognition: the comparisons of the clean photos and of the degradation the measure is for (other degradations move a measure for other reasons: noise raises the Laplacian), sorted from the best native value, in windows of ' +
+      `${WINDOW}; the first window with more than ${pct(SUFFERS_ABOVE)} false non-matches, against the native value each mapping puts at 50:`,
+  );
   say();
-  // Expression is the subject's, not the camera's: degradations also confuse the emotion model, so it is judged on clean photos alone.
-  const cleanOnly = all.filter((c) => c.sample.clean);
-  const calibrated: [IsoComponentName, boolean, number, Comparison[]][] = [
-    ['UnifiedQualityScore', true, ISO_CALIBRATION.unifiedSuffersAt, all],
-    ['Sharpness', true, ISO_CALIBRATION.sharpness.x0, all],
-    ['CompressionArtifacts', false, ISO_CALIBRATION.compression.x0, all],
-    ['ExpressionNeutrality', true, ISO_CALIBRATION.expression.x0, cleanOnly],
+  const of = (degradation: string | null) => all.filter((c) => c.sample.degradation === null || c.sample.degradation === degradation);
+  // Expression is the subject's, not the camera's: it is judged on the clean photos alone.
+  const calibrated: [IsoComponentName, boolean, number, string, Comparison[]][] = [
+    ['UnifiedQualityScore', true, ISO_CALIBRATION.unifiedSuffersAt, 'all', all],
+    ['Sharpness', true, ISO_CALIBRATION.sharpness.x0, 'clean and blur', of('blur')],
+    ['CompressionArtifacts', false, ISO_CALIBRATION.compression.x0, 'clean and JPEG', of('jpeg')],
+    ['ExpressionNeutrality', true, ISO_CALIBRATION.expression.x0, 'clean', of(null)],
   ];
   table(
-    ['component', 'comparisons', 'native value where recognition starts to suffer', 'native value at scalar 50'],
-    calibrated.map(([name, higherIsBetter, at50, set]) => {
+    ['component', 'comparisons', 'under the threshold', 'native value where recognition starts to suffer', 'native value at scalar 50'],
+    calibrated.map(([name, higherIsBetter, at50, which, set]) => {
       const found = suffersAt(set, (s) => s.components[name].native, higherIsBetter, threshold);
-      return [name, set === all ? `all ${set.length}` : `clean only, ${set.length} (${pct(falseRejectRate(set.map((c) => c.similarity), threshold))} fail)`, found === null ? 'never (no window passes)' : found.toFixed(3), at50];
+      return [name, `${which}: ${set.length}`, pct(falseRejectRate(set.map((c) => c.similarity), threshold)), found === null ? 'never (no window passes)' : found.toFixed(3), at50];
     }),
   );
 }
