@@ -88,6 +88,23 @@ describeWithFaces('ISO/IEC 29794-5 components under their own degradation', () =
     expect((await falls('ExpressionNeutrality', laughing, 30)).scalar).toBeLessThan(50);
   });
 
+  it('eyelids painted shut lower EyesOpen', async () => {
+    const analysis = await assess(portrait, m.models(), m.options);
+    const { data, info } = await sharp(portrait).raw().toBuffer({ resolveWithObject: true });
+    const { rightEye, leftEye } = analysis.faces[0].landmarks;
+    // Each eye's lid contour covered by skin taken below the eye, with a dark lash line across.
+    const lids = [rightEye, leftEye].map((eye) => {
+      const xs = eye.contour.slice(0, 16).map((p) => p.x);
+      const ys = eye.contour.slice(0, 16).map((p) => p.y);
+      const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      const skin = (Math.round(y1 + (y1 - y0) * 1.5) * info.width + Math.round((x0 + x1) / 2)) * 3;
+      const [w, h] = [Math.round((x1 - x0) * 1.3), Math.round((y1 - y0) * 1.6)];
+      const svg = `<svg width="${w}" height="${h}"><ellipse cx="${w / 2}" cy="${h / 2}" rx="${w / 2}" ry="${h / 2}" fill="rgb(${data[skin]},${data[skin + 1]},${data[skin + 2]})"/><line x1="${w * 0.1}" y1="${h * 0.55}" x2="${w * 0.9}" y2="${h * 0.55}" stroke="rgb(40,30,30)" stroke-width="2"/></svg>`;
+      return { input: Buffer.from(svg), left: Math.round((x0 + x1) / 2 - w / 2), top: Math.round((y0 + y1) / 2 - h / 2) };
+    });
+    await falls('EyesOpen', await jpeg(sharp(portrait).composite(lids)), 10);
+  });
+
   it('a turned and a raised head lower HeadPoseYaw and HeadPosePitch', async () => {
     await falls('HeadPoseYaw', await jpeg(sharp(readFileSync(facePath('inspireface_pose_left_face.jpg')))), 20);
     await falls('HeadPosePitch', await jpeg(sharp(readFileSync(facePath('inspireface_pose_rise_face.jpg')))), 10);
