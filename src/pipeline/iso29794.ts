@@ -63,7 +63,7 @@ const SRGB_TO_LINEAR = Float64Array.from({ length: 256 }, (_, v) => {
 const labF = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 * t + 16) / 116);
 
 /** CIELAB a* and b* (D65) of an 8-bit sRGB pixel. */
-export function labAB(r: number, g: number, b: number): { a: number; b: number } {
+function labAB(r: number, g: number, b: number): { a: number; b: number } {
   const [lr, lg, lb] = [SRGB_TO_LINEAR[r], SRGB_TO_LINEAR[g], SRGB_TO_LINEAR[b]];
   const fx = labF((0.4124 * lr + 0.3576 * lg + 0.1805 * lb) / 0.95047);
   const fy = labF(0.2126 * lr + 0.7152 * lg + 0.0722 * lb);

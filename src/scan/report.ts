@@ -290,18 +290,31 @@ function poseSpec(points: PosePoint[]): TopLevelSpec {
 const ISO_BIN = 10;
 
 function isoScalarsSpec(cells: { component: string; bin: number; images: number }[]): TopLevelSpec {
+  const darkFrom = Math.max(...cells.map((c) => c.images)) / 2;
   return {
     width: { step: 26 },
     height: { step: 13 },
     view: { stroke: null },
     data: { values: cells },
     encoding: {
-      x: { field: 'bin', type: 'ordinal', title: 'scalar (bins of 10; 90 holds 90–100)' },
-      y: { field: 'component', type: 'nominal', sort: ISO_COMPONENT_NAMES as string[], title: null },
+      x: {
+        field: 'bin',
+        type: 'ordinal',
+        title: 'scalar (bins of 10; 90 holds 90–100)',
+        scale: { domain: Array.from({ length: 100 / ISO_BIN }, (_, i) => i * ISO_BIN) },
+        axis: { labelAngle: 0 },
+      },
+      y: { field: 'component', type: 'nominal', sort: ISO_COMPONENT_NAMES as string[], title: null, axis: { labelLimit: 220 } },
     },
     layer: [
       { mark: 'rect', encoding: { color: { field: 'images', type: 'quantitative', scale: { scheme: 'blues' }, title: 'images' } } },
-      { mark: { type: 'text', fontSize: 8 }, encoding: { text: { field: 'images', type: 'quantitative' } } },
+      {
+        mark: { type: 'text', fontSize: 8 },
+        encoding: {
+          text: { field: 'images', type: 'quantitative' },
+          color: { condition: { test: `datum.images > ${darkFrom}`, value: 'white' }, value: 'black' },
+        },
+      },
     ],
   };
 }
