@@ -82,10 +82,10 @@ const cosineSquared = (degrees: number) => clampScalar(100 * Math.max(0, Math.co
 export const ISO_CALIBRATION = {
   /** The IQA score at which recognition starts to suffer (docs/quality.md): 0.435 maps to 50, on the logit scale. */
   unifiedSuffersAt: 0.435,
-  /** log10(1 + Laplacian variance) at the normalised inter-pupil distance; blur strength 3 of eval/transforms.ts is where genuine comparisons start to fail. */
+  /** log10(1 + Laplacian variance) at the normalised inter-pupil distance; genuine comparisons start to fail near 0.76 (blur strength 3 of eval/transforms.ts). */
   sharpness: { x0: 0.8, w: 0.25 },
-  /** JPEG block-boundary step ratio; only quality 4 makes genuine comparisons fail. */
-  compression: { x0: 8.3, w: 1.2 },
+  /** JPEG block-boundary step ratio; npm run eval -- --only iso finds genuine comparisons starting to fail near 4.6 (JPEG quality 8). */
+  compression: { x0: 4.6, w: 0.8 },
   /** The emotion model's probability of a neutral face. */
   expression: { x0: 0.1, w: 0.08 },
 };
