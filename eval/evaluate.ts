@@ -15,6 +15,7 @@ import { similarity } from '../src/pipeline/embed';
 import { markdownReport, runScript } from './markdown';
 import { FACES_DIR, type FaceRecord, faceManifest, facePath, facesAvailable, isCopy, photoSetOptions } from './dataset';
 import { equalErrorRate, falseRejectRate, spearman, tarAtFar } from './metrics';
+import { isoSection } from './iso29794';
 import { populationsSection } from './populations';
 import { embedAll, pairScores, recognitionFaces } from './recognition-pairs';
 import { seededRandom } from './random';
@@ -353,6 +354,7 @@ async function main(): Promise<void> {
     quality: () => qualitySection(all, models, options),
     liveness: () => livenessSection(all),
     populations: () => populationsSection(models, options, config, say, table),
+    iso: () => isoSection(models, options, config, say, table),
   };
   const only = process.argv.indexOf('--only');
   const chosen = only >= 0 ? process.argv[only + 1].split(',') : Object.keys(sections);

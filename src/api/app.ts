@@ -14,6 +14,7 @@ import { scanRoutes } from './bqat';
 import { enrollRoutes } from './enroll';
 import { errorHandler, notFound } from './errors';
 import { healthRoutes } from './health';
+import { isoRoutes } from './iso';
 import { metricsRoutes, ServiceMetrics } from './metrics';
 import { nodefluxRoutes } from './nodeflux';
 import { type ApiDocument, documentationRoutes } from './openapi';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(nodefluxRoutes({ ...deps, analyzer, metrics, options, readBody, turn, perKey }));
   app.use(qitechRoutes({ ...deps, images: services.images, metrics, options, readBody, turn, perKey }));
   app.use(enrollRoutes({ ...deps, enrollment: services.enrollment, users: services.users, metrics, readBody, turn, perKey }));
+  app.use(isoRoutes({ ...deps, analyzer, options, readBody, turn, perKey }));
   app.use(scanRoutes({ ...deps, scans: services.scans, perKey }));
   app.use(notFound);
   app.use(errorHandler);

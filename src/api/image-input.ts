@@ -15,6 +15,11 @@ export const IMAGE_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 export function imageBytes(text: string, limits: DecodeLimits, label = 'The image'): Buffer {
   const bytes = decodeBase64(text);
   if (!bytes) throw new HttpError(400, 'invalid_image', `${label} is not valid base64.`);
+  return checkedImageBytes(bytes, limits, label);
+}
+
+/** The checks of `imageBytes` on bytes sent as they are (a multipart file): not empty, within the byte limit (413), JPEG or PNG. */
+export function checkedImageBytes(bytes: Buffer, limits: DecodeLimits, label = 'The image'): Buffer {
   if (bytes.length === 0) throw new HttpError(400, 'invalid_image', `${label} is empty.`);
   if (bytes.length > limits.maxBytes) throw new HttpError(413, 'image_too_large', `${label} is larger than ${limits.maxBytes} bytes.`);
   if (!sniffFormat(bytes)) throw new HttpError(400, 'invalid_image', `${label} is neither JPEG nor PNG.`);

@@ -10,6 +10,7 @@ import { type GeometryOptions, measureGeometry } from './geometry';
 import { addEyes, locateMeshes, meshBox } from './landmarks';
 import { type LivenessScores, livenessScores } from './liveness';
 import { type OcclusionFinding, type OcclusionRegion, occlusionScores } from './occlusion';
+import { type IsoPixelMeasures, measureIsoPixels } from './iso29794';
 import { inOriginalPixels } from './original-pixels';
 import { measurePhotometry } from './photometry';
 import { assessQuality, type Quality, type QualityOptions } from './quality';
@@ -50,6 +51,8 @@ export interface FaceAssessment {
   /** Probability that each facial region is covered. */
   occlusion: Record<OcclusionRegion, number>;
   quality: Quality;
+  /** The pixel statistics of the ISO/IEC 29794-5 components (src/gate/iso29794.ts maps them). */
+  iso: IsoPixelMeasures;
   /** L2-normalised identity embedding from `embeddingModel`. */
   embedding: Float32Array;
   embeddingModel: EmbeddingModel;
@@ -237,6 +240,7 @@ async function assessFaces(image: RgbImage, found: MeshedFace[], registry: Model
   const occlusion = await occlusionOf(image, confirmed, registry, record);
   const evidence = confirmed.map((_, i) => ({ happy: moods[i].happy, glasses: occlusion[i].glasses, alignedEmbedding: occlusion[i].alignedEmbedding }));
   const { embeddings, measured, quality } = await qualityOf(image, confirmed, evidence, registry, options, record);
+  const iso = await timed(record, 'iso', () => faces.map((landmarks) => measureIsoPixels(image, landmarks)));
   const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
   return confirmed.map((c, i) => {
     const { geometry, photometry } = measured[i];
@@ -248,6 +252,7 @@ async function assessFaces(image: RgbImage, found: MeshedFace[], registry: Model
       expression: moods[i],
       occlusion: occlusion[i].regions,
       quality: quality[i],
+      iso: iso[i],
       embedding: embeddings[i].embedding,
       embeddingModel: options.embedding.model,
       embeddingVersion,

@@ -14,6 +14,7 @@ export const STAGES = [
   'embed',
   'measure',
   'quality',
+  'iso',
   'liveness',
   'crop',
 ] as const;

@@ -1,17 +1,20 @@
 import { ecod, type OutlierReport } from '../gate/outliers';
-import type { Profile } from './profile';
+import { ISO_FIELDS, type Profile } from './profile';
+
+// The ISO components restate measures the profile already holds (pose, sharpness, exposure…): scored too, they would count twice.
+const NOT_SCORED = new Set(ISO_FIELDS);
 
 export interface ProfileOutliers extends OutlierReport {
   /** The numeric and yes/no columns scored (yes/no as 1/0). */
   columns: string[];
 }
 
-/** The profile columns that hold numbers or booleans in at least one profile, in first-seen order. */
+/** The profile columns that hold numbers or booleans in at least one profile, in first-seen order, but the ISO/IEC 29794-5 ones. */
 export function numericColumns(profiles: Profile[]): string[] {
   const columns = new Set<string>();
   for (const profile of profiles) {
     for (const [column, value] of Object.entries(profile)) {
-      if (typeof value === 'number' || typeof value === 'boolean') columns.add(column);
+      if ((typeof value === 'number' || typeof value === 'boolean') && !NOT_SCORED.has(column)) columns.add(column);
     }
   }
   return [...columns];

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { ISO_COMPONENT_NAMES, isoAssessment } from '../gate/iso29794';
 import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { OCCLUSION_REGIONS } from '../pipeline/occlusion';
 
@@ -18,8 +19,19 @@ export const EXTRA_FIELDS = [
   'illumination_uniformity', 'noise', 'antispoof', 'liveness', ...OCCLUSION_REGIONS.map((r) => `occlusion_${r}`),
 ] as const;
 
-/** Every profile column, in order: BQAT's, then FaceGate's. */
-export const PROFILE_COLUMNS: readonly string[] = ['file', 'image_height', 'image_width', ...BQAT_FACE_FIELDS, ...EXTRA_FIELDS];
+/**
+ * The ISO/IEC 29794-5 components (src/gate/iso29794.ts) as OFIQ's CSV names them: the native value
+ * under the measure's name, the 0–100 scalar under `<name>.scalar` (−1 when it failed to assess).
+ */
+export const ISO_FIELDS: readonly string[] = ISO_COMPONENT_NAMES.flatMap((name) => [name, `${name}.scalar`]);
+
+/** Every profile column, in order: BQAT's, then FaceGate's, then the ISO/IEC 29794-5 components. */
+export const PROFILE_COLUMNS: readonly string[] = ['file', 'image_height', 'image_width', ...BQAT_FACE_FIELDS, ...EXTRA_FIELDS, ...ISO_FIELDS];
+
+/** The ISO/IEC 29794-5 fields of the largest face; without a face every native value is null and every scalar −1. */
+function isoFields(analysis: FaceAnalysis): Profile {
+  return Object.fromEntries(isoAssessment(analysis).components.flatMap((c) => [[c.name, c.native], [`${c.name}.scalar`, c.scalar]]));
+}
 
 export type ProfileValue = number | string | boolean | null;
 export type Profile = Record<string, ProfileValue>;
@@ -27,13 +39,14 @@ export type Profile = Record<string, ProfileValue>;
 /**
  * One image's profile in BQAT's shape, from the largest face: the detector's box, pupils relative
  * to the box's top-left corner (as BQAT reports them), pose in degrees and as capitalised labels.
- * An image without a face keeps its file and size, with every face field null.
+ * An image without a face keeps its file and size, with every face field null (and every ISO
+ * scalar −1, the standard's failure to assess).
  */
 export function bqatProfile(file: string, analysis: FaceAnalysis): Profile {
   const base: Profile = { file, image_height: analysis.height, image_width: analysis.width };
   const [face] = analysis.faces;
   if (!face) {
-    return { ...base, ...Object.fromEntries([...BQAT_FACE_FIELDS, ...EXTRA_FIELDS].map((f) => [f, null])), face_count: 0 };
+    return { ...base, ...Object.fromEntries([...BQAT_FACE_FIELDS, ...EXTRA_FIELDS].map((f) => [f, null])), face_count: 0, ...isoFields(analysis) };
   }
   const { box } = face.detection;
   const g = face.geometry;
@@ -73,6 +86,7 @@ export function bqatProfile(file: string, analysis: FaceAnalysis): Profile {
     antispoof: face.liveness.antispoof,
     liveness: face.liveness.liveness,
     ...Object.fromEntries(OCCLUSION_REGIONS.map((r) => [`occlusion_${r}`, face.occlusion[r]])),
+    ...isoFields(analysis),
   };
 }
 

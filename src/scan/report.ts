@@ -7,7 +7,8 @@ import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Outlier, OutlierReport } from '../gate/outliers';
-import type { Profile, ProfileValue } from './profile';
+import { ISO_COMPONENT_NAMES } from '../gate/iso29794';
+import { ISO_FIELDS, type Profile, type ProfileValue } from './profile';
 
 export interface ReportInput {
   collection: string;
@@ -24,7 +25,7 @@ export interface ReportInput {
 }
 
 /** The section ids the report always contains, in page order. */
-export const REPORT_SECTIONS = ['overview', 'distributions', 'missing-values', 'correlations', 'pose', 'outliers'] as const;
+export const REPORT_SECTIONS = ['overview', 'distributions', 'iso-29794-5', 'missing-values', 'correlations', 'pose', 'outliers'] as const;
 type SectionId = (typeof REPORT_SECTIONS)[number];
 
 /** A categorical chart shows this many of the most frequent values; the rest are counted in a note. */
@@ -60,11 +61,12 @@ function isMissing(value: ProfileValue | undefined): value is null | undefined {
   return value === null || value === undefined || (typeof value === 'number' && !Number.isFinite(value));
 }
 
-/** Every profile key except `file`, in the order first seen. */
+/** Every profile key except `file` and the ISO/IEC 29794-5 components (their own section), in the order first seen. */
 function columnNames(profiles: Profile[]): string[] {
   const names = new Set<string>();
   for (const profile of profiles) for (const name of Object.keys(profile)) names.add(name);
   names.delete('file');
+  for (const name of ISO_FIELDS) names.delete(name);
   return [...names];
 }
 
@@ -284,6 +286,39 @@ function poseSpec(points: PosePoint[]): TopLevelSpec {
   };
 }
 
+/** Scalar bins of the ISO section's chart: 0–9, 10–19, …, 90–100. */
+const ISO_BIN = 10;
+
+function isoScalarsSpec(cells: { component: string; bin: number; images: number }[]): TopLevelSpec {
+  const darkFrom = Math.max(...cells.map((c) => c.images)) / 2;
+  return {
+    width: { step: 26 },
+    height: { step: 13 },
+    view: { stroke: null },
+    data: { values: cells },
+    encoding: {
+      x: {
+        field: 'bin',
+        type: 'ordinal',
+        title: 'scalar (bins of 10; 90 holds 90–100)',
+        scale: { domain: Array.from({ length: 100 / ISO_BIN }, (_, i) => i * ISO_BIN) },
+        axis: { labelAngle: 0 },
+      },
+      y: { field: 'component', type: 'nominal', sort: ISO_COMPONENT_NAMES as string[], title: null, axis: { labelLimit: 220 } },
+    },
+    layer: [
+      { mark: 'rect', encoding: { color: { field: 'images', type: 'quantitative', scale: { scheme: 'blues' }, title: 'images' } } },
+      {
+        mark: { type: 'text', fontSize: 8 },
+        encoding: {
+          text: { field: 'images', type: 'quantitative' },
+          color: { condition: { test: `datum.images > ${darkFrom}`, value: 'white' }, value: 'black' },
+        },
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTML
 
@@ -374,6 +409,36 @@ async function distributionFigure(column: Column): Promise<string> {
 async function distributionsSection(columns: Column[]): Promise<string> {
   const figures = await Promise.all(columns.map(distributionFigure));
   return section('distributions', 'Distributions', `<div class="charts">\n${figures.join('\n')}\n</div>`);
+}
+
+/**
+ * The ISO/IEC 29794-5 components: per component, how many images it assessed, its scalar's
+ * distribution (a table of figures and one chart of scalar bins) and its native value's median.
+ */
+async function isoSection(profiles: Profile[]): Promise<string> {
+  const numbers = (name: string) => profiles.map((p) => p[name]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const cells: { component: string; bin: number; images: number }[] = [];
+  const rows: string[][] = [];
+  for (const name of ISO_COMPONENT_NAMES) {
+    const all = numbers(`${name}.scalar`);
+    const assessed = all.filter((v) => v >= 0).sort((a, b) => a - b);
+    const natives = numbers(name).sort((a, b) => a - b);
+    const at = (sorted: number[], q: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
+    const mean = assessed.length === 0 ? null : assessed.reduce((s, v) => s + v, 0) / assessed.length;
+    rows.push([`<code>${escapeHtml(name)}</code>`, ...[assessed.length, all.length - assessed.length, mean, at(assessed, 0), at(assessed, 0.1), at(assessed, 0.5), at(assessed, 1), at(natives, 0.5)].map(formatNumber)]);
+    const bins = new Map<number, number>();
+    for (const v of assessed) {
+      const bin = Math.min(100 - ISO_BIN, Math.floor(v / ISO_BIN) * ISO_BIN);
+      bins.set(bin, (bins.get(bin) ?? 0) + 1);
+    }
+    for (const [bin, images] of bins) cells.push({ component: name, bin, images });
+  }
+  const intro = '<p>The quality components of ISO/IEC 29794-5, named as its reference implementation (OFIQ) names them: '
+    + 'the 0–100 scalar (higher is better) of the images where the measure could be assessed, and the median native value. '
+    + 'Failed to assess: no face, or the measure needs what FaceGate cannot see (docs/quality.md).</p>';
+  const headers = ['component', 'assessed', 'failed', 'mean', 'min', '10th pct', 'median', 'max', 'native median'];
+  const chart = cells.length === 0 ? '<p class="none">No image was assessed.</p>' : await renderChart(isoScalarsSpec(cells));
+  return section('iso-29794-5', 'ISO/IEC 29794-5 components', `${intro}\n${table(headers, rows, 'numbers')}\n<div class="wide">${chart}</div>`);
 }
 
 async function missingValuesSection(columns: Column[], total: number): Promise<string> {
@@ -473,6 +538,7 @@ export async function scanReport(input: ReportInput): Promise<string> {
   const sections = [
     overviewSection(input, columns),
     await distributionsSection(columns),
+    await isoSection(input.profiles),
     await missingValuesSection(columns, input.profiles.length),
     await correlationsSection(columns),
     await poseSection(input.profiles, input.outliers.outliers),

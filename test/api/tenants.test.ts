@@ -54,6 +54,7 @@ const NO_STORED_ITEM = [
   'GET /metrics',
   'POST /NFFS-FIQA/v1/predict',
   'POST /face_recognition/image',
+  'POST /quality/iso29794-5',
   'POST /scan/uploaded',
 ];
 

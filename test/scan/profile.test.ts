@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { BQAT_FACE_FIELDS, bqatProfile, EXTRA_FIELDS } from '../../src/scan/profile';
+import { ISO_COMPONENT_NAMES } from '../../src/gate/iso29794';
+import { BQAT_FACE_FIELDS, bqatProfile, EXTRA_FIELDS, ISO_FIELDS } from '../../src/scan/profile';
 import { analyze } from '../../src/pipeline/analyze';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { faceFreeJpeg } from '../helpers/images';
@@ -12,6 +13,8 @@ describe('BQAT profile', () => {
     const profile = bqatProfile('empty.jpg', await analyze(await faceFreeJpeg(), m.models(), m.options));
     expect(profile).toMatchObject({ file: 'empty.jpg', image_height: 480, image_width: 640, face_count: 0 });
     for (const field of [...BQAT_FACE_FIELDS, ...EXTRA_FIELDS.filter((f) => f !== 'face_count')]) expect(profile[field]).toBeNull();
+    // The ISO components fail to assess: native null, scalar -1 as the standard has it.
+    for (const name of ISO_COMPONENT_NAMES) expect([profile[name], profile[`${name}.scalar`]]).toEqual([null, -1]);
   });
 });
 
@@ -31,5 +34,13 @@ describeWithFaces('BQAT profile of a real face', () => {
     for (const field of ['yaw_pose', 'pitch_pose', 'roll_pose']) expect(String(profile[field])).toMatch(/^(Forward|Left|Right|Level|Up|Down|Clockwise|Anti-clockwise)$/);
     expect(typeof profile.glasses).toBe('boolean');
     expect(profile.face_count).toBe(1);
+    // Every ISO component under OFIQ's CSV names, its native value and 0-100 scalar (head coverings cannot be assessed).
+    expect(ISO_FIELDS).toEqual(ISO_COMPONENT_NAMES.flatMap((name) => [name, `${name}.scalar`]));
+    for (const name of ISO_COMPONENT_NAMES.filter((n) => n !== 'NoHeadCoverings')) {
+      expect(typeof profile[name]).toBe('number');
+      expect(profile[`${name}.scalar`]).toEqual(expect.any(Number));
+      expect(Number(profile[`${name}.scalar`])).toBeGreaterThanOrEqual(0);
+    }
+    expect(profile.HeadPoseYaw).toBe(analysis.faces[0].geometry.yaw);
   });
 });

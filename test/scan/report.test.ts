@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { ecod, type OutlierReport } from '../../src/gate/outliers';
-import type { Profile } from '../../src/scan/profile';
+import { ISO_COMPONENT_NAMES } from '../../src/gate/iso29794';
+import { ISO_FIELDS, type Profile } from '../../src/scan/profile';
 import { REPORT_SECTIONS, type ReportInput, scanReport } from '../../src/scan/report';
 
 const ROWS = 60;
@@ -63,12 +64,19 @@ function faceProfile(file: string, random: () => number, extreme: boolean): Prof
     brightness: spread(0.5, 0.2),
     noise: spread(0.02, 0.01),
     ...Object.fromEntries(OCCLUSION.map((region) => [`occlusion_${region}`, Math.max(0, spread(0.05, 0.06))])),
+    // The ISO scalars from 40 to 99 by row (file number), native values a tenth of them; head coverings fail as in bqatProfile.
+    ...Object.fromEntries(
+      ISO_COMPONENT_NAMES.flatMap((name) => {
+        const scalar = name === 'NoHeadCoverings' ? -1 : 40 + Number(file.match(/\d+/)?.[0] ?? 0);
+        return [[name, scalar < 0 ? null : scalar / 10], [`${name}.scalar`, scalar]];
+      }),
+    ),
   };
 }
 
-/** As `bqatProfile` makes it: the face fields all null. */
+/** As `bqatProfile` makes it: the face fields all null, every ISO scalar −1. */
 function withoutFace(face: Profile): Profile {
-  const nulls = Object.fromEntries(Object.keys(face).map((key) => [key, null]));
+  const nulls = Object.fromEntries(Object.keys(face).map((key) => [key, key.endsWith('.scalar') ? -1 : null]));
   return { ...nulls, file: face.file, image_height: face.image_height, image_width: face.image_width, face_count: 0 };
 }
 
@@ -81,9 +89,10 @@ function syntheticProfiles(): Profile[] {
   });
 }
 
+/** As the scan scores them (src/scan/outliers.ts): the ISO components left out. */
 function ecodOnNumericColumns(profiles: Profile[], contamination: number): OutlierReport {
   const columns = [...new Set(profiles.flatMap((p) => Object.keys(p)))]
-    .filter((c) => profiles.some((p) => typeof p[c] === 'number'));
+    .filter((c) => profiles.some((p) => typeof p[c] === 'number') && !ISO_FIELDS.includes(c));
   const rows = profiles.map((p) => columns.map((c) => (typeof p[c] === 'number' ? (p[c] as number) : null)));
   return ecod(rows, columns, contamination);
 }
@@ -133,7 +142,7 @@ describe('scan report', () => {
   it('has every section, in order, with charts in the chart sections', () => {
     const ids = [...html.matchAll(/<section id="([^"]+)">/g)].map((m) => m[1]);
     expect(ids).toEqual([...REPORT_SECTIONS]);
-    for (const id of ['distributions', 'missing-values', 'correlations', 'pose']) {
+    for (const id of ['distributions', 'iso-29794-5', 'missing-values', 'correlations', 'pose']) {
       expect(sectionHtml(html, id)).toContain('<svg');
     }
     for (const id of REPORT_SECTIONS) expect(sectionHtml(html, id)).toMatch(/^\s*<h2>/);
@@ -153,7 +162,8 @@ describe('scan report', () => {
     const distributions = sectionHtml(await scanReport({ ...input, profiles }), 'distributions');
     const columns = new Set(profiles.flatMap((p) => Object.keys(p)));
     const figures = [...distributions.matchAll(/<figure><figcaption><code>([^<]+)<\/code>/g)].map((m) => m[1]);
-    expect(figures).toEqual([...columns].filter((c) => c !== 'file'));
+    // The ISO components have their own section.
+    expect(figures).toEqual([...columns].filter((c) => c !== 'file' && !ISO_FIELDS.includes(c)));
     const antispoof = /<figcaption><code>antispoof<\/code><\/figcaption>([\s\S]*?)<\/figure>/.exec(distributions);
     expect(antispoof?.[1]).toContain('no values');
     expect(antispoof?.[1]).not.toContain('<svg');
@@ -218,5 +228,21 @@ describe('scan report', () => {
     expect(html).not.toMatch(/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i);
     expect(html).not.toMatch(/url\(\s*["']?\s*(?:https?:)?\/\//i);
     expect(html).not.toMatch(/@import/i);
+  });
+  it('gives the ISO/IEC 29794-5 components their own section: per component, assessed and failed counts and the scalar distribution of the assessed images only', () => {
+    const iso = sectionHtml(html, 'iso-29794-5');
+    const rows = tableRows(iso).slice(1);
+    expect(rows.map((row) => /<code>([^<]+)<\/code>/.exec(row)?.[1])).toEqual(ISO_COMPONENT_NAMES);
+    const cells = (row: string) => [...row.matchAll(/<td>([\s\S]*?)<\/td>/g)].map((m) => m[1]);
+    const faces = ROWS - NO_FACE_ROWS.length;
+    // The face-free rows' -1 (failed to assess) stay out of the figures.
+    const assessed = input.profiles.map((p) => p['UnifiedQualityScore.scalar'] as number).filter((v) => v >= 0);
+    expect(assessed).toHaveLength(faces);
+    const mean = assessed.reduce((s, v) => s + v, 0) / assessed.length;
+    expect(cells(rows[0]).slice(1, 5)).toEqual([String(faces), String(NO_FACE_ROWS.length), String(Number(mean.toPrecision(4))), '40']);
+    expect(cells(rows[ISO_COMPONENT_NAMES.indexOf('NoHeadCoverings')]).slice(1, 4)).toEqual(['0', String(ROWS), '–']);
+    // Not repeated among the generic columns' histograms and summaries.
+    expect(sectionHtml(html, 'distributions')).not.toContain('UnifiedQualityScore');
+    expect(sectionHtml(html, 'overview')).not.toContain('UnifiedQualityScore');
   });
 });
