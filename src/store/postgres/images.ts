@@ -1,17 +1,7 @@
-import type { ImageMetadata, ImageStore, NewImage } from '../contract';
-import { imagePlace } from '../contract';
+import { type ImageMetadata, type ImageStore, imagePlace, type NewImage } from '../contract';
+import { IMAGE_COLUMNS, IMAGE_METADATA_COLUMNS, type ImageMetadataRow, imageMetadataOf, imageRowValues } from '../rows';
 import type { Sealer } from '../sealer';
 import type { Database } from './database';
-
-interface MetadataRow {
-  key: string;
-  content_type: string;
-  file_size: number;
-  width_px: number;
-  height_px: number;
-  created_at: string;
-  used_at: string | null;
-}
 
 /** Images by key in PostgreSQL, as the SQLite ImageRepository stores them: sealed blobs, one client per image. */
 export class PostgresImages implements ImageStore {
@@ -27,40 +17,14 @@ export class PostgresImages implements ImageStore {
   /** Stores an image of `client`, owned by `userId` and already used when given (an enrollment's own photo). */
   async insertOwned(client: string, image: NewImage, owner?: { userId: number; usedAt: string }): Promise<void> {
     await this.db.run(
-      `INSERT INTO images (key, client, user_id, content_type, file_size, width_px, height_px, original, cropped, analysis, created_at, used_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        image.key,
-        client,
-        owner?.userId ?? null,
-        image.contentType,
-        image.fileSize,
-        image.width,
-        image.height,
-        this.sealer.seal(image.original, imagePlace(image.key, 'original')),
-        this.sealer.seal(image.cropped, imagePlace(image.key, 'cropped')),
-        image.analysis,
-        image.createdAt,
-        owner?.usedAt ?? null,
-      ],
+      `INSERT INTO images (${IMAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      imageRowValues(client, image, this.sealer, owner),
     );
   }
 
   async metadata(client: string, key: string): Promise<ImageMetadata | undefined> {
-    const row = await this.db.row<MetadataRow>(
-      'SELECT key, content_type, file_size, width_px, height_px, created_at, used_at FROM images WHERE key = $1 AND client = $2',
-      [key, client],
-    );
-    if (!row) return undefined;
-    return {
-      key: row.key,
-      contentType: row.content_type,
-      fileSize: row.file_size,
-      width: row.width_px,
-      height: row.height_px,
-      createdAt: row.created_at,
-      usedAt: row.used_at,
-    };
+    const row = await this.db.row<ImageMetadataRow>(`SELECT ${IMAGE_METADATA_COLUMNS} FROM images WHERE key = $1 AND client = $2`, [key, client]);
+    return row && imageMetadataOf(row);
   }
 
   async markUsed(client: string, key: string, at: string): Promise<void> {

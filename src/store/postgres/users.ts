@@ -1,6 +1,6 @@
 import type { DatabaseError } from 'pg';
 import { type EmbeddingSpace, EnrollmentConflict, imagePlace, type NewEnrollment, type OutdatedUser, type TemplateRecord, templatePlace, type UserMetadata, type UserStore } from '../contract';
-import { fromBlob, toBlob } from '../rows';
+import { fromBlob, toBlob, userMetadataOf } from '../rows';
 import type { Sealer } from '../sealer';
 import type { Database } from './database';
 import type { PostgresImages } from './images';
@@ -159,12 +159,7 @@ export class PostgresUsers implements UserStore {
       [user.id],
     );
     const images = await this.db.rows<{ key: string }>('SELECT key FROM images WHERE user_id = $1 ORDER BY created_at', [user.id]);
-    return {
-      username: user.username,
-      createdAt: user.created_at,
-      templates: templates.map((t) => ({ model: t.model, modelVersion: t.model_version, createdAt: t.created_at })),
-      imageKeys: images.map((i) => i.key),
-    };
+    return userMetadataOf(user, templates, images);
   }
 
   /** Erases the user with their templates and images (cascade), then VACUUMs the tables they were in. */

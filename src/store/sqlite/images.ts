@@ -1,19 +1,8 @@
 import type Database from 'better-sqlite3';
 import { type ImageMetadata, type ImageStore, imagePlace, type NewImage } from '../contract';
+import { IMAGE_COLUMNS, IMAGE_METADATA_COLUMNS, type ImageMetadataRow, imageMetadataOf, imageRowValues } from '../rows';
 import type { Sealer } from '../sealer';
 import { flushErased } from './erasure';
-
-interface MetadataRow {
-  key: string;
-  content_type: string;
-  file_size: number;
-  width_px: number;
-  height_px: number;
-  created_at: string;
-  used_at: string | null;
-}
-
-const METADATA = 'key, content_type, file_size, width_px, height_px, created_at, used_at';
 
 /**
  * Stored images by key: the original bytes, their face crop (both sealed at rest) and metadata.
@@ -32,39 +21,12 @@ export class SqliteImages implements ImageStore {
 
   /** Stores an image of `client`, owned by `userId` and already used when given (an enrollment's own photo); inside the caller's transaction, if any. */
   insertRow(client: string, image: NewImage, owner?: { userId: number; usedAt: string }): void {
-    this.db
-      .prepare(
-        `INSERT INTO images (key, client, user_id, content_type, file_size, width_px, height_px, original, cropped, analysis, created_at, used_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        image.key,
-        client,
-        owner?.userId ?? null,
-        image.contentType,
-        image.fileSize,
-        image.width,
-        image.height,
-        this.sealer.seal(image.original, imagePlace(image.key, 'original')),
-        this.sealer.seal(image.cropped, imagePlace(image.key, 'cropped')),
-        image.analysis,
-        image.createdAt,
-        owner?.usedAt ?? null,
-      );
+    this.db.prepare(`INSERT INTO images (${IMAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...imageRowValues(client, image, this.sealer, owner));
   }
 
   async metadata(client: string, key: string): Promise<ImageMetadata | undefined> {
-    const row = this.db.prepare(`SELECT ${METADATA} FROM images WHERE key = ? AND client = ?`).get(key, client) as MetadataRow | undefined;
-    if (!row) return undefined;
-    return {
-      key: row.key,
-      contentType: row.content_type,
-      fileSize: row.file_size,
-      width: row.width_px,
-      height: row.height_px,
-      createdAt: row.created_at,
-      usedAt: row.used_at,
-    };
+    const row = this.db.prepare(`SELECT ${IMAGE_METADATA_COLUMNS} FROM images WHERE key = ? AND client = ?`).get(key, client) as ImageMetadataRow | undefined;
+    return row && imageMetadataOf(row);
   }
 
   /** Records the first use of the image for an enrollment or a validation, which releases its crop. */

@@ -10,7 +10,7 @@ import {
   type UserMetadata,
   type UserStore,
 } from '../contract';
-import { fromBlob, toBlob } from '../rows';
+import { fromBlob, toBlob, userMetadataOf } from '../rows';
 import type { Sealer } from '../sealer';
 import { KeyedLock } from '../../keyed-lock';
 import { flushErased } from './erasure';
@@ -160,12 +160,7 @@ export class SqliteUsers implements UserStore {
       created_at: string;
     }[];
     const images = this.db.prepare('SELECT key FROM images WHERE user_id = ? ORDER BY created_at').all(user.id) as { key: string }[];
-    return {
-      username: user.username,
-      createdAt: user.created_at,
-      templates: templates.map((t) => ({ model: t.model, modelVersion: t.model_version, createdAt: t.created_at })),
-      imageKeys: images.map((i) => i.key),
-    };
+    return userMetadataOf(user, templates, images);
   }
 
   /** Erases the user with their templates and images (cascade), leaving no copy in the database files. */
