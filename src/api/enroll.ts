@@ -1,7 +1,5 @@
 import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 import multer from 'multer';
-import type { Config } from '../config';
-import type { Keyring } from '../config/api-keys';
 import { deploymentIdentityTagger } from '../log';
 import { type EnrollmentFlows, type Media, Rejection } from '../service/enrollment';
 import type { UserFlows } from '../service/users';
@@ -10,6 +8,7 @@ import { requestCaller, requireKey } from './auth';
 import { classify, HttpError, identityEncodingOnly } from './errors';
 import { analysisDeadline, IMAGE_KEY } from './image-input';
 import type { ServiceMetrics } from './metrics';
+import type { MediaRouteDeps } from './route-deps';
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -95,18 +94,10 @@ function imageKey(req: Request): string | undefined {
   return raw.trim().toLowerCase();
 }
 
-export interface EnrollDeps {
-  config: Config;
+export interface EnrollDeps extends MediaRouteDeps {
   enrollment: EnrollmentFlows;
   users: UserFlows;
   metrics: ServiceMetrics;
-  keyring: Keyring;
-  /** Wraps a body parser: the per-client upload limit and the body deadline. */
-  readBody: (parser: RequestHandler) => RequestHandler;
-  /** The shared admission queue of the analysis routes, after the body is read. */
-  turn: RequestHandler;
-  /** The per-key rate limit, first on every route. */
-  perKey: RequestHandler;
 }
 
 /** The enroll / authenticate / reset flow of the curl-driven enrollment server, and per-user routes. */

@@ -1,27 +1,16 @@
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import multer from 'multer';
-import type { Config } from '../config';
-import type { Keyring } from '../config/api-keys';
 import { isoAssessment } from '../gate/iso29794';
-import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
+import type { Analyzer } from '../pipeline/analyze';
 import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError, identityEncodingOnly } from './errors';
 import { asClientError, checkedImageBytes, imageBytes, withinPixelBudget } from './image-input';
-import { type ApiDocument, describeErrors } from './openapi';
+import { describeErrors } from './openapi';
+import type { AnalysisRouteDeps } from './route-deps';
 
-export interface IsoDeps {
-  config: Config;
+export interface IsoDeps extends AnalysisRouteDeps {
   analyzer: Analyzer;
-  keyring: Keyring;
-  api: ApiDocument;
-  options: AnalysisOptions;
-  /** Wraps a body parser: the per-client upload limit and the body deadline. */
-  readBody: (parser: RequestHandler) => RequestHandler;
-  /** The shared admission queue of the analysis routes, after the body is read. */
-  turn: RequestHandler;
-  /** The per-key rate limit, first on every route. */
-  perKey: RequestHandler;
 }
 
 export const ISO_ROUTE = '/quality/iso29794-5';

@@ -1,15 +1,14 @@
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../config';
-import type { Keyring } from '../config/api-keys';
 import { cascadeVerdict, type FiqaThresholds, type FiqaVerdict } from '../gate/fiqa';
-import type { AnalysisOptions, Analyzer } from '../pipeline/analyze';
+import type { Analyzer } from '../pipeline/analyze';
 import { requireKey } from './auth';
 import { jsonBodyLimit } from './base64';
 import { classify, HttpError } from './errors';
 import { analysisDeadline, asClientError, imageBytes, withinPixelBudget } from './image-input';
 import type { ServiceMetrics } from './metrics';
-import { type ApiDocument, describeErrors } from './openapi';
+import { describeErrors } from './openapi';
+import type { AnalysisRouteDeps } from './route-deps';
 
 interface FiqaRequest {
   images: string[];
@@ -68,19 +67,9 @@ const fiqaErrors: ErrorRequestHandler = (error, req, res, _next) => {
   res.status(known?.status ?? 500).json({ job: { id, result: null }, message: known?.message ?? 'The service failed to handle this request.', ok: false });
 };
 
-export interface NodefluxDeps {
-  config: Config;
+export interface NodefluxDeps extends AnalysisRouteDeps {
   analyzer: Analyzer;
   metrics: ServiceMetrics;
-  keyring: Keyring;
-  api: ApiDocument;
-  options: AnalysisOptions;
-  /** Wraps a body parser: the per-client upload limit and the body deadline. */
-  readBody: (parser: RequestHandler) => RequestHandler;
-  /** The shared admission queue of the analysis routes, after the body is read. */
-  turn: RequestHandler;
-  /** The per-key rate limit, first on every route. */
-  perKey: RequestHandler;
 }
 
 /** `POST /NFFS-FIQA/v1/predict`: detection → occlusion → quality per image, in Nodeflux's shapes. */

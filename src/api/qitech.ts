@@ -1,8 +1,5 @@
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
-import type { Config } from '../config';
-import type { Keyring } from '../config/api-keys';
 import { STATUS_DESCRIPTIONS } from '../gate/photo-rules';
-import type { AnalysisOptions } from '../pipeline/analyze';
 import type { ImageFlows } from '../service/images';
 import type { ImageMetadata } from '../store';
 import { requestCaller, requireKey } from './auth';
@@ -11,7 +8,8 @@ import { classify, HttpError } from './errors';
 import { faceOutlines } from './face-outlines';
 import { asClientError, IMAGE_KEY, imageBytes } from './image-input';
 import type { ServiceMetrics } from './metrics';
-import { type ApiDocument, describeErrors } from './openapi';
+import { describeErrors } from './openapi';
+import type { AnalysisRouteDeps } from './route-deps';
 
 /** QI Tech's titles for errors that are not quality verdicts. */
 const TITLES: Record<string, string> = {
@@ -48,19 +46,9 @@ function metadataBody(image: ImageMetadata) {
   return { image_key: image.key, file_size: image.fileSize, width_px: image.width, height_px: image.height, created_at: image.createdAt };
 }
 
-export interface QiTechDeps {
-  config: Config;
+export interface QiTechDeps extends AnalysisRouteDeps {
   images: ImageFlows;
   metrics: ServiceMetrics;
-  keyring: Keyring;
-  api: ApiDocument;
-  options: AnalysisOptions;
-  /** Wraps a body parser: the per-client upload limit and the body deadline. */
-  readBody: (parser: RequestHandler) => RequestHandler;
-  /** The shared admission queue of the analysis routes, after the body is read. */
-  turn: RequestHandler;
-  /** The per-key rate limit, first on every route. */
-  perKey: RequestHandler;
 }
 
 /** `?faces=true` asks for the faces' outlines in the upload's answer (a FaceGate extension); absent or `false`, the answer is QI Tech's. */
