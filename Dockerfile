@@ -2,10 +2,10 @@
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json ./
-# node:20's npm 10 ignores package.json's allowScripts: the variable keeps onnxruntime-node's
-# install script from fetching GPU binaries (the CPU runtime ships inside the package).
-RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci
+# .npmrc keeps onnxruntime-node's install script from fetching GPU binaries (node:20's npm 10
+# ignores package.json's allowScripts); the CPU runtime ships inside the package.
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
