@@ -43,7 +43,7 @@ interface Sample {
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 async function sampleOf(bytes: Uint8Array, person: string, label: string, degradation: string | null, models: ModelRegistry, options: AnalysisOptions): Promise<Sample> {
-  const analysis = await assess(bytes, models, options);
+  const analysis = await assess(bytes, models, { ...options, isoPixels: true });
   const { components } = isoAssessment(analysis);
   return {
     person,

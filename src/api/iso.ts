@@ -49,7 +49,7 @@ export function isoRoutes({ config, analyzer, keyring, api, options, readBody, t
       bytes = imageBytes((body as { image: string }).image, options.limits);
     }
     await withinPixelBudget([{ bytes, label: 'The image' }], config.limits.maxPixelsPerRequest);
-    const analysis = await asClientError('The image', () => analyzer.assess(bytes, options));
+    const analysis = await asClientError('The image', () => analyzer.assess(bytes, { ...options, isoPixels: true }));
     res.json(isoAssessment(analysis));
   };
 

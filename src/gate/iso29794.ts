@@ -105,6 +105,7 @@ type Measured = { native: number; scalar: number } | { failure: string };
 /** Every component of one face of `analysis` (a FaceGate assessment, in the pixels of the image as sent). */
 function faceComponents(analysis: FaceAnalysis<FaceAssessment>, face: FaceAssessment): Record<IsoComponentName, Measured> {
   const { geometry: g, photometry: p, iso, occlusion, quality } = face;
+  if (!iso) throw new Error('the ISO/IEC 29794-5 components need an analysis made with AnalysisOptions.isoPixels');
   const m = measureIsoGeometry(face.landmarks, g, analysis);
   const [, second] = analysis.faces;
   const area = (b: Box) => b.width * b.height;

@@ -39,6 +39,8 @@ export interface AnalysisOptions {
   quality: QualityOptions;
   expression: { regionScale: number };
   liveness: { regionScale: number };
+  /** Measure each face's ISO/IEC 29794-5 pixel statistics too (`FaceAssessment.iso`): for the ISO call and scans only. */
+  isoPixels?: boolean;
 }
 
 /** What the quality gates read of a face: where it is, its measurements, occlusion and quality. */
@@ -51,8 +53,8 @@ export interface FaceAssessment {
   /** Probability that each facial region is covered. */
   occlusion: Record<OcclusionRegion, number>;
   quality: Quality;
-  /** The pixel statistics of the ISO/IEC 29794-5 components (src/gate/iso29794.ts maps them). */
-  iso: IsoPixelMeasures;
+  /** The pixel statistics of the ISO/IEC 29794-5 components (src/gate/iso29794.ts maps them), with `AnalysisOptions.isoPixels`. */
+  iso?: IsoPixelMeasures;
   /** L2-normalised identity embedding from `embeddingModel`. */
   embedding: Float32Array;
   embeddingModel: EmbeddingModel;
@@ -240,7 +242,7 @@ async function assessFaces(image: RgbImage, found: MeshedFace[], registry: Model
   const occlusion = await occlusionOf(image, confirmed, registry, record);
   const evidence = confirmed.map((_, i) => ({ happy: moods[i].happy, glasses: occlusion[i].glasses, alignedEmbedding: occlusion[i].alignedEmbedding }));
   const { embeddings, measured, quality } = await qualityOf(image, confirmed, evidence, registry, options, record);
-  const iso = await timed(record, 'iso', () => faces.map((landmarks) => measureIsoPixels(image, landmarks)));
+  const iso = options.isoPixels ? await timed(record, 'iso', () => faces.map((landmarks) => measureIsoPixels(image, landmarks))) : [];
   const embeddingVersion = modelVersion(models.get(options.embedding.model).entry);
   return confirmed.map((c, i) => {
     const { geometry, photometry } = measured[i];

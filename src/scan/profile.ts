@@ -104,7 +104,7 @@ export async function profileImage(
   options: AnalysisOptions,
   thumbnailSize: number,
 ): Promise<ProfiledImage> {
-  const analysis = await analyzer.analyze(bytes, options);
+  const analysis = await analyzer.analyze(bytes, { ...options, isoPixels: true });
   const thumbnail = await sharp(bytes)
     .rotate()
     .resize(thumbnailSize, thumbnailSize, { fit: 'inside', withoutEnlargement: true })

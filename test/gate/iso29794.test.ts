@@ -5,8 +5,11 @@ import { assess } from '../../src/pipeline/analyze';
 import { measureIsoGeometry } from '../../src/pipeline/iso29794';
 import { describeWithFaces, facePath } from '../helpers/faces';
 import { useModels } from '../helpers/models';
+import { stageRecord, stagesRun } from '../../src/pipeline/stages';
 
 const m = useModels();
+/** The ISO components need the ISO pixel statistics, which only the ISO call and scans measure. */
+const isoOptions = { ...m.options, isoPixels: true };
 
 describe('ISO/IEC 29794-5 mappings', () => {
   it("follows the note's worked values", () => {
@@ -16,9 +19,22 @@ describe('ISO/IEC 29794-5 mappings', () => {
   });
 });
 
+describeWithFaces('the ISO pixel statistics', () => {
+  it('are measured only when asked for (the ISO call, scans), not on the gate and enrollment routes', async () => {
+    const bytes = readFileSync(facePath('deepface_img29.jpg'));
+    const plain = stageRecord();
+    const [face] = (await assess(bytes, m.models(), m.options, plain)).faces;
+    expect([stagesRun(plain).includes('iso'), face.iso]).toEqual([false, undefined]);
+    expect(() => isoAssessment({ width: 1, height: 1, format: 'jpeg', bytes: 1, faces: [face] })).toThrow(/isoPixels/);
+    const asked = stageRecord();
+    expect((await assess(bytes, m.models(), isoOptions, asked)).faces[0].iso).toBeDefined();
+    expect(stagesRun(asked)).toContain('iso');
+  });
+});
+
 /** Every component of an image's largest face, by name. */
 async function components(bytes: Buffer): Promise<Record<IsoComponentName, IsoComponent>> {
-  const { components } = isoAssessment(await assess(bytes, m.models(), m.options));
+  const { components } = isoAssessment(await assess(bytes, m.models(), isoOptions));
   return Object.fromEntries(components.map((c) => [c.name, c])) as Record<IsoComponentName, IsoComponent>;
 }
 
@@ -38,7 +54,7 @@ describeWithFaces('ISO/IEC 29794-5 components under their own degradation', () =
 
   beforeAll(async () => {
     portrait = await jpeg(sharp(readFileSync(facePath('deepface_img29.jpg'))).resize({ height: 600 }));
-    const analysis = await assess(portrait, m.models(), m.options);
+    const analysis = await assess(portrait, m.models(), isoOptions);
     const g = analysis.faces[0].geometry;
     clean = await components(portrait);
     const t = measureIsoGeometry(analysis.faces[0].landmarks, g, analysis).eyesToChin;
@@ -89,7 +105,7 @@ describeWithFaces('ISO/IEC 29794-5 components under their own degradation', () =
   });
 
   it('eyelids painted shut lower EyesOpen', async () => {
-    const analysis = await assess(portrait, m.models(), m.options);
+    const analysis = await assess(portrait, m.models(), isoOptions);
     const { data, info } = await sharp(portrait).raw().toBuffer({ resolveWithObject: true });
     const { rightEye, leftEye } = analysis.faces[0].landmarks;
     // Each eye's lid contour covered by skin taken below the eye, with a dark lash line across.
