@@ -30,7 +30,7 @@ function routeOf(req: Request): string {
 export class ServiceMetrics {
   readonly registry = new Registry();
   private admissionQueue?: { readonly active: number; readonly queued: number };
-  private scanner?: { readonly pendingTasks: number; readonly runningTasks: number };
+  private scanner?: { queue(): Promise<{ pending: number; running: number }> };
 
   private readonly requestSeconds = new Histogram({
     name: 'facegate_http_request_duration_seconds',
@@ -105,13 +105,14 @@ export class ServiceMetrics {
     });
     new Gauge({
       name: 'facegate_scan_tasks',
-      help: 'Batch scan tasks of this process now, by status (pending, running).',
+      help: 'Batch scan tasks unfinished in the store (every replica\'s), by status (pending, running).',
       labelNames: ['status'] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
         if (!metrics.scanner) return;
-        this.set({ status: 'pending' }, metrics.scanner.pendingTasks);
-        this.set({ status: 'running' }, metrics.scanner.runningTasks);
+        const { pending, running } = await metrics.scanner.queue();
+        this.set({ status: 'pending' }, pending);
+        this.set({ status: 'running' }, running);
       },
     });
   }

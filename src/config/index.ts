@@ -121,6 +121,10 @@ export interface ScanConfig {
   maxCompressionRatio: number;
   /** A file still unfinished after this many attempts (the service stopped during each) is marked failed. */
   maxAttempts: number;
+  /** A file taken for analysis is the taking scanner's this long; then any replica's scanner may take it again. */
+  leaseSeconds: number;
+  /** How often an idle scanner looks for files (other replicas' uploads, leases run out). */
+  pollMs: number;
   thumbnailSize: number;
   contamination: number;
 }

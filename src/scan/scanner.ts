@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { analysisOptions, type Config } from '../config';
 import { AnalysisPool, PoolError } from '../pipeline/analysis-pool';
 import type { AnalysisOptions } from '../pipeline/analyze';
-import type { ScanStore, ScanTask, UploadedFile } from '../store';
+import type { LeasedFile, ScanStore, ScanTask, Settled, UploadedFile } from '../store';
 import { SmoothedEta } from './eta';
 import { profileImage } from './profile';
 
@@ -39,35 +39,50 @@ export interface ScanObserver {
 /** Bytes of files stored per transaction of an intake: a few tens of milliseconds of writing. */
 const INTAKE_BATCH_BYTES = 8 * 1024 * 1024;
 
+export interface ScannerOptions {
+  analysis: AnalysisOptions;
+  thumbnailSize: number;
+  maxAttempts: number;
+  /** How long a claimed file is this scanner's before any scanner may take it again. */
+  leaseSeconds: number;
+  /** How often a scanner with nothing to do looks for files again (other replicas' uploads, leases run out). */
+  pollMs: number;
+}
+
 /**
- * Runs batch scans in the background, one task after the other, each with as many images in flight
- * as the pool has workers. Every result is written as it comes, so a restart loses at most the
- * images in flight, which `resume` analyses again.
+ * Runs batch scans in the background: as many lanes as the pool has workers, each taking the next
+ * file from the store's queue (oldest task first) under a lease, analysing it and settling it.
+ * Every result is written as it comes, so a stop loses at most the files in flight, which any
+ * scanner takes again once their leases end (at once after a clean stop, which releases them).
+ * With PostgreSQL, every replica's scanner takes files of every task; the one settling a task's
+ * last file finishes it.
  */
 export class Scanner {
-  private readonly queue: ScanTask[] = [];
-  private running: Promise<void> | undefined;
-  private scanning = false;
-  /** The smoothed pace of the task being scanned. */
-  private readonly etas = new Map<string, SmoothedEta>();
+  /** This scanner's name on the leases it holds. */
+  private readonly holder = randomUUID();
+  private lanes: Promise<void>[] | undefined;
+  /** Lanes taking or analysing a file now (the others sleep until woken). */
+  private busy = 0;
+  private readonly sleeping: (() => void)[] = [];
+  private readonly waitingForIdle: (() => void)[] = [];
+  private poll: NodeJS.Timeout | undefined;
+  /** The task this scanner took its latest file from, with its smoothed pace here. */
+  private current: { taskId: string; eta: SmoothedEta } | undefined;
   private closing = false;
 
   constructor(
     private readonly scans: ScanStore,
     private readonly pool: AnalysisPool,
-    private readonly options: { analysis: AnalysisOptions; thumbnailSize: number; maxAttempts: number },
+    private readonly options: ScannerOptions,
     private readonly logger: Logger,
     private readonly observer?: ScanObserver,
   ) {}
 
-  /** Tasks this process has queued and not started yet. */
-  get pendingTasks(): number {
-    return this.queue.length;
-  }
-
-  /** Tasks being scanned now: 0 or 1. */
-  get runningTasks(): number {
-    return this.scanning ? 1 : 0;
+  /** Unfinished tasks in the store, every replica's: waiting for a first file to be taken, or running. */
+  async queue(): Promise<{ pending: number; running: number }> {
+    const unfinished = await this.scans.unfinished();
+    const running = unfinished.filter((task) => task.status === 'running').length;
+    return { pending: unfinished.length - running, running };
   }
 
   /**
@@ -105,98 +120,105 @@ export class Scanner {
       throw error;
     }
     const task = (await this.scans.task(client, id)) as ScanTask;
-    this.enqueue(task);
+    this.wake();
     return task;
   }
 
-  /** Erases the intakes an earlier process left incomplete and queues the tasks it left pending or running; returns how many are queued. */
+  /** Takes back what stopped scanners abandoned (ScanStore.reclaimAbandoned) and starts taking files; returns how many tasks are unfinished. */
   async resume(): Promise<number> {
-    await this.scans.eraseIncompleteIntakes();
-    const unfinished = await this.scans.unfinished();
-    for (const task of unfinished) this.enqueue(task);
-    return unfinished.length;
+    const unfinished = await this.scans.reclaimAbandoned(new Date());
+    this.wake();
+    return unfinished;
   }
 
-  /** The smoothed pace of `taskId` while this process scans it. */
+  /** The smoothed pace of `taskId` while this scanner takes its files. */
   etaOf(taskId: string): SmoothedEta | undefined {
-    return this.etas.get(taskId);
+    return this.current?.taskId === taskId ? this.current.eta : undefined;
   }
 
-  /** Resolves once every queued task has ended. */
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
+  /** Resolves once this scanner finds no file left to take (other scanners may still hold some). */
+  idle(): Promise<void> {
+    if (this.busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waitingForIdle.push(resolve));
   }
 
-  /** Stops taking images; those in flight are left pending for the next start. */
+  /** Stops taking files and lets go of the leases of those in flight, so that any scanner takes them at once. */
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.poll);
+    this.wakeSleepers();
     await this.pool.close();
-    await this.idle();
+    await Promise.all(this.lanes ?? []);
+    await this.scans.releaseLeases(this.holder);
   }
 
-  private enqueue(task: ScanTask): void {
-    this.queue.push(task);
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-    });
+  /** Starts the lanes the first time; later, wakes those asleep to look for files. */
+  private wake(): void {
+    if (this.closing) return;
+    if (this.lanes) {
+      this.wakeSleepers();
+      return;
+    }
+    this.busy = this.pool.size;
+    this.lanes = Array.from({ length: this.pool.size }, () => this.lane());
+    this.poll = setInterval(() => this.wake(), this.options.pollMs).unref();
   }
 
-  private async drain(): Promise<void> {
-    for (let task = this.queue.shift(); task && !this.closing; task = this.queue.shift()) {
-      this.scanning = true;
+  private wakeSleepers(): void {
+    const sleepers = this.sleeping.splice(0);
+    this.busy += sleepers.length;
+    for (const wakeUp of sleepers) wakeUp();
+  }
+
+  private sleep(): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    this.busy--;
+    if (this.busy === 0) for (const resolve of this.waitingForIdle.splice(0)) resolve();
+    return new Promise((resolve) => this.sleeping.push(resolve));
+  }
+
+  private async lane(): Promise<void> {
+    while (!this.closing) {
       try {
-        await this.run(task);
+        const file = await this.scans.claimNext({ holder: this.holder, seconds: this.options.leaseSeconds }, new Date().toISOString());
+        if (file) await this.scanFile(file);
+        else await this.sleep();
       } catch (error) {
+        // The store failed: the file's lease runs out and it is taken again later.
         if (this.closing) return;
-        this.logger.error({ err: error, task: task.id }, 'scan task failed');
-        await this.scans.fail(task.id, (error as Error).message, new Date().toISOString());
-        this.observer?.taskEnded('failed');
-      } finally {
-        this.scanning = false;
+        this.logger.error({ err: error }, 'scan queue unavailable');
+        await this.sleep();
       }
     }
   }
 
-  private async run({ id: taskId, client }: ScanTask): Promise<void> {
-    // Deleted (or reset away) while it waited.
-    if (!(await this.scans.task(client, taskId))) return;
-    const started = new Date();
-    await this.scans.start(taskId, started.toISOString());
-    const eta = new SmoothedEta(started.getTime());
-    this.etas.set(taskId, eta);
-    const positions = await this.scans.pendingPositions(taskId);
-    const lane = async () => {
-      for (let position = positions.shift(); position !== undefined && !this.closing; position = positions.shift()) {
-        await this.scanFile(taskId, position);
-        eta.done(1, Date.now());
-      }
-    };
-    await Promise.all(Array.from({ length: this.pool.size }, lane)).finally(() => this.etas.delete(taskId));
-    if (!this.closing && (await this.scans.task(client, taskId))) {
-      await this.scans.finish(taskId, new Date().toISOString());
-      this.observer?.taskEnded('done');
-    }
-  }
-
-  private async scanFile(taskId: string, position: number): Promise<void> {
-    const file = await this.scans.claim(taskId, position);
-    if (!file) return;
+  private async scanFile(file: LeasedFile): Promise<void> {
+    if (this.current?.taskId !== file.taskId) this.current = { taskId: file.taskId, eta: new SmoothedEta(Date.now()) };
     const { maxAttempts } = this.options;
     if (file.attempts > maxAttempts) {
       const error = `the analysis did not finish in ${maxAttempts} attempts: the service stopped during each`;
-      await this.scans.recordFailure(taskId, position, error, new Date().toISOString());
-      this.observer?.fileScanned('failed');
+      this.settled(file, 'failed', await this.scans.recordFailure(file.taskId, file.position, error, new Date().toISOString()));
       return;
     }
     try {
       const { profile, thumbnail } = await profileImage(file.name, file.bytes, this.pool, this.options.analysis, this.options.thumbnailSize);
-      await this.scans.recordProfile(taskId, position, profile, thumbnail, new Date().toISOString());
-      this.observer?.fileScanned('profiled');
+      this.settled(file, 'profiled', await this.scans.recordProfile(file.taskId, file.position, profile, thumbnail, new Date().toISOString()));
     } catch (error) {
-      if (error instanceof PoolError && (error.kind === 'closed' || error.kind === 'models')) throw error;
-      await this.scans.recordFailure(taskId, position, (error as Error).message, new Date().toISOString());
-      this.observer?.fileScanned('failed');
+      if (error instanceof PoolError && error.kind === 'closed') return;
+      if (error instanceof PoolError && error.kind === 'models') {
+        this.logger.error({ err: error, task: file.taskId }, 'scan task failed');
+        if (await this.scans.fail(file.taskId, error.message, new Date().toISOString())) this.observer?.taskEnded('failed');
+        return;
+      }
+      this.settled(file, 'failed', await this.scans.recordFailure(file.taskId, file.position, (error as Error).message, new Date().toISOString()));
     }
+  }
+
+  private settled(file: LeasedFile, outcome: 'profiled' | 'failed', settled: Settled): void {
+    if (settled === 'stale') return;
+    if (this.current?.taskId === file.taskId) this.current.eta.done(1, Date.now());
+    this.observer?.fileScanned(outcome);
+    if (settled === 'finished') this.observer?.taskEnded('done');
   }
 }
 
@@ -206,6 +228,6 @@ export function createScanner(config: Config, scans: ScanStore, logger: Logger, 
     { models: { ...config.models, intraOpThreads: config.scan.threadsPerWorker } },
     { size: config.scan.workers, idleMs: config.scan.idleWorkerMs, youngGenerationMb: config.models.workerYoungGenerationMb },
   );
-  const { thumbnailSize, maxAttempts } = config.scan;
-  return new Scanner(scans, pool, { analysis: analysisOptions(config), thumbnailSize, maxAttempts }, logger, observer);
+  const { thumbnailSize, maxAttempts, leaseSeconds, pollMs } = config.scan;
+  return new Scanner(scans, pool, { analysis: analysisOptions(config), thumbnailSize, maxAttempts, leaseSeconds, pollMs }, logger, observer);
 }

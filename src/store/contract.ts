@@ -97,11 +97,27 @@ export interface UploadedFile {
   bytes: Buffer;
 }
 
-export interface ClaimedFile extends UploadedFile {
+/** A file handed to one scanner until its lease runs out, when any scanner may take it again. */
+export interface LeasedFile extends UploadedFile {
+  taskId: string;
+  /** The client of the file's task. */
+  client: string;
   position: number;
   /** How many times the file was handed to the analysis, this time included. */
   attempts: number;
 }
+
+/** Who takes a file and for how long: an id of one scanner, and seconds from the claim. */
+export interface ScanLease {
+  holder: string;
+  seconds: number;
+}
+
+/**
+ * What settling a file did: counted it in its task (`finished` when it was the task's last), or
+ * nothing (`stale`), because another scanner settled it first or its task was deleted.
+ */
+export type Settled = 'counted' | 'finished' | 'stale';
 
 export interface FileError {
   file: string;
@@ -164,17 +180,34 @@ export interface ScanStore {
   beginIntake(task: { id: string; client: string; collection: string; createdAt: string }): Promise<void>;
   addFiles(taskId: string, firstPosition: number, files: UploadedFile[]): Promise<void>;
   completeIntake(taskId: string, total: number): Promise<void>;
-  eraseIncompleteIntakes(): Promise<number>;
+  /**
+   * Takes back what scanners no longer running left behind, when a scanner starts; returns how many
+   * tasks are unfinished. On SQLite one process owns the file, so everything an earlier process
+   * left is abandoned: incomplete intakes are erased, leases released and running tasks set
+   * pending (to restart their pace). On PostgreSQL other replicas may be working: only intakes
+   * begun more than an hour ago and still incomplete are erased, and leases are left to run out.
+   */
+  reclaimAbandoned(at: Date): Promise<number>;
   task(client: string, id: string): Promise<ScanTask | undefined>;
   taskOfCollection(client: string, collection: string): Promise<ScanTask | undefined>;
+  /** Tasks of every client still pending or running, oldest first. */
   unfinished(): Promise<ScanTask[]>;
-  start(id: string, at: string): Promise<void>;
-  finish(id: string, at: string): Promise<void>;
-  fail(id: string, failure: string, at: string): Promise<void>;
-  pendingPositions(taskId: string): Promise<number[]>;
-  claim(taskId: string, position: number): Promise<ClaimedFile | undefined>;
-  recordProfile(taskId: string, position: number, profile: StoredProfile, thumbnail: Buffer | null, at: string): Promise<void>;
-  recordFailure(taskId: string, position: number, error: string, at: string): Promise<void>;
+  /** Ends an unfinished task as failed, saying why; false when it had ended already (or is gone). */
+  fail(id: string, failure: string, at: string): Promise<boolean>;
+  /**
+   * Leases the first pending file not leased (or whose lease ran out at `at`) of the oldest
+   * unfinished task whose intake is complete, counts the attempt, and marks its task running the
+   * first time; undefined when there is none. Two scanners never hold one file at once (a row lock
+   * skipped by the others on PostgreSQL). Leases are compared with the claimants' clocks: replicas
+   * keep them in step (NTP) to well within a lease.
+   */
+  claimNext(lease: ScanLease, at: string): Promise<LeasedFile | undefined>;
+  /** Lets go of the holder's leases (a scanner closing), so that any scanner may take their files now. */
+  releaseLeases(holder: string): Promise<void>;
+  /** Settles a pending file as profiled and counts it; the task is done when this was its last file. */
+  recordProfile(taskId: string, position: number, profile: StoredProfile, thumbnail: Buffer | null, at: string): Promise<Settled>;
+  /** As recordProfile, for a file that could not be profiled. */
+  recordFailure(taskId: string, position: number, error: string, at: string): Promise<Settled>;
   errors(taskId: string): Promise<FileError[]>;
   profileCount(taskId: string): Promise<number>;
   profiles(taskId: string, skip?: number, limit?: number): Promise<ProfiledFile[]>;

@@ -14,7 +14,7 @@ import { Sealer } from '../../src/store/sealer';
 import { USER_KEY, useApp } from '../helpers/app';
 import { firstFormatSealed, TEST_ENCRYPTION_KEY } from '../helpers/encryption';
 import { seededRandom } from '../helpers/random';
-import { storeTask } from '../helpers/scans';
+import { storeTask, TEST_LEASE } from '../helpers/scans';
 import { sqliteDb } from '../helpers/sqlite';
 
 const testApp = useApp();
@@ -100,7 +100,7 @@ describe('a store written in clear, then a key', () => {
     expect(await after.images.croppedOfUsed(CLIENT, IMAGE_KEY)).toEqual(upload.cropped);
     expect(await after.users.templatesOf(CLIENT, 'ada', SPACE)).toEqual([embedding]);
     expect(await after.users.enrolledOriginals(CLIENT, 'ada')).toEqual([enrolled.original]);
-    expect((await after.scans.claim('task-1', 0))?.bytes).toHaveLength(2048);
+    expect((await after.scans.claimNext(TEST_LEASE, NOW))?.bytes).toHaveLength(2048);
     await after.close();
   });
 });

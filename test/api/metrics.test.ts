@@ -75,7 +75,7 @@ describe('GET /metrics', () => {
 
   it('shows scan progress and the tasks of the scanner it watches', async () => {
     const metrics = new ServiceMetrics();
-    metrics.watch({ active: 2, queued: 3 }, { pendingTasks: 2, runningTasks: 1 });
+    metrics.watch({ active: 2, queued: 3 }, { queue: async () => ({ pending: 2, running: 1 }) });
     metrics.scan.fileScanned('profiled');
     metrics.scan.fileScanned('profiled');
     metrics.scan.fileScanned('failed');

@@ -11,8 +11,8 @@ import { storeTask } from '../helpers/scans';
 async function finishedTask(store: Store, id: string): Promise<ScanTask> {
   const widths = [640, 652, 631, 1600];
   await storeTask(store.scans, { id, client: 'default', collection: `${id}-c`, createdAt: '2026-11-23T07:00:00.000Z' }, widths.map((_, i) => ({ name: `${i}.jpg`, bytes: Buffer.from([i]) })));
+  // Settling the last file finishes the task.
   for (const [i, width] of widths.entries()) await store.scans.recordProfile(id, i, { file: `${i}.jpg`, image_width: width, image_height: 480, face_count: 1 }, null, '2026-11-23T07:00:01.000Z');
-  await store.scans.finish(id, '2026-11-23T07:00:02.000Z');
   return (await store.scans.task('default', id)) as ScanTask;
 }
 

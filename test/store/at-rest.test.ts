@@ -9,7 +9,7 @@ import { DATABASE_FILE, SqliteStore } from '../../src/store/sqlite';
 import { Sealer } from '../../src/store/sealer';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
 import { seededRandom } from '../helpers/random';
-import { storeTask } from '../helpers/scans';
+import { storeTask, TEST_LEASE } from '../helpers/scans';
 
 const KEY_A = '11111111-1111-4111-8111-111111111111';
 const KEY_B = '22222222-2222-4222-8222-222222222222';
@@ -108,14 +108,14 @@ describe('sealed blobs', () => {
     const store = SqliteStore.open({ dataDir: newDataDir(), busyTimeoutMs: 1000 }, sealer());
     const files = [randomBytes(2048), randomBytes(2048)];
     await storeTask(store.scans, { id: 'task-1', client: CLIENT, collection: 'collection-1', createdAt: NOW }, files.map((bytes, i) => ({ name: `${i}.jpg`, bytes })));
-    expect((await store.scans.claim('task-1', 0))?.bytes).toEqual(files[0]);
+    expect((await store.scans.claimNext(TEST_LEASE, NOW))?.bytes).toEqual(files[0]);
     const thumbnail = randomBytes(512);
     await store.scans.recordProfile('task-1', 0, { file: '0.jpg' }, thumbnail, NOW);
     expect(await store.scans.thumbnail('task-1', 0)).toEqual(thumbnail);
     store.db.prepare('UPDATE scan_files SET thumbnail = (SELECT thumbnail FROM scan_files WHERE position = 0) WHERE position = 1').run();
     await expect(store.scans.thumbnail('task-1', 1)).rejects.toThrow('scan_files:task-1/1:thumbnail does not open');
     store.db.prepare('UPDATE scan_files SET content = (SELECT thumbnail FROM scan_files WHERE position = 0) WHERE position = 1').run();
-    await expect(store.scans.claim('task-1', 1)).rejects.toThrow('scan_files:task-1/1:content does not open');
+    await expect(store.scans.claimNext(TEST_LEASE, NOW)).rejects.toThrow('scan_files:task-1/1:content does not open');
     await store.close();
   });
 });

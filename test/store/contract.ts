@@ -5,7 +5,7 @@ import { startRetention } from '../../src/store/retention';
 import { Sealer } from '../../src/store/sealer';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
 import { seededRandom } from '../helpers/random';
-import { storeTask } from '../helpers/scans';
+import { storeTask, TEST_LEASE } from '../helpers/scans';
 
 /**
  * Opens a store on a new, empty database (sealing with `sealer`, in clear without one), or with
@@ -219,20 +219,25 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect((await store.scans.taskOfCollection('default', 'collection-1'))?.id).toBe('task-1');
         expect((await store.scans.unfinished()).map((t) => t.id)).toEqual(['task-1']);
 
-        await store.scans.start('task-1', '2026-11-29T06:00:01.000Z');
-        expect(await store.scans.pendingPositions('task-1')).toEqual([0, 1, 2]);
-        expect(await store.scans.claim('task-1', 0)).toEqual({ position: 0, name: '0.jpg', bytes: files[0].bytes, attempts: 1 });
-        expect((await store.scans.claim('task-1', 0))?.attempts).toBe(2);
+        const [a, b] = [{ holder: 'scanner-a', seconds: 60 }, { holder: 'scanner-b', seconds: 60 }];
+        expect(await store.scans.claimNext(a, '2026-11-29T06:00:01.000Z')).toEqual({ taskId: 'task-1', client: 'default', position: 0, name: '0.jpg', bytes: files[0].bytes, attempts: 1 });
+        expect(await store.scans.task('default', 'task-1')).toMatchObject({ status: 'running', startedAt: '2026-11-29T06:00:01.000Z', startedProcessed: 0 });
+        // A leased file goes to nobody else until its lease runs out; then it is taken again and the attempt counted.
+        expect((await store.scans.claimNext(b, '2026-11-29T06:00:01.500Z'))?.position).toBe(1);
+        expect((await store.scans.claimNext(a, '2026-11-29T06:00:01.600Z'))?.position).toBe(2);
+        expect(await store.scans.claimNext(b, '2026-11-29T06:00:30.000Z')).toBeUndefined();
+        expect(await store.scans.claimNext(b, '2026-11-29T06:01:01.001Z')).toMatchObject({ position: 0, attempts: 2 });
         const thumbnail = randomBytes(128);
-        await store.scans.recordProfile('task-1', 0, { file: '0.jpg', face_count: 1 }, thumbnail, '2026-11-29T06:00:02.000Z');
-        await store.scans.recordProfile('task-1', 1, { file: '1.jpg', face_count: 0 }, null, '2026-11-29T06:00:03.000Z');
-        await store.scans.recordFailure('task-1', 2, 'not an image', '2026-11-29T06:00:04.000Z');
-        // A file already settled stays as it was, and is no longer handed out.
-        await store.scans.recordFailure('task-1', 0, 'late', '2026-11-29T06:00:05.000Z');
-        expect(await store.scans.claim('task-1', 0)).toBeUndefined();
-        expect(await store.scans.pendingPositions('task-1')).toEqual([]);
+        expect(await store.scans.recordProfile('task-1', 0, { file: '0.jpg', face_count: 1 }, thumbnail, '2026-11-29T06:01:02.000Z')).toBe('counted');
+        expect(await store.scans.recordProfile('task-1', 1, { file: '1.jpg', face_count: 0 }, null, '2026-11-29T06:01:03.000Z')).toBe('counted');
+        // A file already settled stays as it was, is not counted again, and is no longer handed out.
+        expect(await store.scans.recordFailure('task-1', 0, 'late', '2026-11-29T06:01:04.000Z')).toBe('stale');
+        expect(await store.scans.task('default', 'task-1')).toMatchObject({ status: 'running', processed: 2 });
+        // The last file settled finishes the task.
+        expect(await store.scans.recordFailure('task-1', 2, 'not an image', '2026-11-29T06:01:05.000Z')).toBe('finished');
+        expect(await store.scans.claimNext(a, '2026-11-29T07:00:00.000Z')).toBeUndefined();
 
-        expect(await store.scans.task('default', 'task-1')).toMatchObject({ status: 'running', processed: 3, startedAt: '2026-11-29T06:00:01.000Z', startedProcessed: 0 });
+        expect(await store.scans.task('default', 'task-1')).toMatchObject({ status: 'done', processed: 3, finishedAt: '2026-11-29T06:01:05.000Z' });
         expect(await store.scans.errors('task-1')).toEqual([{ file: '2.jpg', error: 'not an image' }]);
         expect(await store.scans.profileCount('task-1')).toBe(2);
         expect(await store.scans.profiles('task-1')).toEqual([
@@ -244,23 +249,40 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await store.scans.thumbnail('task-1', 0)).toEqual(thumbnail);
         expect(await store.scans.thumbnail('task-1', 1)).toBeUndefined();
 
-        await store.scans.finish('task-1', '2026-11-29T06:00:06.000Z');
-        expect(await store.scans.task('default', 'task-1')).toMatchObject({ status: 'done', finishedAt: '2026-11-29T06:00:06.000Z' });
         expect(await store.scans.unfinished()).toEqual([]);
         expect(await store.scans.deleteCollection('default', 'collection-1')).toBe(true);
         expect(await store.scans.deleteCollection('default', 'collection-1')).toBe(false);
         expect(await store.scans.task('default', 'task-1')).toBeUndefined();
       });
 
-      it('fails a task with its reason, and erases intakes a stopped process left incomplete', async () => {
+      it('hands out the oldest task first, never a file of an incomplete intake, and takes back the files of a released lease', async () => {
+        const store = await fresh();
+        await store.scans.beginIntake({ id: 'in-intake', client: 'default', collection: 'c0', createdAt: '2026-11-29T05:00:00.000Z' });
+        await store.scans.addFiles('in-intake', 0, [{ name: 'x.jpg', bytes: randomBytes(8) }]);
+        await storeTask(store.scans, { id: 'newer', client: 'other', collection: 'c2', createdAt: '2026-11-29T06:00:01.000Z' }, [{ name: 'b.jpg', bytes: randomBytes(8) }]);
+        await storeTask(store.scans, { id: 'older', client: 'default', collection: 'c1', createdAt: '2026-11-29T06:00:00.000Z' }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
+        const [a, b] = [{ holder: 'scanner-a', seconds: 60 }, { holder: 'scanner-b', seconds: 60 }];
+        expect(await store.scans.claimNext(a, AT)).toMatchObject({ taskId: 'older', client: 'default', name: 'a.jpg' });
+        expect(await store.scans.claimNext(a, AT)).toMatchObject({ taskId: 'newer', client: 'other', name: 'b.jpg' });
+        expect(await store.scans.claimNext(b, AT)).toBeUndefined();
+        await store.scans.releaseLeases('scanner-b');
+        expect(await store.scans.claimNext(b, AT)).toBeUndefined();
+        await store.scans.releaseLeases('scanner-a');
+        expect(await store.scans.claimNext(b, AT)).toMatchObject({ taskId: 'older', attempts: 2 });
+      });
+
+      it('fails a task with its reason once, hands out none of its files, and erases intakes abandoned for an hour', async () => {
         const store = await fresh();
         await storeTask(store.scans, { id: 'task-1', client: 'default', collection: 'c1', createdAt: '2026-11-29T06:00:00.000Z' }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
-        await store.scans.fail('task-1', 'the models could not be loaded', '2026-11-29T06:00:01.000Z');
+        expect(await store.scans.fail('task-1', 'the models could not be loaded', '2026-11-29T06:00:01.000Z')).toBe(true);
+        expect(await store.scans.fail('task-1', 'again', '2026-11-29T06:00:02.000Z')).toBe(false);
         expect(await store.scans.task('default', 'task-1')).toMatchObject({ status: 'failed', failure: 'the models could not be loaded', finishedAt: '2026-11-29T06:00:01.000Z' });
+        expect(await store.scans.claimNext({ holder: 'scanner-a', seconds: 60 }, AT)).toBeUndefined();
 
         await store.scans.beginIntake({ id: 'cut-short', client: 'default', collection: 'c2', createdAt: '2026-11-29T06:00:02.000Z' });
         await store.scans.addFiles('cut-short', 0, [{ name: 'b.jpg', bytes: randomBytes(8) }]);
-        expect(await store.scans.eraseIncompleteIntakes()).toBe(1);
+        await storeTask(store.scans, { id: 'task-2', client: 'default', collection: 'c3', createdAt: '2026-11-29T06:00:03.000Z' }, [{ name: 'c.jpg', bytes: randomBytes(8) }]);
+        expect(await store.scans.reclaimAbandoned(new Date('2026-11-29T07:00:03.000Z'))).toBe(1);
         expect(await store.scans.task('default', 'cut-short')).toBeUndefined();
         expect(await store.scans.task('default', 'task-1')).toBeDefined();
       });
@@ -386,19 +408,18 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         const ago = (hours: number) => new Date(Date.now() - hours * HOUR_MS).toISOString();
         const scan = async (id: string, end?: { finishedAt: string; as: 'done' | 'failed' }) => {
           await storeTask(store.scans, { id, client: 'default', collection: `${id}-c`, createdAt: ago(400) }, [{ name: 'a.jpg', bytes: randomBytes(64) }]);
-          await store.scans.start(id, ago(400));
-          if (end?.as === 'done') await store.scans.finish(id, end.finishedAt);
+          if (end?.as === 'done') await store.scans.recordProfile(id, 0, { file: 'a.jpg' }, null, end.finishedAt);
           if (end?.as === 'failed') await store.scans.fail(id, 'stopped', end.finishedAt);
         };
         await scan('old-done', { finishedAt: ago(200), as: 'done' });
         await scan('old-failed', { finishedAt: ago(200), as: 'failed' });
         await scan('recent', { finishedAt: ago(100), as: 'done' });
-        await scan('running');
+        await scan('unfinished');
         expect(await store.scans.eraseFinishedBefore(new Date(Date.now() - 150 * HOUR_MS))).toBe(2);
         expect(await store.scans.task('default', 'old-done')).toBeUndefined();
         expect(await store.scans.task('default', 'old-failed')).toBeUndefined();
         expect((await store.scans.task('default', 'recent'))?.status).toBe('done');
-        expect((await store.scans.task('default', 'running'))?.status).toBe('running');
+        expect((await store.scans.task('default', 'unfinished'))?.status).toBe('pending');
 
         await store.images.insert('default', image(KEYS[0], ago(25).replace(/\.\d{3}Z$/, 'Z')));
         const erased: unknown[] = [];
@@ -422,7 +443,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         expect(await store.images.original('default', KEYS[0])).toEqual(upload.original);
         expect(await store.images.croppedOfUsed('default', KEYS[0])).toEqual(upload.cropped);
         expect(await store.users.templatesOf('default', 'ada', SPACE)).toEqual([face(1)]);
-        expect((await store.scans.claim('task-1', 0))?.bytes).toEqual(file);
+        expect((await store.scans.claimNext(TEST_LEASE, AT))?.bytes).toEqual(file);
         expect(await store.scans.thumbnail('task-1', 1)).toEqual(thumbnail);
 
         const keyless = await fresh({ sameDatabaseAs: store });
@@ -430,7 +451,8 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         await expect(keyless.images.original('default', KEYS[0])).rejects.toThrow(`images:${KEYS[0]}:original ${encrypted}`);
         await expect(keyless.images.croppedOfUsed('default', KEYS[0])).rejects.toThrow(`images:${KEYS[0]}:cropped ${encrypted}`);
         await expect(keyless.users.templates('default', SPACE)).rejects.toThrow(/^templates:\d+:embedding is encrypted/);
-        await expect(keyless.scans.claim('task-1', 0)).rejects.toThrow(`scan_files:task-1/0:content ${encrypted}`);
+        // The lease taken above has run out by then.
+        await expect(keyless.scans.claimNext(TEST_LEASE, '2026-11-29T07:00:00Z')).rejects.toThrow(`scan_files:task-1/0:content ${encrypted}`);
         await expect(keyless.scans.thumbnail('task-1', 1)).rejects.toThrow(`scan_files:task-1/1:thumbnail ${encrypted}`);
       });
 

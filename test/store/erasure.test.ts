@@ -79,15 +79,14 @@ describe('retention of images never enrolled', () => {
 describe('retention of finished scans', () => {
   const HOUR_MS = 3_600_000;
 
-  /** A scan of one file, profiled with a thumbnail and finished at `finishedAt` unless that is null (still running). */
+  /** A scan of one file, profiled with a thumbnail and finished at `finishedAt` unless that is null (unfinished). */
   async function scan(store: SqliteStore, id: string, finishedAt: string | null): Promise<{ original: Buffer; thumbnail: Buffer }> {
     const original = randomBytes(4096);
     const thumbnail = randomBytes(4096);
     await storeTask(store.scans, { id, client: 'default', collection: id.replace(/^./, 'c'), createdAt: '2026-11-01T00:00:00.000Z' }, [{ name: 'a.jpg', bytes: original }]);
-    await store.scans.start(id, '2026-11-01T00:00:00.000Z');
     if (finishedAt === null) return { original, thumbnail };
+    // Its only file settled: the task is done.
     await store.scans.recordProfile(id, 0, { face_count: 1 }, thumbnail, finishedAt);
-    await store.scans.finish(id, finishedAt);
     return { original, thumbnail };
   }
 
@@ -105,7 +104,7 @@ describe('retention of finished scans', () => {
     expect(store.db.prepare('SELECT COUNT(*) AS n FROM scan_files WHERE task_id = ?').get('55555555-5555-4555-8555-555555555555')).toEqual({ n: 0 });
     for (const bytes of [old.thumbnail, failed.original]) expect(stored(files, fingerprint(bytes))).toBe(false);
     expect(await store.scans.thumbnail('66666666-6666-4666-8666-666666666666', 0)).toEqual(recent.thumbnail);
-    expect((await store.scans.task('default', '77777777-7777-4777-8777-777777777777'))?.status).toBe('running');
+    expect((await store.scans.task('default', '77777777-7777-4777-8777-777777777777'))?.status).toBe('pending');
     expect(stored(files, fingerprint(running.original))).toBe(true);
     await store.close();
   });

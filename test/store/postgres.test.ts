@@ -10,6 +10,7 @@ import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/schema';
 import { Sealer } from '../../src/store/sealer';
 import { loadConfig } from '../../src/config';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
+import { TEST_LEASE } from '../helpers/scans';
 import { sqliteDb } from '../helpers/sqlite';
 import { createTestDatabase, describeWithPostgres, dropTestDatabases, openReplica, type TestDatabase } from './postgres-database';
 
@@ -111,6 +112,18 @@ describeWithPostgres('PostgreSQL store', () => {
         .filter((c) => !(c.table_name === 'tasks' && c.column_name === 'seq'))
         .map((c) => `${c.table_name}.${c.column_name} ${c.data_type === 'bigint' ? 'integer' : c.data_type} ${c.is_nullable === 'YES' ? 'null' : 'not null'}`);
       expect(postgresColumns.sort()).toEqual(sqliteColumns.sort());
+    });
+
+    it('is upgraded from the previous release (version 3, without scan leases), keeping its rows', async () => {
+      const { database, stores } = await replicas(1);
+      await storeTask(stores[0], { id: 'task-1', client: 'owner', collection: 'c', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
+      await database.sql('ALTER TABLE scan_files DROP COLUMN lease_until, DROP COLUMN lease_holder; DROP INDEX scan_files_pending');
+      await database.sql('UPDATE schema_version SET version = 3');
+      const upgraded = await openReplica(database);
+      opened.push(upgraded);
+      expect(await upgraded.schemaVersion()).toBe(MIGRATIONS.length);
+      expect(await count(database, 'schema_version')).toBe(1);
+      expect(await upgraded.scans.claimNext(TEST_LEASE, AT)).toMatchObject({ taskId: 'task-1', name: 'a.jpg' });
     });
 
     it('is created once when several replicas open a fresh database at the same moment', async () => {
@@ -401,13 +414,47 @@ describeWithPostgres('PostgreSQL store', () => {
     it('a file settled by two replicas at once is counted once', async () => {
       const { stores } = await replicas(2);
       await storeTask(stores[0], { id: 'task-1', client: 'owner', collection: 'c', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
-      await Promise.all([
+      const settled = await Promise.all([
         stores[0].scans.recordProfile('task-1', 0, { file: 'a.jpg' }, null, AT),
         stores[1].scans.recordFailure('task-1', 0, 'late', AT),
         stores[1].scans.recordProfile('task-1', 0, { file: 'a.jpg' }, null, AT),
       ]);
-      expect((await stores[1].scans.task('owner', 'task-1'))?.processed).toBe(1);
-      expect(await stores[1].scans.claim('task-1', 0)).toBeUndefined();
+      expect(settled.sort()).toEqual(['finished', 'stale', 'stale']);
+      expect(await stores[1].scans.task('owner', 'task-1')).toMatchObject({ processed: 1, status: 'done' });
+      expect(await stores[1].scans.claimNext(TEST_LEASE, AT)).toBeUndefined();
+    });
+
+    it('replicas claiming at once each get a file of their own, and the one settling the last file finishes the task', async () => {
+      const { stores } = await replicas(4);
+      const files = Array.from({ length: 12 }, (_, i) => ({ name: `${i}.jpg`, bytes: randomBytes(8) }));
+      await storeTask(stores[0], { id: 'task-1', client: 'owner', collection: 'c', createdAt: AT }, files);
+      const settled: string[] = [];
+      await Promise.all(
+        stores.map(async (store, i) => {
+          const lease = { holder: `replica-${i}`, seconds: 60 };
+          for (let file = await store.scans.claimNext(lease, AT); file; file = await store.scans.claimNext(lease, AT)) {
+            settled.push(`${file.name} ${await store.scans.recordProfile(file.taskId, file.position, { file: file.name }, null, AT)}`);
+          }
+        }),
+      );
+      expect(settled.filter((s) => s.endsWith('finished'))).toHaveLength(1);
+      expect(settled.map((s) => s.split(' ')[0]).sort()).toEqual(files.map((f) => f.name).sort());
+      expect(await stores[0].scans.task('owner', 'task-1')).toMatchObject({ status: 'done', processed: 12 });
+      expect(await stores[0].scans.profileCount('task-1')).toBe(12);
+    });
+
+    it('a replica starting erases only intakes abandoned for an hour, and leaves other replicas\' leases to run out', async () => {
+      const { stores } = await replicas(2);
+      const now = new Date('2026-11-29T06:30:00Z');
+      await stores[0].scans.beginIntake({ id: 'receiving', client: 'owner', collection: 'c1', createdAt: '2026-11-29T06:00:00Z' });
+      await stores[0].scans.beginIntake({ id: 'abandoned', client: 'owner', collection: 'c2', createdAt: '2026-11-29T05:00:00Z' });
+      await storeTask(stores[0], { id: 'task-1', client: 'owner', collection: 'c3', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
+      expect(await stores[0].scans.claimNext({ holder: 'replica-0', seconds: 60 }, now.toISOString())).toMatchObject({ taskId: 'task-1' });
+      expect(await stores[1].scans.reclaimAbandoned(now)).toBe(2);
+      expect(await stores[1].scans.task('owner', 'abandoned')).toBeUndefined();
+      expect(await stores[1].scans.task('owner', 'receiving')).toMatchObject({ status: 'pending', total: 0 });
+      expect(await stores[1].scans.task('owner', 'task-1')).toMatchObject({ status: 'running' });
+      expect(await stores[1].scans.claimNext({ holder: 'replica-1', seconds: 60 }, now.toISOString())).toBeUndefined();
     });
   });
 
@@ -428,7 +475,7 @@ describeWithPostgres('PostgreSQL store', () => {
       expect(rows[0].original.includes(photo.original.subarray(0, 64))).toBe(false);
       expect(await store.images.original('owner', photo.key)).toEqual(photo.original);
       expect(await store.users.templatesOf('owner', 'ada', SPACE)).toEqual([face(0)]);
-      expect((await store.scans.claim('task-1', 0))?.bytes).toEqual(scanned);
+      expect((await store.scans.claimNext(TEST_LEASE, AT))?.bytes).toEqual(scanned);
     });
 
     it('refuses a blob moved to another row, one stored in clear, and sealed data read without the key', async () => {
@@ -518,8 +565,7 @@ describeWithPostgres('PostgreSQL store', () => {
 
       await storeTask(store, { id: 'done', client: 'owner', collection: 'c1', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
       await storeTask(store, { id: 'running', client: 'owner', collection: 'c2', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
-      await store.scans.finish('done', '2026-11-29T06:30:00.000Z');
-      await store.scans.start('running', AT);
+      await store.scans.recordProfile('done', 0, { file: 'a.jpg' }, null, '2026-11-29T06:30:00.000Z');
       expect(await store.scans.eraseFinishedBefore(new Date('2026-11-29T07:00:00Z'))).toBe(1);
       expect((await store.scans.unfinished()).map((t) => t.id)).toEqual(['running']);
       expect(await Promise.all(['tasks', 'scan_files'].map((table) => deadTuples(database, table)))).toEqual([0, 0]);
@@ -527,25 +573,23 @@ describeWithPostgres('PostgreSQL store', () => {
   });
 
   describe('scans', () => {
-    it('claims count attempts; a settled file is claimed no more; profiles page in upload order', async () => {
+    it('a claim counts the attempt; a settled file is claimed no more; profiles page in upload order', async () => {
       const { stores } = await replicas(1);
       const [store] = stores;
       const files = ['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'].map((name) => ({ name, bytes: randomBytes(8) }));
       await storeTask(store, { id: 'task-1', client: 'owner', collection: 'c', createdAt: AT }, files);
-      expect((await store.scans.claim('task-1', 1))?.attempts).toBe(1);
-      expect(await store.scans.claim('task-1', 1)).toEqual({ position: 1, name: 'b.jpg', bytes: files[1].bytes, attempts: 2 });
+      expect(await store.scans.claimNext(TEST_LEASE, AT)).toEqual({ taskId: 'task-1', client: 'owner', position: 0, name: 'a.jpg', bytes: files[0].bytes, attempts: 1 });
       const thumbnail = randomBytes(16);
       for (const position of [0, 1, 3]) await store.scans.recordProfile('task-1', position, { file: files[position].name, score: position }, position === 1 ? thumbnail : null, AT);
       await store.scans.recordFailure('task-1', 2, 'no face', '2026-11-29T06:01:00Z');
-      expect(await store.scans.claim('task-1', 1)).toBeUndefined();
-      expect(await store.scans.pendingPositions('task-1')).toEqual([]);
+      expect(await store.scans.claimNext(TEST_LEASE, '2026-11-29T08:00:00Z')).toBeUndefined();
       expect(await store.scans.profileCount('task-1')).toBe(3);
       expect((await store.scans.profiles('task-1')).map((p) => p.position)).toEqual([0, 1, 3]);
       expect(await store.scans.profiles('task-1', 1, 1)).toEqual([{ position: 1, name: 'b.jpg', profile: { file: 'b.jpg', score: 1 } }]);
       expect(await store.scans.errors('task-1')).toEqual([{ file: 'c.jpg', error: 'no face' }]);
       expect(await store.scans.thumbnail('task-1', 1)).toEqual(thumbnail);
       expect(await store.scans.thumbnail('task-1', 0)).toBeUndefined();
-      expect(await store.scans.task('owner', 'task-1')).toMatchObject({ processed: 4, total: 4, updatedAt: '2026-11-29T06:01:00Z' });
+      expect(await store.scans.task('owner', 'task-1')).toMatchObject({ status: 'done', processed: 4, total: 4, updatedAt: '2026-11-29T06:01:00Z' });
     });
 
     it('tasks keep their intake order, incomplete intakes are erased, a collection is deleted with its files', async () => {
@@ -554,12 +598,13 @@ describeWithPostgres('PostgreSQL store', () => {
       for (const id of ['t-b', 't-a', 't-c']) await storeTask(store, { id, client: 'owner', collection: id, createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
       await store.scans.beginIntake({ id: 'cut-short', client: 'owner', collection: 'x', createdAt: AT });
       await store.scans.addFiles('cut-short', 0, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
-      expect(await store.scans.eraseIncompleteIntakes()).toBe(1);
-      await store.scans.start('t-a', '2026-11-29T06:05:00Z');
+      expect(await store.scans.reclaimAbandoned(new Date('2026-11-29T08:00:00Z'))).toBe(3);
+      expect(await store.scans.task('owner', 'cut-short')).toBeUndefined();
+      expect((await store.scans.claimNext(TEST_LEASE, '2026-11-29T06:05:00Z'))?.taskId).toBe('t-b');
       await store.scans.fail('t-c', 'models gone', '2026-11-29T06:06:00Z');
       expect((await store.scans.unfinished()).map((t) => [t.id, t.status])).toEqual([
-        ['t-b', 'pending'],
-        ['t-a', 'running'],
+        ['t-b', 'running'],
+        ['t-a', 'pending'],
       ]);
       expect(await store.scans.task('owner', 't-c')).toEqual({
         id: 't-c',

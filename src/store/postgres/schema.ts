@@ -6,14 +6,24 @@ import { MIGRATION_LOCK } from './locks';
  * that gives SQLite the same tables (MIGRATIONS.length), so both backends report one version for
  * one schema. A new SQLite migration needs its PostgreSQL counterpart here (a test compares the two).
  */
-export const POSTGRES_SCHEMA_VERSION = 3;
+export const POSTGRES_SCHEMA_VERSION = 4;
+
+/** SQLite's fourth migration: leases of scan files, for the queue replicas share. */
+const SCAN_LEASES = `
+  ALTER TABLE scan_files ADD COLUMN lease_until text COLLATE "C";
+  ALTER TABLE scan_files ADD COLUMN lease_holder text;
+  CREATE INDEX scan_files_pending ON scan_files(task_id, position) WHERE status = 'pending';
+`;
+
+/** How a database at a released version (the key) reaches the next one. */
+const UPGRADES: Record<number, string> = { 3: SCAN_LEASES };
 
 /**
- * SQLite's tables after its three migrations, in PostgreSQL's dialect: blobs are bytea, ids bigint,
+ * SQLite's tables after its four migrations, in PostgreSQL's dialect: blobs are bytea, ids bigint,
  * and timestamps stay the ISO 8601 text the SQLite backend stores, so both answer alike. Text that is
  * compared or sorted (timestamps) uses the "C" collation, which orders bytes as SQLite does whatever
  * the database's locale. `tasks.seq` stands in for SQLite's implicit rowid (tasks created in one
- * second keep their order). A fresh database gets this at once: PostgreSQL never had older versions.
+ * second keep their order). A fresh database gets this at once; one made by an earlier release is brought up by UPGRADES.
  */
 const CURRENT_SCHEMA = `
   CREATE TABLE users (
@@ -82,6 +92,7 @@ const CURRENT_SCHEMA = `
     PRIMARY KEY (task_id, position)
   );
   CREATE INDEX scan_files_status ON scan_files(task_id, status);
+  ${SCAN_LEASES}
 `;
 
 /** The version recorded in the database; 0 before the first migration. */
@@ -104,9 +115,16 @@ export async function migrate(db: Database): Promise<void> {
       throw new Error(`database schema version ${from} is newer than this build knows (${POSTGRES_SCHEMA_VERSION})`);
     }
     if (from === POSTGRES_SCHEMA_VERSION) return;
-    if (from !== 0) throw new Error(`no PostgreSQL migration from schema version ${from} to ${POSTGRES_SCHEMA_VERSION}`);
-    await db.run(CURRENT_SCHEMA);
-    await db.run('CREATE TABLE schema_version (version integer NOT NULL)');
+    if (from === 0) {
+      await db.run(CURRENT_SCHEMA);
+      await db.run('CREATE TABLE schema_version (version integer NOT NULL)');
+    } else {
+      for (let version = from; version < POSTGRES_SCHEMA_VERSION; version++) {
+        if (!UPGRADES[version]) throw new Error(`no PostgreSQL migration from schema version ${version} to ${version + 1}`);
+        await db.run(UPGRADES[version]);
+      }
+    }
+    await db.run('DELETE FROM schema_version');
     await db.run('INSERT INTO schema_version (version) VALUES ($1)', [POSTGRES_SCHEMA_VERSION]);
   });
 }

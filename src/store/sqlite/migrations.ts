@@ -103,4 +103,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_client_collection ON tasks(client, collection);
     `);
   },
+  // Scans over a queue: a file is leased to one scanner until it settles or the lease runs out;
+  // the partial index finds the next pending file without reading settled ones.
+  `
+  ALTER TABLE scan_files ADD COLUMN lease_until TEXT;
+  ALTER TABLE scan_files ADD COLUMN lease_holder TEXT;
+  CREATE INDEX scan_files_pending ON scan_files(task_id, position) WHERE status = 'pending';
+  `,
 ];

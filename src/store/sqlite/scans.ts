@@ -1,12 +1,24 @@
 import type Database from 'better-sqlite3';
-import { type ClaimedFile, type FileError, type ProfiledFile, type ScanStore, type ScanTask, scanFilePlace, type StoredProfile, type UploadedFile } from '../contract';
+import {
+  type FileError,
+  type LeasedFile,
+  type ProfiledFile,
+  type ScanLease,
+  type ScanStore,
+  type ScanTask,
+  scanFilePlace,
+  type Settled,
+  type StoredProfile,
+  type UploadedFile,
+} from '../contract';
 import { type TaskRow, taskOf } from '../rows';
 import type { Sealer } from '../sealer';
 import { flushErased } from './erasure';
 
 /**
- * Batch-scan tasks and their files. An uploaded file's bytes (sealed at rest) stay until the file
- * is profiled or has failed, so a task interrupted by a restart can pick up where it was. A task
+ * Batch-scan tasks and their files, and the queue the process's scanner takes them from. An
+ * uploaded file's bytes (sealed at rest) stay until the file is profiled or has failed, so a task
+ * interrupted by a restart can pick up where it was. A task
  * belongs to a client: finding one by id or collection names the client, and a task of another
  * client is not found; the per-task methods below take the id of a task found that way.
  */
@@ -19,7 +31,7 @@ export class SqliteScans implements ScanStore {
   /**
    * Stores a new pending task whose files follow in `addFiles`. Its total stays 0 until
    * `completeIntake`: a real task has at least one file, so a total of 0 marks an intake that a
-   * stopped process left incomplete (`eraseIncompleteIntakes`).
+   * stopped process left incomplete (`reclaimAbandoned`).
    */
   async beginIntake(task: { id: string; client: string; collection: string; createdAt: string }): Promise<void> {
     this.db
@@ -40,11 +52,15 @@ export class SqliteScans implements ScanStore {
     this.db.prepare('UPDATE tasks SET total = ? WHERE id = ?').run(total, taskId);
   }
 
-  /** Erases the tasks whose intake never completed, with the files stored so far; returns how many. */
-  async eraseIncompleteIntakes(): Promise<number> {
-    const erased = this.db.prepare(`DELETE FROM tasks WHERE status = 'pending' AND total = 0`).run().changes;
+  /** One process owns the database file: whatever an earlier one left unfinished is taken back. */
+  async reclaimAbandoned(): Promise<number> {
+    const erased = this.db.transaction(() => {
+      this.db.prepare(`UPDATE scan_files SET lease_until = NULL, lease_holder = NULL WHERE lease_holder IS NOT NULL`).run();
+      this.db.prepare(`UPDATE tasks SET status = 'pending' WHERE status = 'running'`).run();
+      return this.db.prepare(`DELETE FROM tasks WHERE status = 'pending' AND total = 0`).run().changes;
+    })();
     if (erased > 0) flushErased(this.db);
-    return erased;
+    return (await this.unfinished()).length;
   }
 
   async task(client: string, id: string): Promise<ScanTask | undefined> {
@@ -60,59 +76,68 @@ export class SqliteScans implements ScanStore {
     return row && taskOf(row);
   }
 
-  /** Tasks of every client still pending or left running by an earlier process, oldest first. */
   async unfinished(): Promise<ScanTask[]> {
     const rows = this.db.prepare(`SELECT * FROM tasks WHERE status IN ('pending', 'running') ORDER BY created_at, rowid`).all() as TaskRow[];
     return rows.map(taskOf);
   }
 
-  async start(id: string, at: string): Promise<void> {
-    this.db
-      .prepare(`UPDATE tasks SET status = 'running', started_at = ?, started_processed = processed, updated_at = ? WHERE id = ?`)
-      .run(at, at, id);
+  async fail(id: string, failure: string, at: string): Promise<boolean> {
+    const sql = `UPDATE tasks SET status = 'failed', failure = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'running')`;
+    return this.db.prepare(sql).run(failure, at, at, id).changes > 0;
   }
 
-  async finish(id: string, at: string): Promise<void> {
-    this.db.prepare(`UPDATE tasks SET status = 'done', finished_at = ?, updated_at = ? WHERE id = ?`).run(at, at, id);
-  }
-
-  async fail(id: string, failure: string, at: string): Promise<void> {
-    this.db.prepare(`UPDATE tasks SET status = 'failed', failure = ?, finished_at = ?, updated_at = ? WHERE id = ?`).run(failure, at, at, id);
-  }
-
-  async pendingPositions(taskId: string): Promise<number[]> {
-    const rows = this.db.prepare(`SELECT position FROM scan_files WHERE task_id = ? AND status = 'pending' ORDER BY position`).all(taskId) as {
-      position: number;
-    }[];
-    return rows.map((r) => r.position);
-  }
-
-  /** Reads a pending file for analysis and counts the attempt; undefined when it is gone or no longer pending. */
-  async claim(taskId: string, position: number): Promise<ClaimedFile | undefined> {
+  async claimNext(lease: ScanLease, at: string): Promise<LeasedFile | undefined> {
+    const until = new Date(Date.parse(at) + lease.seconds * 1000).toISOString();
     return this.db.transaction(() => {
       const row = this.db
-        .prepare(`SELECT name, content, attempts FROM scan_files WHERE task_id = ? AND position = ? AND status = 'pending'`)
-        .get(taskId, position) as { name: string; content: Buffer; attempts: number } | undefined;
+        .prepare(
+          `SELECT f.task_id, t.client, f.position, f.name, f.content, f.attempts FROM scan_files f JOIN tasks t ON t.id = f.task_id
+           WHERE t.status IN ('pending', 'running') AND t.total > 0 AND f.status = 'pending' AND (f.lease_until IS NULL OR f.lease_until < ?)
+           ORDER BY t.created_at, t.rowid, f.position LIMIT 1`,
+        )
+        .get(at) as { task_id: string; client: string; position: number; name: string; content: Buffer; attempts: number } | undefined;
       if (!row) return undefined;
-      this.db.prepare('UPDATE scan_files SET attempts = attempts + 1 WHERE task_id = ? AND position = ?').run(taskId, position);
-      return { position, name: row.name, bytes: this.sealer.open(row.content, scanFilePlace(taskId, position, 'content')), attempts: row.attempts + 1 };
+      const { task_id: taskId, position } = row;
+      this.db
+        .prepare('UPDATE scan_files SET attempts = attempts + 1, lease_until = ?, lease_holder = ? WHERE task_id = ? AND position = ?')
+        .run(until, lease.holder, taskId, position);
+      this.db
+        .prepare(`UPDATE tasks SET status = 'running', started_at = ?, started_processed = processed, updated_at = ? WHERE id = ? AND status = 'pending'`)
+        .run(at, at, taskId);
+      const bytes = this.sealer.open(row.content, scanFilePlace(taskId, position, 'content'));
+      return { taskId, client: row.client, position, name: row.name, bytes, attempts: row.attempts + 1 };
     })();
   }
 
-  async recordProfile(taskId: string, position: number, profile: StoredProfile, thumbnail: Buffer | null, at: string): Promise<void> {
-    this.settle(taskId, position, at, `status = 'done', profile = ?, thumbnail = ?`, JSON.stringify(profile), thumbnail && this.sealer.seal(thumbnail, scanFilePlace(taskId, position, 'thumbnail')));
+  async releaseLeases(holder: string): Promise<void> {
+    this.db.prepare(`UPDATE scan_files SET lease_until = NULL, lease_holder = NULL WHERE lease_holder = ? AND status = 'pending'`).run(holder);
   }
 
-  async recordFailure(taskId: string, position: number, error: string, at: string): Promise<void> {
-    this.settle(taskId, position, at, `status = 'failed', error = ?`, error);
+  async recordProfile(taskId: string, position: number, profile: StoredProfile, thumbnail: Buffer | null, at: string): Promise<Settled> {
+    const sealedThumbnail = thumbnail && this.sealer.seal(thumbnail, scanFilePlace(taskId, position, 'thumbnail'));
+    return this.settle(taskId, position, at, `status = 'done', profile = ?, thumbnail = ?`, JSON.stringify(profile), sealedThumbnail);
   }
 
-  private settle(taskId: string, position: number, at: string, assignments: string, ...values: unknown[]): void {
-    this.db.transaction(() => {
+  async recordFailure(taskId: string, position: number, error: string, at: string): Promise<Settled> {
+    return this.settle(taskId, position, at, `status = 'failed', error = ?`, error);
+  }
+
+  /** Settles a pending file and counts it in its task, which is done once every file is. */
+  private settle(taskId: string, position: number, at: string, assignments: string, ...values: unknown[]): Settled {
+    return this.db.transaction((): Settled => {
       const changed = this.db
-        .prepare(`UPDATE scan_files SET ${assignments}, content = NULL WHERE task_id = ? AND position = ? AND status = 'pending'`)
+        .prepare(`UPDATE scan_files SET ${assignments}, content = NULL, lease_until = NULL, lease_holder = NULL WHERE task_id = ? AND position = ? AND status = 'pending'`)
         .run(...values, taskId, position).changes;
-      if (changed > 0) this.db.prepare('UPDATE tasks SET processed = processed + 1, updated_at = ? WHERE id = ?').run(at, taskId);
+      if (changed === 0) return 'stale';
+      const { status } = this.db
+        .prepare(
+          `UPDATE tasks SET processed = processed + 1, updated_at = ?,
+             status = CASE WHEN status IN ('pending', 'running') AND processed + 1 >= total THEN 'done' ELSE status END,
+             finished_at = CASE WHEN status IN ('pending', 'running') AND processed + 1 >= total THEN ? ELSE finished_at END
+           WHERE id = ? RETURNING status`,
+        )
+        .get(at, at, taskId) as { status: string };
+      return status === 'done' ? 'finished' : 'counted';
     })();
   }
 
