@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scaledTo } from '../../eval/transforms';
 import { PROJECT_ROOT } from '../../src/config';
-import { describeWithFaces, facePath } from '../helpers/faces';
+import { describeWithFaces, faceManifest, facePath } from '../helpers/faces';
 import { createTestDatabase, describeWithPostgres, dropTestDatabases } from './postgres-database';
 
 const KEY = 'replica-test-key-0123456789';
+const ADMIN_KEY = 'replica-admin-key-0123456789';
 
 interface Replica {
   child: ChildProcess;
@@ -15,8 +16,13 @@ interface Replica {
   exit: Promise<unknown>;
 }
 
-/** src/server.ts as a process of its own on the shared database, with its own data folder and port; models on the main thread. */
-async function startReplica(databaseUrl: string): Promise<Replica> {
+/**
+ * src/server.ts as a process of its own on the shared database, with its own data folder and port;
+ * models on the main thread; `config` merged over config/default.json.
+ */
+async function startReplica(databaseUrl: string, config: object = {}): Promise<Replica> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'facegate-replica-'));
+  writeFileSync(join(dataDir, 'config.json'), JSON.stringify(config));
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'server.ts')], {
     cwd: PROJECT_ROOT,
     env: {
@@ -25,8 +31,10 @@ async function startReplica(databaseUrl: string): Promise<Replica> {
       FACEGATE_HOST: '127.0.0.1',
       FACEGATE_WORKERS: '0',
       FACEGATE_API_KEYS: KEY,
+      FACEGATE_ADMIN_KEYS: ADMIN_KEY,
       FACEGATE_DATABASE_URL: databaseUrl,
-      FACEGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'facegate-replica-')),
+      FACEGATE_DATA_DIR: dataDir,
+      FACEGATE_CONFIG: join(dataDir, 'config.json'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -113,6 +121,72 @@ describeWithPostgres('two replicas on one PostgreSQL database', () => {
     it('a user enrolled through one replica authenticates through either', async () => {
       const probe = await photo('deepface_img31.jpg');
       expect(await Promise.all(replicas.map((replica) => authenticate(replica, mattsName, probe)))).toEqual(['APPROVED', 'APPROVED']);
+    });
+  });
+
+  describeWithFaces('a scan shared by both, one killed midway', () => {
+    const replicas: Replica[] = [];
+    let database: Awaited<ReturnType<typeof createTestDatabase>>;
+    /** Short leases, so that the killed replica's files are taken again within the test; quick polls, so that the replica that did not receive the upload joins at once. */
+    const queue = { scan: { leaseSeconds: 5, pollMs: 200 } };
+
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      replicas.push(await startReplica(database.url, queue));
+      replicas.push(await startReplica(database.url, queue));
+    });
+
+    afterAll(async () => {
+      for (const replica of replicas) {
+        replica.child.kill('SIGTERM');
+        await replica.exit;
+      }
+      await dropTestDatabases();
+    });
+
+    const get = async (replica: Replica, path: string) => (await fetch(`${replica.url}${path}`, { headers: { Authorization: KEY } })).json();
+    /** Files of scans this replica has settled, from its /metrics. */
+    async function scannedBy(replica: Replica): Promise<number> {
+      const text = await (await fetch(`${replica.url}/metrics`, { headers: { Authorization: ADMIN_KEY } })).text();
+      return [...text.matchAll(/^facegate_scan_files_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    }
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+    it('both replicas take files of one upload; the files of the one killed are taken again by the other; every file is profiled once', async () => {
+      const photos = faceManifest()
+        .filter((r) => r.face_count === 1)
+        .slice(0, 24);
+      const form = new FormData();
+      for (const row of photos) form.append('files', new Blob([await scaledTo(readFileSync(facePath(row.file)), 640)], { type: 'image/jpeg' }), row.file);
+      const [killed, survivor] = replicas;
+      const upload = await fetch(`${killed.url}/scan/uploaded`, { method: 'POST', headers: { Authorization: KEY }, body: form });
+      expect(upload.status).toBe(202);
+      const { tid, collection } = (await upload.json()) as { tid: string; collection: string };
+
+      // Both take files; the replica that received the upload is killed while it holds a file and the task is far from done.
+      const holders = async () =>
+        (await database.sql<{ n: number }>(`SELECT COUNT(DISTINCT lease_holder)::integer AS n FROM scan_files WHERE status = 'pending' AND lease_holder IS NOT NULL`))[0].n;
+      while ((await scannedBy(killed)) < 2 || (await scannedBy(survivor)) < 1 || (await holders()) < 2) await pause();
+      killed.child.kill('SIGKILL');
+      await killed.exit;
+      const before = (await get(survivor, `/task/${tid}`)) as { status: string; processed: number };
+      expect(before.status).toBe('running');
+      expect(before.processed).toBeLessThan(photos.length - 2);
+
+      let task = (await get(survivor, `/task/${tid}`)) as { status: string; processed: number; total: number; errors: unknown[] };
+      while (task.status === 'running') {
+        await pause();
+        task = (await get(survivor, `/task/${tid}`)) as typeof task;
+      }
+      expect(task).toMatchObject({ status: 'done', processed: photos.length, total: photos.length, errors: [] });
+      const profiles = (await get(survivor, `/scan/${collection}/profiles`)) as { file: string }[];
+      expect(profiles.map((p) => p.file).sort()).toEqual(photos.map((r) => r.file).sort());
+      // What the killed replica held when it died was analysed again by the survivor, the attempt counted.
+      const attempts = await database.sql<{ attempts: number; n: number }>(`SELECT attempts, COUNT(*)::integer AS n FROM scan_files GROUP BY attempts ORDER BY attempts`);
+      expect(attempts).toEqual([
+        { attempts: 1, n: photos.length - 1 },
+        { attempts: 2, n: 1 },
+      ]);
     });
   });
 });
