@@ -30,10 +30,9 @@ describe('docker-compose.yml: two replicas on one PostgreSQL behind nginx', () =
     expect(Object.keys(first).filter((name) => !KNOWN.has(name))).toEqual([]);
   });
 
-  it('balances every replica in nginx, and sends the scan family to one of them', () => {
-    const upstream = (name: string) => [...(nginx.match(new RegExp(`upstream ${name} \\{([^}]*)\\}`))?.[1].matchAll(/server (\S+);/g) ?? [])].map((m) => m[1]);
-    expect(upstream('facegate')).toEqual(replicas.map(([name]) => `${name}:8080`));
-    expect(upstream('scans')).toHaveLength(1);
-    expect(nginx).toMatch(/location ~ \^\/\(scan\|task\)\(\/\|\$\) \{\s*proxy_pass http:\/\/scans;/);
+  it('balances every route, the scan family included, over every replica in nginx', () => {
+    const upstreams = [...nginx.matchAll(/upstream (\S+) \{([^}]*)\}/g)].map(([, name, body]) => [name, [...body.matchAll(/server (\S+);/g)].map((m) => m[1])]);
+    expect(upstreams).toEqual([['facegate', replicas.map(([name]) => `${name}:8080`)]]);
+    expect([...nginx.matchAll(/proxy_pass (\S+);/g)].map((m) => m[1])).toEqual(['http://facegate']);
   });
 });
