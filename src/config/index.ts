@@ -76,6 +76,14 @@ export interface RecognitionConfig {
   minIpd: number;
   dominantFace: number;
   rejectionScores: 'none' | 'admin' | 'all';
+  templateFeed: TemplateFeedConfig;
+}
+
+export interface TemplateFeedConfig {
+  /** How often the duplicate search reads template changes committed by other processes. */
+  pollMs: number;
+  /** Changes older than this are erased; a process that has not read them for half of it reads its indexes afresh. */
+  keepMinutes: number;
 }
 
 /** How the duplicate-face search scales (src/service/duplicate-search.ts). */

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { enrollableFace, livenessPasses, matchScore, probeOf, sameFaceAs, videoLivenessPasses } from '../gate/recognition';
+import { enrollableFace, livenessPasses, matchScore, probeOf, videoLivenessPasses } from '../gate/recognition';
 import { embeddingSpace } from '../models/manifest';
 import type { AnalysisOptions, Analyzer, FaceAnalysis } from '../pipeline/analyze';
 import { ImageError, sniffFormat } from '../pipeline/decode';
@@ -8,6 +8,7 @@ import { KeyedLock } from '../keyed-lock';
 import { EnrollmentConflict, type Store } from '../store';
 import { DuplicateSearch, type TemplateChange } from './duplicate-search';
 import { isoSeconds, newImage } from './stored-image';
+import { TemplateFeed } from './template-feed';
 
 /** A refusal with its reference reason (the enrollment server's DecisionReason); `score` goes into authentication answers. */
 export class Rejection extends Error {
@@ -51,10 +52,17 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
   const { recognition, gate } = config;
   const space = embeddingSpace(config.models.dir, options.embedding.model);
   const choice = { detection: gate.fiqa.detection, dominantFace: recognition.dominantFace };
-  // The in-memory index sees only this process's enrollments: one SQLite process has them all, but
-  // PostgreSQL replicas enroll behind each other's backs, so there every search reads the templates.
-  const duplicates = store.backend === 'sqlite' ? new DuplicateSearch(recognition.duplicateIndex, (client) => store.users.templates(client, space)) : undefined;
-  if (recognition.duplicateSearch) duplicates?.loadSoon([config.auth.defaultClient, ...Object.keys(config.auth.clients)]);
+  const duplicates = new DuplicateSearch(recognition.duplicateIndex, (client) => store.users.templates(client, space));
+  // Other replicas (and templates:rebuild) change templates behind this process's back: their
+  // changes are read on a timer, and before every search, under the client's enrollment lock.
+  const feed = new TemplateFeed(store.users, space, duplicates, recognition.templateFeed.keepMinutes * 60_000);
+  if (recognition.duplicateSearch) {
+    const clients = [config.auth.defaultClient, ...Object.keys(config.auth.clients)];
+    // The first catch-up marks where the indexes start; one that fails is made at the first search.
+    feed.catchUp().then(() => duplicates.loadSoon(clients), () => undefined);
+    // A failed read here fails, visibly, at the next enrollment's catch-up.
+    setInterval(() => feed.catchUp().then(() => feed.prune()).catch(() => undefined), recognition.templateFeed.pollMs).unref();
+  }
   const enrollments = new KeyedLock();
 
   const analyseImage = async (bytes: Buffer, label: string): Promise<FaceAnalysis> => {
@@ -93,14 +101,14 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     const threshold = recognition.duplicateThreshold;
     const duplicateOf = async () => {
       if (!recognition.duplicateSearch) return undefined;
-      if (duplicates) return duplicates.duplicateOf(client, face.embedding, threshold);
-      return sameFaceAs(face.embedding, await store.users.templates(client, space), threshold);
+      await feed.catchUp();
+      return duplicates.duplicateOf(client, face.embedding, threshold);
     };
     try {
       // The index must take the new face before the client's next enrollment searches it.
       await enrollments.run(client, async () => {
         await store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
-        duplicates?.apply({ kind: 'enrolled', client, username, embedding: face.embedding });
+        duplicates.apply({ kind: 'enrolled', client, username, embedding: face.embedding });
       });
     } catch (error) {
       if (error instanceof EnrollmentConflict) throw new Rejection(error.reason);
@@ -152,5 +160,5 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     return score;
   };
 
-  return { enroll, authenticate, follow: (change) => duplicates?.apply(change) };
+  return { enroll, authenticate, follow: (change) => duplicates.apply(change) };
 }

@@ -57,6 +57,18 @@ export interface UserMetadata {
   imageKeys: string[];
 }
 
+/**
+ * One committed change to enrolled templates, numbered in commit order: the templates of `username`
+ * changed (an enrollment, a replacement, an erasure), or, with `username` null, every user of
+ * `client` was erased (with `client` null too, of every client). What a process keeping templates in
+ * memory reads to follow the changes other processes make.
+ */
+export interface TemplateChangeRecord {
+  id: number;
+  client: string | null;
+  username: string | null;
+}
+
 /** Why `enroll` wrote nothing; raised before anything of the enrollment is written. */
 export class EnrollmentConflict extends Error {
   constructor(
@@ -174,6 +186,12 @@ export interface UserStore {
   enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => Promise<string | undefined>): Promise<void>;
   metadata(client: string, username: string): Promise<UserMetadata | undefined>;
   delete(client: string, username: string): Promise<boolean>;
+  /** The number of the latest template change; 0 before the first. */
+  latestChange(): Promise<number>;
+  /** Up to `limit` template changes after number `after`, in order. Every enrollment, replacement, erasure and reset records one in its own transaction. */
+  changesAfter(after: number, limit: number): Promise<TemplateChangeRecord[]>;
+  /** Erases the template changes recorded before `cutoff` (they name users, so they are kept only while processes may still need them); how many. */
+  eraseChangesBefore(cutoff: Date): Promise<number>;
 }
 
 export interface ScanStore {

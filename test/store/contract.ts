@@ -206,6 +206,55 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       });
     });
 
+    describe('template changes', () => {
+      const named = (changes: { client: string | null; username: string | null }[]) => changes.map(({ client, username }) => [client, username]);
+
+      it('records every enrollment, replacement, erasure and reset in commit order, nothing for a refused one; a reset erases the changes naming its users', async () => {
+        const store = await fresh();
+        expect(await store.users.latestChange()).toBe(0);
+        await store.users.enroll('owner', enrollment('ada', { upload: image(KEYS[0]) }, face(1)), noDuplicate);
+        await store.users.enroll('other', enrollment('bo', { upload: image(KEYS[1]) }, face(2)), noDuplicate);
+        await store.users.replaceTemplates('owner', 'ada', [{ imageKey: KEYS[0], template: { model: 'fr-feature', modelVersion: 'v2', embedding: face(3) } }], AT);
+        await store.users.delete('other', 'bo');
+        await expect(store.users.enroll('owner', enrollment('ada', { upload: image(KEYS[2]) }, face(4)), noDuplicate)).rejects.toThrow(EnrollmentConflict);
+        expect(await store.users.delete('other', 'bo')).toBe(false);
+        const changes = await store.users.changesAfter(0, 10);
+        expect(named(changes)).toEqual([
+          ['owner', 'ada'],
+          ['other', 'bo'],
+          ['owner', 'ada'],
+          ['other', 'bo'],
+        ]);
+        const ids = changes.map((c) => c.id);
+        expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+        expect(new Set(ids).size).toBe(4);
+        expect(await store.users.latestChange()).toBe(ids[3]);
+        expect(await store.users.changesAfter(ids[1], 1)).toEqual([changes[2]]);
+
+        await store.reset({ client: 'other' });
+        expect(named(await store.users.changesAfter(0, 10))).toEqual([
+          ['owner', 'ada'],
+          ['owner', 'ada'],
+          ['other', null],
+        ]);
+        await store.reset({ allClients: true });
+        const [reset, ...rest] = await store.users.changesAfter(0, 10);
+        expect([reset.client, reset.username, rest]).toEqual([null, null, []]);
+        expect(reset.id).toBeGreaterThan(ids[3]);
+      });
+
+      it('erases changes recorded before a cutoff, and never numbers a later change with an erased number', async () => {
+        const store = await fresh();
+        await store.users.enroll('owner', enrollment('ada', { upload: image(KEYS[0]) }, face(1)), noDuplicate);
+        const first = await store.users.latestChange();
+        expect(await store.users.eraseChangesBefore(new Date(Date.now() - 60_000))).toBe(0);
+        expect(await store.users.eraseChangesBefore(new Date(Date.now() + 60_000))).toBe(1);
+        expect(await store.users.changesAfter(0, 10)).toEqual([]);
+        await store.users.delete('owner', 'ada');
+        expect((await store.users.changesAfter(0, 10)).map((c) => c.id)).toEqual([first + 1]);
+      });
+    });
+
     describe('scans', () => {
       it('takes an intake in batches, hands out pending files, records results and reads them back', async () => {
         const store = await fresh();

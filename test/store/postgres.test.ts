@@ -96,7 +96,7 @@ describeWithPostgres('PostgreSQL store', () => {
       const { database } = await replicas(1);
       const sqlite = await openStore({ dataDir: mkdtempSync(join(tmpdir(), 'facegate-pg-schema-')), busyTimeoutMs: 1000 });
       const sqliteTypes: Record<string, string> = { INTEGER: 'integer', TEXT: 'text', BLOB: 'bytea' };
-      const tables = ['users', 'images', 'templates', 'tasks', 'scan_files'];
+      const tables = ['users', 'images', 'templates', 'tasks', 'scan_files', 'template_changes'];
       const sqliteColumns = tables.flatMap((table) =>
         (sqliteDb(sqlite).prepare(`PRAGMA table_info(${table})`).all() as { name: string; type: string; notnull: number; pk: number }[]).map(
           (c) => `${table}.${c.name} ${sqliteTypes[c.type]} ${c.notnull || c.pk ? 'not null' : 'null'}`,
@@ -114,10 +114,10 @@ describeWithPostgres('PostgreSQL store', () => {
       expect(postgresColumns.sort()).toEqual(sqliteColumns.sort());
     });
 
-    it('is upgraded from the previous release (version 3, without scan leases), keeping its rows', async () => {
+    it('is upgraded from the previous release (version 3, without scan leases and template changes), keeping its rows', async () => {
       const { database, stores } = await replicas(1);
       await storeTask(stores[0], { id: 'task-1', client: 'owner', collection: 'c', createdAt: AT }, [{ name: 'a.jpg', bytes: randomBytes(8) }]);
-      await database.sql('ALTER TABLE scan_files DROP COLUMN lease_until, DROP COLUMN lease_holder; DROP INDEX scan_files_pending');
+      await database.sql('ALTER TABLE scan_files DROP COLUMN lease_until, DROP COLUMN lease_holder; DROP INDEX scan_files_pending; DROP TABLE template_changes');
       await database.sql('UPDATE schema_version SET version = 3');
       const upgraded = await openReplica(database);
       opened.push(upgraded);

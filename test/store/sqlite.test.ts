@@ -17,7 +17,7 @@ describe('SqliteStore', () => {
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(await store.schemaVersion()).toBe(MIGRATIONS.length);
     const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['images', 'scan_files', 'tasks', 'templates', 'users']);
+    expect(tables).toEqual(['images', 'scan_files', 'sqlite_sequence', 'tasks', 'template_changes', 'templates', 'users']);
     expect(await store.isWritable()).toBe(true);
     await store.close();
   });

@@ -5,7 +5,7 @@ import { Database } from './database';
 import { PostgresImages } from './images';
 import { migrate, storedSchemaVersion } from './schema';
 import { PostgresScans } from './scans';
-import { PostgresUsers } from './users';
+import { PostgresUsers, recordTemplateChange } from './users';
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database (libpq's URL form; ?sslmode=... is understood). */
@@ -37,7 +37,7 @@ export function describeDatabase(url: string): string {
 
 /** Tables that hold a client's data, parents first: deleting users and tasks cascades to templates and scan files. */
 const CLIENT_TABLES = ['users', 'images', 'tasks'];
-const ALL_TABLES = ['users', 'images', 'templates', 'tasks', 'scan_files'];
+const ALL_TABLES = ['users', 'images', 'templates', 'tasks', 'scan_files', 'template_changes'];
 
 /**
  * The store on a PostgreSQL database that several replicas share: the same tables, answers and
@@ -84,16 +84,18 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Erases the scope's users, templates, images and scans in one transaction, then VACUUMs every
+   * Erases the scope's users, templates, images and scans in one transaction, with the template
+   * changes that name its users (one change saying the scope was erased stays), then VACUUMs every
    * table they were in: their dead rows go, and no query, replica or index reaches them again
    * (their bytes can stay in free space and in the WAL: see docs/reliability.md, Erasure on PostgreSQL).
    */
   async reset(scope: ResetScope): Promise<void> {
     await this.db.transaction(async () => {
-      for (const table of CLIENT_TABLES) {
+      for (const table of [...CLIENT_TABLES, 'template_changes']) {
         if ('client' in scope) await this.db.run(`DELETE FROM ${table} WHERE client = $1`, [scope.client]);
         else await this.db.run(`DELETE FROM ${table}`);
       }
+      await recordTemplateChange(this.db, 'client' in scope ? scope.client : null, null);
     });
     await this.db.vacuum(ALL_TABLES);
   }

@@ -6,7 +6,7 @@ import { MIGRATION_LOCK } from './locks';
  * that gives SQLite the same tables (MIGRATIONS.length), so both backends report one version for
  * one schema. A new SQLite migration needs its PostgreSQL counterpart here (a test compares the two).
  */
-export const POSTGRES_SCHEMA_VERSION = 4;
+export const POSTGRES_SCHEMA_VERSION = 5;
 
 /** SQLite's fourth migration: leases of scan files, for the queue replicas share. */
 const SCAN_LEASES = `
@@ -15,11 +15,26 @@ const SCAN_LEASES = `
   CREATE INDEX scan_files_pending ON scan_files(task_id, position) WHERE status = 'pending';
 `;
 
+/**
+ * SQLite's fifth migration: the change feed of enrolled templates. Numbers come from a sequence,
+ * whose order is the commit order only because every writer records its change last, under
+ * TEMPLATE_CHANGES_LOCK (postgres/users.ts).
+ */
+const TEMPLATE_CHANGES = `
+  CREATE TABLE template_changes (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    client       text,
+    username     text,
+    recorded_at  text COLLATE "C" NOT NULL
+  );
+  CREATE INDEX template_changes_recorded ON template_changes(recorded_at);
+`;
+
 /** How a database at a released version (the key) reaches the next one. */
-const UPGRADES: Record<number, string> = { 3: SCAN_LEASES };
+const UPGRADES: Record<number, string> = { 3: SCAN_LEASES, 4: TEMPLATE_CHANGES };
 
 /**
- * SQLite's tables after its four migrations, in PostgreSQL's dialect: blobs are bytea, ids bigint,
+ * SQLite's tables after its five migrations, in PostgreSQL's dialect: blobs are bytea, ids bigint,
  * and timestamps stay the ISO 8601 text the SQLite backend stores, so both answer alike. Text that is
  * compared or sorted (timestamps) uses the "C" collation, which orders bytes as SQLite does whatever
  * the database's locale. `tasks.seq` stands in for SQLite's implicit rowid (tasks created in one
@@ -93,6 +108,7 @@ const CURRENT_SCHEMA = `
   );
   CREATE INDEX scan_files_status ON scan_files(task_id, status);
   ${SCAN_LEASES}
+  ${TEMPLATE_CHANGES}
 `;
 
 /** The version recorded in the database; 0 before the first migration. */

@@ -1,13 +1,34 @@
 import type { DatabaseError } from 'pg';
-import { type EmbeddingSpace, EnrollmentConflict, imagePlace, type NewEnrollment, type OutdatedUser, type TemplateRecord, templatePlace, type UserMetadata, type UserStore } from '../contract';
+import {
+  type EmbeddingSpace,
+  EnrollmentConflict,
+  imagePlace,
+  type NewEnrollment,
+  type OutdatedUser,
+  type TemplateChangeRecord,
+  type TemplateRecord,
+  templatePlace,
+  type UserMetadata,
+  type UserStore,
+} from '../contract';
 import { fromBlob, toBlob, userMetadataOf } from '../rows';
 import type { Sealer } from '../sealer';
 import type { Database } from './database';
 import type { PostgresImages } from './images';
-import { enrollmentLock } from './locks';
+import { enrollmentLock, TEMPLATE_CHANGES_LOCK } from './locks';
 
 /** The tables an erased user leaves dead rows in. */
 const USER_TABLES = ['users', 'images', 'templates'];
+
+/**
+ * Inside a transaction, as its last statement: records that the templates of `username` of `client`
+ * changed (username null: the client's users were erased; client null too: every client's), then
+ * holds the feed's lock until the commit.
+ */
+export async function recordTemplateChange(db: Database, client: string | null, username: string | null): Promise<void> {
+  await db.run('SELECT pg_advisory_xact_lock($1, $2)', TEMPLATE_CHANGES_LOCK);
+  await db.run('INSERT INTO template_changes (client, username, recorded_at) VALUES ($1, $2, $3)', [client, username, new Date().toISOString()]);
+}
 
 const isUsernameTaken = (error: unknown): boolean =>
   (error as DatabaseError).code === '23505' && (error as DatabaseError).constraint === 'users_client_username';
@@ -84,6 +105,7 @@ export class PostgresUsers implements UserStore {
       if (userId === undefined) return;
       await this.db.run('DELETE FROM templates WHERE user_id = $1', [userId]);
       for (const { imageKey, template } of replacements) await this.insertTemplate(userId, imageKey, template, createdAt);
+      await recordTemplateChange(this.db, client, username);
     });
   }
 
@@ -126,6 +148,7 @@ export class PostgresUsers implements UserStore {
           await this.db.run('UPDATE images SET user_id = $1, used_at = COALESCE(used_at, $2) WHERE key = $3', [userId, enrollment.createdAt, imageKey]);
         }
         await this.insertTemplate(userId, imageKey, enrollment.template, enrollment.createdAt);
+        await recordTemplateChange(this.db, client, enrollment.username);
       });
     } catch (error) {
       if (isUsernameTaken(error)) throw new EnrollmentConflict('DUPLICATE_USERNAME');
@@ -164,8 +187,29 @@ export class PostgresUsers implements UserStore {
 
   /** Erases the user with their templates and images (cascade), then VACUUMs the tables they were in. */
   async delete(client: string, username: string): Promise<boolean> {
-    const deleted = (await this.db.run('DELETE FROM users WHERE client = $1 AND username = $2', [client, username])) > 0;
+    const deleted = await this.db.transaction(async () => {
+      const gone = (await this.db.run('DELETE FROM users WHERE client = $1 AND username = $2', [client, username])) > 0;
+      if (gone) await recordTemplateChange(this.db, client, username);
+      return gone;
+    });
     if (deleted) await this.db.vacuum(USER_TABLES);
     return deleted;
+  }
+
+  async latestChange(): Promise<number> {
+    const row = await this.db.row<{ id: string | null }>('SELECT max(id) AS id FROM template_changes');
+    return Number(row?.id ?? 0);
+  }
+
+  async changesAfter(after: number, limit: number): Promise<TemplateChangeRecord[]> {
+    const rows = await this.db.rows<{ id: string; client: string | null; username: string | null }>(
+      'SELECT id, client, username FROM template_changes WHERE id > $1 ORDER BY id LIMIT $2',
+      [after, limit],
+    );
+    return rows.map((r) => ({ id: Number(r.id), client: r.client, username: r.username }));
+  }
+
+  async eraseChangesBefore(cutoff: Date): Promise<number> {
+    return this.db.run('DELETE FROM template_changes WHERE recorded_at < $1', [cutoff.toISOString()]);
   }
 }

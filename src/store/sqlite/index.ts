@@ -8,7 +8,7 @@ import { SqliteImages } from './images';
 import { MIGRATIONS } from './migrations';
 import { SqliteScans } from './scans';
 import { type SealOutcome, sealExisting } from './seal-existing';
-import { SqliteUsers } from './users';
+import { recordTemplateChange, SqliteUsers } from './users';
 
 export interface SqliteOptions {
   dataDir: string;
@@ -109,16 +109,18 @@ export class SqliteStore implements Store {
 
   /**
    * Erases the scope's users, templates, images and scans (files, profiles and thumbnails) in one
-   * transaction, then gives the space back to the file system.
+   * transaction, with the template changes that name its users (one change saying the scope was
+   * erased stays), then gives the space back to the file system.
    */
   async reset(scope: ResetScope): Promise<void> {
-    const tables = ['users', 'images', 'tasks'];
+    const tables = ['users', 'images', 'tasks', 'template_changes'];
     this.db.transaction(() => {
       // Deleting users and tasks cascades to their templates and scan files.
       for (const table of tables) {
         if ('client' in scope) this.db.prepare(`DELETE FROM ${table} WHERE client = ?`).run(scope.client);
         else this.db.prepare(`DELETE FROM ${table}`).run();
       }
+      recordTemplateChange(this.db, 'client' in scope ? scope.client : null, null);
     })();
     this.db.exec('VACUUM');
     flushErased(this.db);

@@ -110,4 +110,15 @@ export const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE scan_files ADD COLUMN lease_holder TEXT;
   CREATE INDEX scan_files_pending ON scan_files(task_id, position) WHERE status = 'pending';
   `,
+  // The change feed of enrolled templates, for processes that keep them in memory (the duplicate
+  // search). AUTOINCREMENT: a number is never reused once its row is erased.
+  `
+  CREATE TABLE template_changes (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    client       TEXT,
+    username     TEXT,
+    recorded_at  TEXT NOT NULL
+  );
+  CREATE INDEX template_changes_recorded ON template_changes(recorded_at);
+  `,
 ];

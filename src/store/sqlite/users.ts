@@ -5,6 +5,7 @@ import {
   imagePlace,
   type NewEnrollment,
   type OutdatedUser,
+  type TemplateChangeRecord,
   type TemplateRecord,
   templatePlace,
   type UserMetadata,
@@ -15,6 +16,14 @@ import type { Sealer } from '../sealer';
 import { KeyedLock } from '../../keyed-lock';
 import { flushErased } from './erasure';
 import type { SqliteImages } from './images';
+
+/**
+ * Inside a transaction: records that the templates of `username` of `client` changed (username
+ * null: the client's users were erased; client null too: every client's).
+ */
+export function recordTemplateChange(db: Database.Database, client: string | null, username: string | null): void {
+  db.prepare('INSERT INTO template_changes (client, username, recorded_at) VALUES (?, ?, ?)').run(client, username, new Date().toISOString());
+}
 
 /**
  * Enrolled people: a user row, their face templates (sealed at rest) and their images. A user
@@ -95,6 +104,7 @@ export class SqliteUsers implements UserStore {
       if (userId === undefined) return;
       this.db.prepare('DELETE FROM templates WHERE user_id = ?').run(userId);
       for (const { imageKey, template } of replacements) this.insertTemplate(userId, imageKey, template, createdAt);
+      recordTemplateChange(this.db, client, username);
     })();
   }
 
@@ -126,6 +136,7 @@ export class SqliteUsers implements UserStore {
           this.db.prepare('UPDATE images SET user_id = ?, used_at = COALESCE(used_at, ?) WHERE key = ?').run(userId, enrollment.createdAt, imageKey);
         }
         this.insertTemplate(userId, imageKey, enrollment.template, enrollment.createdAt);
+        recordTemplateChange(this.db, client, enrollment.username);
       })();
     });
   }
@@ -165,8 +176,24 @@ export class SqliteUsers implements UserStore {
 
   /** Erases the user with their templates and images (cascade), leaving no copy in the database files. */
   async delete(client: string, username: string): Promise<boolean> {
-    const deleted = this.db.prepare('DELETE FROM users WHERE client = ? AND username = ?').run(client, username).changes > 0;
+    const deleted = this.db.transaction(() => {
+      const gone = this.db.prepare('DELETE FROM users WHERE client = ? AND username = ?').run(client, username).changes > 0;
+      if (gone) recordTemplateChange(this.db, client, username);
+      return gone;
+    })();
     if (deleted) flushErased(this.db);
     return deleted;
+  }
+
+  async latestChange(): Promise<number> {
+    return (this.db.prepare('SELECT max(id) AS id FROM template_changes').get() as { id: number | null }).id ?? 0;
+  }
+
+  async changesAfter(after: number, limit: number): Promise<TemplateChangeRecord[]> {
+    return this.db.prepare('SELECT id, client, username FROM template_changes WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as TemplateChangeRecord[];
+  }
+
+  async eraseChangesBefore(cutoff: Date): Promise<number> {
+    return this.db.prepare('DELETE FROM template_changes WHERE recorded_at < ?').run(cutoff.toISOString()).changes;
   }
 }

@@ -1,0 +1,86 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config';
+import { DuplicateSearch } from '../../src/service/duplicate-search';
+import { TemplateFeed } from '../../src/service/template-feed';
+import { openStore, type Store } from '../../src/store';
+import { seededRandom } from '../helpers/random';
+
+const SPACE = { model: 'fr-feature', modelVersion: 'v1' };
+const AT = '2026-11-29T06:00:00Z';
+const KEEP_MS = 600_000;
+const { duplicateIndex } = loadConfig({}).recognition;
+
+/** A unit-length embedding drawn from `seed`: different seeds give faces that do not match. */
+function face(seed: number): Float32Array {
+  const random = seededRandom(seed);
+  const values = Float32Array.from({ length: 64 }, () => random() - 0.5);
+  const norm = Math.hypot(...values);
+  return values.map((v) => v / norm);
+}
+
+async function enroll(store: Store, username: string, embedding: Float32Array): Promise<string> {
+  const key = randomUUID();
+  const upload = { key, contentType: 'image/jpeg', fileSize: 64, width: 8, height: 8, createdAt: AT, original: randomBytes(64), cropped: randomBytes(16), analysis: '{}' };
+  await store.users.enroll('owner', { username, createdAt: AT, image: { upload }, template: { ...SPACE, embedding } }, async () => undefined);
+  return key;
+}
+
+/**
+ * This process's duplicate search and its feed over one SQLite database, and `other`: a second
+ * store on the same file, standing for another process writing behind its back (templates:rebuild
+ * beside the server; on PostgreSQL, another replica, in test/store/postgres-replicas.test.ts).
+ */
+async function twoProcesses(clock: () => number = Date.now) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'facegate-feed-'));
+  const mine = await openStore({ dataDir, busyTimeoutMs: 1000 });
+  const other = await openStore({ dataDir, busyTimeoutMs: 1000 });
+  const search = new DuplicateSearch(duplicateIndex, (client) => mine.users.templates(client, SPACE));
+  const feed = new TemplateFeed(mine.users, SPACE, search, KEEP_MS, clock);
+  const duplicateOf = (embedding: Float32Array) => search.duplicateOf('owner', embedding, 0.9);
+  return { mine, other, search, feed, duplicateOf, close: () => Promise.all([mine.close(), other.close()]) };
+}
+
+describe('TemplateFeed', () => {
+  it("brings the index in step with another process's enrollments, template replacements, erasures and resets", async () => {
+    const { other, feed, duplicateOf, close } = await twoProcesses();
+    await feed.catchUp();
+    expect(await duplicateOf(face(1))).toBeUndefined();
+
+    const key = await enroll(other, 'ada', face(1));
+    // Unseen until the feed is read: what the feed is for.
+    expect(await duplicateOf(face(1))).toBeUndefined();
+    await feed.catchUp();
+    expect(await duplicateOf(face(1))).toBe('ada');
+
+    await other.users.replaceTemplates('owner', 'ada', [{ imageKey: key, template: { ...SPACE, embedding: face(2) } }], AT);
+    await feed.catchUp();
+    expect([await duplicateOf(face(1)), await duplicateOf(face(2))]).toEqual([undefined, 'ada']);
+
+    await other.users.delete('owner', 'ada');
+    await enroll(other, 'bo', face(3));
+    await feed.catchUp();
+    expect([await duplicateOf(face(2)), await duplicateOf(face(3))]).toEqual([undefined, 'bo']);
+
+    await other.reset({ client: 'owner' });
+    await feed.catchUp();
+    expect(await duplicateOf(face(3))).toBeUndefined();
+    await close();
+  });
+
+  it('reads every index afresh once it has not read the changes for half the time they are kept (they may be erased unread)', async () => {
+    let now = Date.parse(AT);
+    const { other, feed, duplicateOf, close } = await twoProcesses(() => now);
+    await feed.catchUp();
+    expect(await duplicateOf(face(1))).toBeUndefined();
+    await enroll(other, 'ada', face(1));
+    // Another replica's pruning erased the change before this process read it.
+    expect(await other.users.eraseChangesBefore(new Date(Date.now() + 60_000))).toBe(1);
+    now += KEEP_MS / 2 + 1;
+    await feed.catchUp();
+    expect(await duplicateOf(face(1))).toBe('ada');
+    await close();
+  });
+});
