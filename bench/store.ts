@@ -7,10 +7,17 @@
  * Per size it prints: the time to load the templates and the memory they take (process RSS
  * growth), the exact scan's latency, the latency and recall@1 (against the exact scan) of the
  * 8-bit scan and of the HNSW graph for each number of re-scored candidates, the graph's build
- * time and memory, and enrollments per second on SQLite (store write plus index search and update).
+ * time and memory, and enrollments on SQLite and on PostgreSQL, one at a time (per second and
+ * latency: the store's transaction with its sealed 60 KB photo, the template feed's catch-up and the
+ * 8-bit search of the index under the client's lock, as src/service/enrollment.ts does).
+ * Then one replica process against two on PostgreSQL (bench/store-replicas.ts; `--replica-enrolls`,
+ * 400, `--in-flight`, 4 per replica). PostgreSQL: a fresh database on the server
+ * FACEGATE_BENCH_DATABASE_URL names, else the test cluster's (eval "$(scripts/pg-test-cluster.sh start)");
+ * without either, those columns say so.
  * Graph parameters default to config `recognition.duplicateIndex`; `--connectivity`,
  * `--expansion-add`, `--expansion-search` and `--quantisation` override them.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,42 +25,17 @@ import { performance } from 'node:perf_hooks';
 import { seededRandom } from '../eval/random';
 import { type DuplicateIndexConfig, loadConfig } from '../src/config';
 import { TemplateIndex } from '../src/service/duplicate-search';
-import { SqliteStore } from '../src/store/sqlite';
+import { openStore } from '../src/store';
 import { argValue, percentile, stealMeter } from './stats';
+import { BENCH_SERVER_URL, type EnrollFigures, enrollThroughput, openBenchStore, withFreshDatabase } from './store-enroll';
+import { compareReplicas } from './store-replicas';
+import { DIMENSIONS, nearDuplicate, unitVector } from './synthetic-templates';
 
-const DIMENSIONS = 512; // fr-feature's embedding
 const HIGHEST_GENUINE = 0.92;
 
 function argText(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? process.argv[index + 1] : undefined;
-}
-
-/** A seeded random unit vector: row `row` of the synthetic population, the same on every run. */
-function unitVector(seed: number, row: number): Float32Array {
-  const random = seededRandom(seed * 7_919 + row * 2_654_435_761);
-  const v = new Float32Array(DIMENSIONS);
-  let squares = 0;
-  for (let i = 0; i < DIMENSIONS; i += 2) {
-    const radius = Math.sqrt(-2 * Math.log(1 - random()));
-    const angle = 2 * Math.PI * random();
-    v[i] = radius * Math.cos(angle);
-    v[i + 1] = radius * Math.sin(angle);
-    squares += v[i] * v[i] + v[i + 1] * v[i + 1];
-  }
-  const norm = Math.sqrt(squares);
-  for (let i = 0; i < DIMENSIONS; i++) v[i] /= norm;
-  return v;
-}
-
-/** A unit vector whose cosine with the unit vector `target` is `cosine`: another capture of the same face. */
-function nearDuplicate(target: Float32Array, cosine: number, noise: Float32Array): Float32Array {
-  let along = 0;
-  for (let i = 0; i < DIMENSIONS; i++) along += noise[i] * target[i];
-  const across = noise.map((x, i) => x - along * target[i]);
-  const norm = Math.hypot(...across);
-  const side = Math.sqrt(1 - cosine * cosine);
-  return target.map((x, i) => cosine * x + (side * across[i]) / norm);
 }
 
 const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
@@ -79,33 +61,37 @@ interface Row {
   graph?: { buildS: number; MiB: number };
   exact: number[];
   sweeps: Sweep[];
-  enrollsPerS: number;
+  sqlite: EnrollFigures;
+  /** Absent without a PostgreSQL server. */
+  postgres?: EnrollFigures;
 }
 
-/** Enrollments per second on a fresh SQLite store, each searching (by the 8-bit scan) and then joining `index`. */
-async function enrollThroughput(index: TemplateIndex, count: number, threshold: number): Promise<number> {
+/** New faces for the enrollment rows: a population of their own, so none is a duplicate. */
+const newFace = (i: number) => unitVector(99, i);
+
+/** Enrollments on a fresh SQLite store and (with a server) a fresh PostgreSQL database, each searching and then joining `index`. */
+async function enrollments(index: TemplateIndex, config: DuplicateIndexConfig, count: number, threshold: number): Promise<{ sqlite: EnrollFigures; postgres?: EnrollFigures }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'facegate-bench-store-'));
-  const store = SqliteStore.open({ dataDir, busyTimeoutMs: 5000 });
-  const photo = Buffer.alloc(40_000, 7);
+  const sqliteStore = await openStore({ dataDir, busyTimeoutMs: 5000 });
+  let sqlite: EnrollFigures;
   try {
-    const started = performance.now();
-    for (let i = 0; i < count; i++) {
-      const username = `bench-${i}`;
-      const embedding = unitVector(99, i);
-      const createdAt = new Date().toISOString();
-      const upload = { key: `bench-${i}`, contentType: 'image/jpeg', fileSize: photo.length, width: 640, height: 480, createdAt, original: photo, cropped: photo, analysis: '{}' };
-      const template = { model: 'fr-feature', modelVersion: 'bench', embedding };
-      await store.users.enroll('bench', { username, createdAt, image: { upload }, template }, async () => {
-        const nearest = index.nearest(embedding);
-        return nearest && nearest.score >= threshold ? nearest.username : undefined;
-      });
-      index.add(username, embedding);
-    }
-    return count / ((performance.now() - started) / 1000);
+    sqlite = await enrollThroughput(sqliteStore, index, config, newFace, count, threshold);
   } finally {
-    await store.close();
+    await sqliteStore.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+  // The same faces again on PostgreSQL: the index forgets the SQLite run's first.
+  for (let i = 0; i < count; i++) index.remove(`bench-${i}`);
+  if (!BENCH_SERVER_URL) return { sqlite };
+  const postgres = await withFreshDatabase(async (url) => {
+    const store = await openBenchStore(url, randomBytes(32).toString('hex'), 4);
+    try {
+      return await enrollThroughput(store, index, config, newFace, count, threshold);
+    } finally {
+      await store.close();
+    }
+  });
+  return { sqlite, postgres };
 }
 
 /**
@@ -158,8 +144,8 @@ async function measure(size: number, config: DuplicateIndexConfig, candidateSwee
     });
   const sweeps = sweep('8-bit scan');
   live.candidates = config.candidates;
-  const enrollsPerS = await enrollThroughput(index, enrolls, threshold);
-  if (!withGraph) return { size, loadS, vectorsMiB: loaded - before, exact, sweeps, enrollsPerS };
+  const stores = await enrollments(index, live, enrolls, threshold);
+  if (!withGraph) return { size, loadS, vectorsMiB: loaded - before, exact, sweeps, ...stores };
 
   const unbuilt = rssMiB();
   live.graphFrom = 1;
@@ -167,7 +153,7 @@ async function measure(size: number, config: DuplicateIndexConfig, candidateSwee
   index.fillGraph(Number.MAX_SAFE_INTEGER);
   const graph = { buildS: (performance.now() - building) / 1000, MiB: rssMiB() - unbuilt };
   sweeps.push(...sweep('graph'));
-  return { size, loadS, vectorsMiB: loaded - before, graph, exact, sweeps, enrollsPerS };
+  return { size, loadS, vectorsMiB: loaded - before, graph, exact, sweeps, ...stores };
 }
 
 async function main(): Promise<void> {
@@ -203,16 +189,29 @@ async function main(): Promise<void> {
         r.sweeps.map((w) => `${w.search} ${w.candidates} candidates ${ms(w.latency)} ms recall ${w.recall.toFixed(3)}`).join(', '),
     );
   }
-  console.log('\n| templates | load s | templates MiB (full precision + 8-bit) | exact scan ms p50 / p99 | graph build s | graph MiB | enrolls/s SQLite | enrolls/s PostgreSQL |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  const enrolled = (figures?: EnrollFigures) => (figures ? `${(figures.enrollments / figures.seconds).toFixed(0)} | ${ms(figures.latency)}` : 'no server | -');
+  console.log(
+    '\n| templates | load s | templates MiB (full precision + 8-bit) | exact scan ms p50 / p99 | graph build s | graph MiB | SQLite enrolls/s | SQLite enroll ms p50 / p99 | PostgreSQL enrolls/s | PostgreSQL enroll ms p50 / p99 |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const built = r.graph ? `${r.graph.buildS.toFixed(1)} | ${r.graph.MiB.toFixed(0)}` : 'not built | -';
-    console.log(`| ${r.size} | ${r.loadS.toFixed(1)} | ${r.vectorsMiB.toFixed(0)} | ${ms(r.exact)} | ${built} | ${r.enrollsPerS.toFixed(0)} | (after the backends merge) |`);
+    console.log(`| ${r.size} | ${r.loadS.toFixed(1)} | ${r.vectorsMiB.toFixed(0)} | ${ms(r.exact)} | ${built} | ${enrolled(r.sqlite)} | ${enrolled(r.postgres)} |`);
   }
   console.log('\n| templates | search | candidates re-scored | ms p50 / p99 | recall@1 | recall@1, similarity within 0.05 of the threshold |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) {
     for (const w of r.sweeps) console.log(`| ${r.size} | ${w.search} | ${w.candidates} | ${ms(w.latency)} | ${w.recall.toFixed(3)} | ${w.recallAtThreshold.toFixed(3)} |`);
+  }
+  if (BENCH_SERVER_URL) {
+    const replicaEnrolls = argValue('replica-enrolls', 400);
+    const inFlight = argValue('in-flight', 4);
+    console.log(`\nOne replica process against two on one PostgreSQL database: ${replicaEnrolls} enrollments per row split between them, ${inFlight} in flight in each, sealed 60 KB photos, feed catch-up and index search under the client's lock`);
+    console.log('\n| replicas | clients | enrolls/s | enroll ms p50 / p99 |');
+    console.log('|---|---|---|---|');
+    for (const r of await compareReplicas(replicaEnrolls, inFlight)) console.log(`| ${r.replicas} | ${r.clients} | ${r.perS.toFixed(0)} | ${ms(r.latency)} |`);
+  } else {
+    console.log('\nNo PostgreSQL server (FACEGATE_BENCH_DATABASE_URL or FACEGATE_TEST_DATABASE_URL): the PostgreSQL columns and the replica rows were not measured');
   }
   console.log(`CPU stolen by other machines during the run: ${(steal() * 100).toFixed(0)}%`);
 }
