@@ -31,7 +31,7 @@ export interface EnrollFigures {
  */
 export function enrollmentPath(store: Store, indexConfig: DuplicateIndexConfig, searched?: TemplateIndex) {
   const search = new DuplicateSearch(indexConfig, (client) => store.users.templates(client, BENCH_SPACE));
-  const feed = new TemplateFeed(store.users, BENCH_SPACE, search, 10 * 60_000);
+  const feed = new TemplateFeed(store.users, BENCH_SPACE, search);
   const turns = new KeyedLock();
   return {
     /** Reads the feed's starting point, as the service does at start-up. */

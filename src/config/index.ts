@@ -82,7 +82,7 @@ export interface RecognitionConfig {
 export interface TemplateFeedConfig {
   /** How often the duplicate search reads template changes committed by other processes. */
   pollMs: number;
-  /** Changes older than this are erased; a process that has not read them for half of it reads its indexes afresh. */
+  /** Changes older than this are erased, all but the latest; a process that finds some missing after the last it applied reads its indexes afresh. */
   keepMinutes: number;
 }
 

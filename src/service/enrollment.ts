@@ -55,13 +55,12 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
   const duplicates = new DuplicateSearch(recognition.duplicateIndex, (client) => store.users.templates(client, space));
   // Other replicas (and templates:rebuild) change templates behind this process's back: their
   // changes are read on a timer, and before every search, under the client's enrollment lock.
-  const feed = new TemplateFeed(store.users, space, duplicates, recognition.templateFeed.keepMinutes * 60_000);
+  const feed = new TemplateFeed(store.users, space, duplicates);
   if (recognition.duplicateSearch) {
     const clients = [config.auth.defaultClient, ...Object.keys(config.auth.clients)];
     // The first catch-up marks where the indexes start; one that fails is made at the first search.
     feed.catchUp().then(() => duplicates.loadSoon(clients), () => undefined);
-    // A failed read here fails, visibly, at the next enrollment's catch-up.
-    setInterval(() => feed.catchUp().then(() => feed.prune()).catch(() => undefined), recognition.templateFeed.pollMs).unref();
+    feed.follow(recognition.templateFeed.pollMs, recognition.templateFeed.keepMinutes * 60_000, store.lifetime);
   }
   const enrollments = new KeyedLock();
 

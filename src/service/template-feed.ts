@@ -14,24 +14,21 @@ const BATCH = 500;
  * committed change is read, the indexes hold what the store holds.
  */
 export class TemplateFeed {
-  /** The last change applied; undefined until the first catch-up, and after falling behind. */
+  /** The last change applied; undefined until the first catch-up. */
   private cursor: number | undefined;
-  private caughtUpAt = 0;
   private reading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly users: UserStore,
     private readonly space: EmbeddingSpace,
     private readonly search: DuplicateSearch,
-    /** How long the store keeps changes (config recognition.templateFeed.keepMinutes). */
-    private readonly keepMs: number,
-    private readonly clock: () => number = Date.now,
   ) {}
 
   /**
-   * Applies every change committed before it started, after any catch-up already running. The first
-   * (and one after the process fell behind by half of keepMs, when unread changes may be erased)
-   * drops every index instead, to be read afresh, and starts from the latest change.
+   * Applies every change committed before it started, after any catch-up already running. The
+   * first, and one that finds numbers missing after the last change applied (erased unread: by
+   * `prune` elsewhere, or by a reset), drops every index instead, to be read afresh, and goes on
+   * from the latest change.
    */
   catchUp(): Promise<void> {
     const next = this.reading.then(() => this.read());
@@ -39,21 +36,26 @@ export class TemplateFeed {
     return next;
   }
 
-  /** Erases the changes older than keepMs. */
-  prune(): Promise<number> {
-    return this.users.eraseChangesBefore(new Date(this.clock() - this.keepMs));
+  /**
+   * Catches up every `pollMs` and erases the changes older than `keepMs` (they name users), until
+   * `lifetime` (the store's) ends: catch-ups before searches then have little to read. A failed
+   * poll is left to the next one; the catch-up before a search fails visibly.
+   */
+  follow(pollMs: number, keepMs: number, lifetime: AbortSignal): void {
+    if (lifetime.aborted) return;
+    const timer = setInterval(() => {
+      this.catchUp()
+        .then(() => this.users.eraseChangesBefore(new Date(Date.now() - keepMs)))
+        .catch(() => undefined);
+    }, pollMs).unref();
+    lifetime.addEventListener('abort', () => clearInterval(timer), { once: true });
   }
 
   private async read(): Promise<void> {
-    const startedAt = this.clock();
-    if (this.cursor === undefined || startedAt - this.caughtUpAt > this.keepMs / 2) {
-      this.cursor = await this.users.latestChange();
-      this.search.apply({ kind: 'reset' });
-      this.caughtUpAt = startedAt;
-      return;
-    }
+    if (this.cursor === undefined) return this.restart();
     for (let changes = await this.users.changesAfter(this.cursor, BATCH); changes.length > 0; changes = await this.users.changesAfter(this.cursor, BATCH)) {
       for (const { id, client, username } of changes) {
+        if (id !== this.cursor + 1) return this.restart();
         if (username === null || client === null) {
           this.search.apply({ kind: 'reset', client: client ?? undefined });
         } else {
@@ -62,6 +64,10 @@ export class TemplateFeed {
         this.cursor = id;
       }
     }
-    this.caughtUpAt = startedAt;
+  }
+
+  private async restart(): Promise<void> {
+    this.cursor = await this.users.latestChange();
+    this.search.apply({ kind: 'reset' });
   }
 }

@@ -190,7 +190,10 @@ export interface UserStore {
   latestChange(): Promise<number>;
   /** Up to `limit` template changes after number `after`, in order. Every enrollment, replacement, erasure and reset records one in its own transaction. */
   changesAfter(after: number, limit: number): Promise<TemplateChangeRecord[]>;
-  /** Erases the template changes recorded before `cutoff` (they name users, so they are kept only while processes may still need them); how many. */
+  /**
+   * Erases the template changes recorded before `cutoff`, but never the latest, whose number tells a
+   * process behind that it missed some (they name users, so they are not kept for long); how many.
+   */
   eraseChangesBefore(cutoff: Date): Promise<number>;
 }
 
@@ -244,5 +247,7 @@ export interface Store {
   reset(scope: ResetScope): Promise<void>;
   /** True when the database accepts a write right now. */
   isWritable(): Promise<boolean>;
+  /** Aborted by `close`: work that runs in the background on the store (the template feed's poll) stops with it. */
+  readonly lifetime: AbortSignal;
   close(): Promise<void>;
 }

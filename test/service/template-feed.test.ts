@@ -10,7 +10,6 @@ import { seededRandom } from '../helpers/random';
 
 const SPACE = { model: 'fr-feature', modelVersion: 'v1' };
 const AT = '2026-11-29T06:00:00Z';
-const KEEP_MS = 600_000;
 const { duplicateIndex } = loadConfig({}).recognition;
 
 /** A unit-length embedding drawn from `seed`: different seeds give faces that do not match. */
@@ -33,12 +32,12 @@ async function enroll(store: Store, username: string, embedding: Float32Array): 
  * store on the same file, standing for another process writing behind its back (templates:rebuild
  * beside the server; on PostgreSQL, another replica, in test/store/postgres-replicas.test.ts).
  */
-async function twoProcesses(clock: () => number = Date.now) {
+async function twoProcesses() {
   const dataDir = mkdtempSync(join(tmpdir(), 'facegate-feed-'));
   const mine = await openStore({ dataDir, busyTimeoutMs: 1000 });
   const other = await openStore({ dataDir, busyTimeoutMs: 1000 });
   const search = new DuplicateSearch(duplicateIndex, (client) => mine.users.templates(client, SPACE));
-  const feed = new TemplateFeed(mine.users, SPACE, search, KEEP_MS, clock);
+  const feed = new TemplateFeed(mine.users, SPACE, search);
   const duplicateOf = (embedding: Float32Array) => search.duplicateOf('owner', embedding, 0.9);
   return { mine, other, search, feed, duplicateOf, close: () => Promise.all([mine.close(), other.close()]) };
 }
@@ -70,17 +69,34 @@ describe('TemplateFeed', () => {
     await close();
   });
 
-  it('reads every index afresh once it has not read the changes for half the time they are kept (they may be erased unread)', async () => {
-    let now = Date.parse(AT);
-    const { other, feed, duplicateOf, close } = await twoProcesses(() => now);
+  it('reads every index afresh when changes after the last it applied were erased unread', async () => {
+    const { other, feed, duplicateOf, close } = await twoProcesses();
     await feed.catchUp();
     expect(await duplicateOf(face(1))).toBeUndefined();
     await enroll(other, 'ada', face(1));
-    // Another replica's pruning erased the change before this process read it.
+    await enroll(other, 'bo', face(2));
+    // Another replica's pruning erased ada's change before this process read it (bo's, the latest, stays).
     expect(await other.users.eraseChangesBefore(new Date(Date.now() + 60_000))).toBe(1);
-    now += KEEP_MS / 2 + 1;
     await feed.catchUp();
+    expect([await duplicateOf(face(1)), await duplicateOf(face(2))]).toEqual(['ada', 'bo']);
+    await close();
+  });
+
+  it('follows on a timer, erasing old changes, until the store closes', async () => {
+    const { mine, other, feed, duplicateOf, close } = await twoProcesses();
+    await feed.catchUp();
+    expect(await duplicateOf(face(1))).toBeUndefined();
+    await enroll(other, 'ada', face(1));
+    await enroll(other, 'bo', face(2));
+    feed.follow(20, 0, mine.lifetime);
+    while ((await duplicateOf(face(2))) !== 'bo') await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await duplicateOf(face(1))).toBe('ada');
+    while ((await other.users.changesAfter(0, 10)).length > 1) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const reads = jest.spyOn(mine.users, 'changesAfter');
+    await mine.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(reads).not.toHaveBeenCalled();
     await close();
   });
 });

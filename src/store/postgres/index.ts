@@ -46,6 +46,8 @@ const ALL_TABLES = ['users', 'images', 'templates', 'tasks', 'scan_files', 'temp
  */
 export class PostgresStore implements Store {
   readonly backend = 'postgres';
+  private readonly closing = new AbortController();
+  readonly lifetime = this.closing.signal;
   readonly images: PostgresImages;
   readonly users: PostgresUsers;
   readonly scans: PostgresScans;
@@ -113,6 +115,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     if (!this.db.pool.ended) await this.db.pool.end();
   }
 }

@@ -210,6 +210,6 @@ export class PostgresUsers implements UserStore {
   }
 
   async eraseChangesBefore(cutoff: Date): Promise<number> {
-    return this.db.run('DELETE FROM template_changes WHERE recorded_at < $1', [cutoff.toISOString()]);
+    return this.db.run('DELETE FROM template_changes WHERE recorded_at < $1 AND id < (SELECT max(id) FROM template_changes)', [cutoff.toISOString()]);
   }
 }

@@ -43,6 +43,8 @@ function privateDatabasePath(dataDir: string): string {
  */
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
+  private readonly closing = new AbortController();
+  readonly lifetime = this.closing.signal;
   readonly db: Database.Database;
   readonly images: SqliteImages;
   readonly users: SqliteUsers;
@@ -150,6 +152,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     if (this.db.open) this.db.close();
   }
 }

@@ -194,6 +194,7 @@ export class SqliteUsers implements UserStore {
   }
 
   async eraseChangesBefore(cutoff: Date): Promise<number> {
-    return this.db.prepare('DELETE FROM template_changes WHERE recorded_at < ?').run(cutoff.toISOString()).changes;
+    const sql = 'DELETE FROM template_changes WHERE recorded_at < ? AND id < (SELECT max(id) FROM template_changes)';
+    return this.db.prepare(sql).run(cutoff.toISOString()).changes;
   }
 }
