@@ -149,6 +149,8 @@ export class Scanner {
     this.wakeSleepers();
     await this.pool.close();
     await Promise.all(this.lanes ?? []);
+    this.busy = 0;
+    for (const resolve of this.waitingForIdle.splice(0)) resolve();
     await this.scans.releaseLeases(this.holder);
   }
 
