@@ -4,18 +4,20 @@ import { sameFaceAs } from '../../src/gate/recognition';
 import { DuplicateSearch, type Enrolled, TemplateIndex } from '../../src/service/duplicate-search';
 import { seededRandom } from '../helpers/random';
 
-// fr-feature's dimension: the sign-bit prefilter's Hamming distance estimates a cosine only as well as its number of bits allows.
-const DIMENSIONS = 512;
+const DIMENSIONS = 64;
+/** fr-feature's: the sign-bit prefilter's Hamming distance estimates a cosine only as well as its number of bits allows. */
+const SERVICE_DIMENSIONS = 512;
 const THRESHOLD = 0.505;
 // expansionSearch above the set sizes: on sets this small the graph's answer is then exhaustive, so any difference is the index's fault.
 const GRAPH: DuplicateIndexConfig = { exactBelow: 1, graphFrom: 1, signBitCandidates: 8, candidates: 8, connectivity: 8, expansionAdd: 64, expansionSearch: 512, quantisation: 'i8', buildBatch: 50 };
 const EXACT: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1_000_000, graphFrom: 1_000_000 };
-const SIGN_BITS: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1, graphFrom: 1_000_000 };
+// 64 sign bits tell a cosine only roughly: the sign-bit tests of 64-d templates take more candidates than 512-d ones need.
+const SIGN_BITS: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1, graphFrom: 1_000_000, signBitCandidates: 64 };
 
-function unitVectors(seed: number, count: number): Float32Array[] {
+function unitVectors(seed: number, count: number, dimensions = DIMENSIONS): Float32Array[] {
   const random = seededRandom(seed);
   return Array.from({ length: count }, () => {
-    const v = Float32Array.from({ length: DIMENSIONS }, () => random() * 2 - 1);
+    const v = Float32Array.from({ length: dimensions }, () => random() * 2 - 1);
     const norm = Math.hypot(...v);
     return v.map((x) => x / norm);
   });
@@ -111,10 +113,11 @@ describe('duplicate search index', () => {
   });
 
   it('leaves the slots of deleted templates out of the sign-bit candidates, so a removed user never comes back nor crowds the others out', async () => {
-    const index = new TemplateIndex(SIGN_BITS);
+    const config = { ...SIGN_BITS, signBitCandidates: 8 };
+    const index = new TemplateIndex(config);
     enrolled.forEach((e) => index.add(e.username, e.embedding));
     const probe = near(vectors[0], 0.9, noise[5]);
-    const twins = noise.slice(30, 30 + 2 * SIGN_BITS.signBitCandidates).map((n, i) => ({ username: `twin${i}`, embedding: near(probe, 0.99, n) }));
+    const twins = noise.slice(30, 30 + 2 * config.signBitCandidates).map((n, i) => ({ username: `twin${i}`, embedding: near(probe, 0.99, n) }));
     twins.forEach((t) => index.add(t.username, t.embedding));
     expect(index.nearest(probe)?.username).toMatch(/^twin/);
     twins.forEach((t) => index.remove(t.username));
@@ -127,12 +130,12 @@ describe('duplicate search index', () => {
   });
 
   it('names the user the exact scan names through the sign-bit scan, on thousands of seeded templates and near-duplicates at the threshold', () => {
-    const population = unitVectors(6, 5000);
+    const population = unitVectors(6, 5000, SERVICE_DIMENSIONS);
     const config = { ...SIGN_BITS, signBitCandidates: 64 };
     const index = new TemplateIndex(config);
     population.forEach((embedding, i) => index.add(`person${i}`, embedding));
     const random = seededRandom(7);
-    const queries = unitVectors(8, 200).map((n) => near(population[Math.floor(random() * population.length)], THRESHOLD + random() * 0.4, n));
+    const queries = unitVectors(8, 200, SERVICE_DIMENSIONS).map((n) => near(population[Math.floor(random() * population.length)], THRESHOLD + random() * 0.4, n));
     expect(population.length).toBeGreaterThan(10 * config.signBitCandidates);
     expect(queries.map((q) => index.nearest(q))).toEqual(queries.map((q) => index.nearestByScan(q)));
   });
