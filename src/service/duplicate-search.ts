@@ -63,7 +63,11 @@ const QUANTISATION: Record<DuplicateIndexConfig['quantisation'], ScalarKind> = {
 /** One client's templates of one embedding space. */
 export class TemplateIndex {
   private readonly segments: Float32Array[] = [];
-  /** Each template once more, as its sign bits: what the prefilter reads. Made with the first template. */
+  /**
+   * Each template once more, as its sign bits: what the prefilter reads. Made when the client reaches
+   * `exactBelow`: each holds a WebAssembly memory, for which V8 reserves address space (a process ran
+   * out at ~13,000 of them here), so clients searched exactly hold none.
+   */
   private signBits?: SignBitCodes;
   /** The owner of each slot; undefined for a free slot. */
   private readonly owners: (string | undefined)[] = [];
@@ -92,10 +96,7 @@ export class TemplateIndex {
   }
 
   add(username: string, embedding: Float32Array): void {
-    if (this.dimensions === 0) {
-      this.dimensions = embedding.length;
-      this.signBits = new SignBitCodes(this.dimensions);
-    }
+    if (this.dimensions === 0) this.dimensions = embedding.length;
     if (embedding.length !== this.dimensions) throw new Error(`a ${embedding.length}-d template in a ${this.dimensions}-d index`);
     const slot = this.freeSlots.pop() ?? this.owners.length;
     if (slot === this.owners.length) this.owners.push(undefined);
@@ -108,10 +109,11 @@ export class TemplateIndex {
       this.segments[segment] = grown;
     }
     this.segments[segment].set(embedding, offset);
-    this.signBits?.set(slot, embedding);
     this.owners[slot] = username;
     this.slotsOf.set(username, [...(this.slotsOf.get(username) ?? []), slot]);
     this.live++;
+    if (this.signBits) this.signBits.set(slot, embedding);
+    else this.startSignBitsWhenDue();
     if (this.graph) this.outsideGraph.add(slot);
     else this.startGraphWhenDue();
   }
@@ -197,6 +199,12 @@ export class TemplateIndex {
     this.graph.add(BigUint64Array.from(slots, BigInt), vectors, 1);
     for (const slot of slots) this.outsideGraph.delete(slot);
     return this.outsideGraph.size > 0;
+  }
+
+  private startSignBitsWhenDue(): void {
+    if (this.live < this.config.exactBelow) return;
+    this.signBits = new SignBitCodes(this.dimensions);
+    for (let slot = 0; slot < this.owners.length; slot++) if (this.owners[slot] !== undefined) this.signBits.set(slot, this.vector(slot));
   }
 
   private startGraphWhenDue(): void {
