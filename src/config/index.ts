@@ -90,9 +90,11 @@ export interface TemplateFeedConfig {
 export interface DuplicateIndexConfig {
   /** Live templates of a client below which its search is an exact full-precision scan. */
   exactBelow: number;
-  /** Live templates of a client from which its search goes through the ANN graph; between the two, a scan of 8-bit copies. */
+  /** Live templates of a client from which its search goes through the ANN graph; between the two, a scan of sign bits. */
   graphFrom: number;
-  /** Templates the 8-bit scan or the graph proposes for exact re-scoring. */
+  /** Templates the sign-bit scan proposes for exact re-scoring. */
+  signBitCandidates: number;
+  /** Templates the graph proposes for exact re-scoring. */
   candidates: number;
   connectivity: number;
   expansionAdd: number;

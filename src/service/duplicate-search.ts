@@ -6,32 +6,27 @@
  * templates (config `recognition.duplicateIndex`, sizes measured by `npm run bench:store`):
  *
  * - below `exactBelow`, an exact scan of the full-precision templates;
- * - from `exactBelow`, usearch's exact search over 8-bit copies (SIMD, a quarter of the bytes)
- *   proposes `candidates` templates, and the decision uses their exact scores from the
- *   full-precision copy;
- * - from `graphFrom`, a usearch HNSW graph proposes the candidates instead. usearch ships a
+ * - from `exactBelow`, a scan of every template's sign bits (src/service/sign-bits.ts: 64 bytes for
+ *   512 components, compared by Hamming distance, a thirty-second of the full-precision bytes)
+ *   proposes the `signBitCandidates` nearest templates, and the decision uses their exact scores
+ *   from the full-precision copy;
+ * - from `graphFrom`, a usearch HNSW graph proposes `candidates` templates instead. usearch ships a
  *   prebuilt binary; hnswlib-node would compile from source at install time. The graph is filled
  *   in batches off the request path (after start-up, or when a client reaches `graphFrom`), and
  *   templates not yet in it are scanned exactly, so a template is searchable from the moment it is added.
  *
  * Templates are read from the store (decrypted) once per client, at start-up or on first use, and
  * then follow every change through `apply`: enrollment, deletion, reset and template replacement.
- * Memory: 2.5 KiB per 512-d template (full precision plus 8-bit), plus the graph where there is one.
+ * Memory: 2,114 bytes per 512-d template (2,048 full precision, 64 of sign bits, 2 for its Hamming
+ * distance while searching), plus its owner's name and slot list, plus the graph where there is one.
  *
- * Across replicas (PostgreSQL), every replica holds its own indexes, and each must see the changes
- * the others commit. The store will need a change feed: a `template_changes` table with a
- * monotonically increasing id (one row per enrollment, deletion, template replacement or reset,
- * written in the same transaction as the change), plus `NOTIFY template_changes` on commit. Each
- * replica `LISTEN`s, and on a notification (and on a timer, since notifications are lost while a
- * connection is down) reads the rows after the last id it applied, in id order, and passes each to
- * `apply`. Enrollment's duplicate check runs under the client's advisory lock, so before searching
- * it must first catch up to the newest change id, or two replicas could each admit one of two
- * copies of a face. Until that feed exists, a change made by another process (the
- * `templates:rebuild` command while the server runs, or another replica) reaches this process's
- * index only when it restarts.
+ * Every process (each replica on PostgreSQL) holds its own indexes; the changes other processes
+ * commit reach them through the store's template change feed (src/service/template-feed.ts), read
+ * on a timer and, under the client's enrollment lock, before every search.
  */
-import { exactSearch, Index, type Matches, MetricKind, ScalarKind } from 'usearch';
+import { Index, MetricKind, ScalarKind } from 'usearch';
 import type { DuplicateIndexConfig } from '../config';
+import { SignBitCodes } from './sign-bits';
 
 export interface Enrolled {
   username: string;
@@ -43,7 +38,7 @@ export interface Nearest {
   score: number;
 }
 
-/** A change to the enrolled templates, as this process made it or (later) as another replica's change feed reports it. */
+/** A change to the enrolled templates, as this process made it or as the template change feed reports another's. */
 export type TemplateChange =
   | { kind: 'enrolled'; client: string; username: string; embedding: Float32Array }
   | { kind: 'replaced'; client: string; username: string; embeddings: Float32Array[] }
@@ -55,21 +50,17 @@ const SEGMENT_VECTORS = 8192;
 /** A segment starts this small and doubles, so a client with a few users does not hold a whole segment. */
 const FIRST_SEGMENT_VECTORS = 16;
 
-/** The embedding in 8-bit integers, its largest component at ±127: a cosine does not change with the scale. */
-function compact(embedding: Float32Array): Int8Array {
-  let largest = 0;
-  for (const x of embedding) largest = Math.max(largest, Math.abs(x));
-  const scale = largest > 0 ? 127 / largest : 0;
-  return Int8Array.from(embedding, (x) => Math.round(x * scale));
-}
-
 const QUANTISATION: Record<DuplicateIndexConfig['quantisation'], ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 };
 
 /** One client's templates of one embedding space. */
 export class TemplateIndex {
   private readonly segments: Float32Array[] = [];
-  /** Each template once more, in 8-bit integers scaled to its largest component: what the compact scan reads. */
-  private readonly compactSegments: Int8Array[] = [];
+  /**
+   * Each template once more, as its sign bits: what the prefilter reads. Made when the client reaches
+   * `exactBelow`: each holds a WebAssembly memory, for which V8 reserves address space (a process ran
+   * out at ~13,000 of them here), so clients searched exactly hold none.
+   */
+  private signBits?: SignBitCodes;
   /** The owner of each slot; undefined for a free slot. */
   private readonly owners: (string | undefined)[] = [];
   private readonly freeSlots: number[] = [];
@@ -103,24 +94,18 @@ export class TemplateIndex {
     if (slot === this.owners.length) this.owners.push(undefined);
     const segment = Math.floor(slot / SEGMENT_VECTORS);
     const offset = (slot % SEGMENT_VECTORS) * this.dimensions;
-    if (segment === this.segments.length) {
-      this.segments.push(new Float32Array(FIRST_SEGMENT_VECTORS * this.dimensions));
-      this.compactSegments.push(new Int8Array(FIRST_SEGMENT_VECTORS * this.dimensions));
-    }
+    if (segment === this.segments.length) this.segments.push(new Float32Array(FIRST_SEGMENT_VECTORS * this.dimensions));
     if (offset === this.segments[segment].length) {
-      const length = Math.min(SEGMENT_VECTORS * this.dimensions, 2 * this.segments[segment].length);
-      const grown = new Float32Array(length);
+      const grown = new Float32Array(Math.min(SEGMENT_VECTORS * this.dimensions, 2 * this.segments[segment].length));
       grown.set(this.segments[segment]);
       this.segments[segment] = grown;
-      const grownCompact = new Int8Array(length);
-      grownCompact.set(this.compactSegments[segment]);
-      this.compactSegments[segment] = grownCompact;
     }
     this.segments[segment].set(embedding, offset);
-    this.compactSegments[segment].set(compact(embedding), offset);
     this.owners[slot] = username;
     this.slotsOf.set(username, [...(this.slotsOf.get(username) ?? []), slot]);
     this.live++;
+    if (this.signBits) this.signBits.set(slot, embedding);
+    else this.startSignBitsWhenDue();
     if (this.graph) this.outsideGraph.add(slot);
     else this.startGraphWhenDue();
   }
@@ -132,7 +117,6 @@ export class TemplateIndex {
     for (const slot of slots) {
       this.owners[slot] = undefined;
       this.vector(slot).fill(0);
-      this.compactSegments[Math.floor(slot / SEGMENT_VECTORS)].set(this.nowhere(), (slot % SEGMENT_VECTORS) * this.dimensions);
       if (this.graph && !this.outsideGraph.delete(slot)) this.graph.remove(BigInt(slot));
       this.freeSlots.push(slot);
       this.live--;
@@ -154,47 +138,18 @@ export class TemplateIndex {
         for (const key of keys) consider(Number(key));
       }
       for (const slot of this.outsideGraph) consider(slot);
-    } else if (this.live >= this.config.exactBelow) {
-      for (const slot of this.compactScan(embedding)) consider(slot);
+    } else if (this.live >= this.config.exactBelow && this.signBits) {
+      for (const slot of this.signBits.nearest(embedding, this.owners.length, this.config.signBitCandidates, this.freeSlots)) consider(slot);
     } else {
       best = this.scan(embedding);
     }
     return best && { username: this.owners[best.slot] as string, score: Math.min(1, Math.max(0, best.score)) };
   }
 
-  /** The exact answer whatever the tier (what the 8-bit scan's and the graph's recall are measured against). */
+  /** The exact answer whatever the tier (what the sign-bit prefilter's and the graph's recall are measured against). */
   nearestByScan(embedding: Float32Array): Nearest | undefined {
     const best = this.scan(embedding);
     return best && { username: this.owners[best.slot] as string, score: Math.min(1, Math.max(0, best.score)) };
-  }
-
-  /**
-   * The `candidates` slots nearest to `embedding` by the 8-bit copies, every slot compared (usearch's
-   * SIMD kernels, a quarter of the bytes of the full-precision scan), for exact re-scoring.
-   */
-  private compactScan(embedding: Float32Array): number[] {
-    const query = compact(embedding);
-    const found: { slot: number; distance: number }[] = [];
-    for (let segment = 0; segment < this.compactSegments.length; segment++) {
-      const first = segment * SEGMENT_VECTORS;
-      const count = Math.min(SEGMENT_VECTORS, this.owners.length - first);
-      const data = this.compactSegments[segment].subarray(0, count * this.dimensions);
-      // One thread: usearch splits a search by query, and with threads 0 it starts a pool per call (at 262k templates, 20 ms against 12).
-      const { keys, distances } = exactSearch(data, query, this.dimensions, Math.min(this.config.candidates, count), MetricKind.Cos, 1) as Matches;
-      keys.forEach((key, i) => found.push({ slot: first + Number(key), distance: distances[i] }));
-    }
-    return found
-      .sort((a, b) => a.distance - b.distance)
-      .slice(0, this.config.candidates)
-      .map((f) => f.slot)
-      .filter((slot) => this.owners[slot] !== undefined);
-  }
-
-  /** A free slot's compact copy: one axis, as far from a face's embedding as a stranger's. */
-  private nowhere(): Int8Array {
-    const vector = new Int8Array(this.dimensions);
-    vector[0] = 127;
-    return vector;
   }
 
   /** The exact search: every live slot, segment by segment. */
@@ -231,9 +186,17 @@ export class TemplateIndex {
     }
     const vectors = new Float32Array(slots.length * this.dimensions);
     slots.forEach((slot, i) => vectors.set(this.vector(slot), i * this.dimensions));
-    this.graph.add(BigUint64Array.from(slots, BigInt), vectors, 0);
+    // One thread: added on all threads, the graph came out different at each run and sometimes could not reach a
+    // template at all (test/service/duplicate-search.test.ts failed 2 runs in 8); one thread gives the same graph every time.
+    this.graph.add(BigUint64Array.from(slots, BigInt), vectors, 1);
     for (const slot of slots) this.outsideGraph.delete(slot);
     return this.outsideGraph.size > 0;
+  }
+
+  private startSignBitsWhenDue(): void {
+    if (this.live < this.config.exactBelow) return;
+    this.signBits = new SignBitCodes(this.dimensions);
+    for (let slot = 0; slot < this.owners.length; slot++) if (this.owners[slot] !== undefined) this.signBits.set(slot, this.vector(slot));
   }
 
   private startGraphWhenDue(): void {

@@ -5,16 +5,19 @@ import { DuplicateSearch, type Enrolled, TemplateIndex } from '../../src/service
 import { seededRandom } from '../helpers/random';
 
 const DIMENSIONS = 64;
+/** fr-feature's: the sign-bit prefilter's Hamming distance estimates a cosine only as well as its number of bits allows. */
+const SERVICE_DIMENSIONS = 512;
 const THRESHOLD = 0.505;
 // expansionSearch above the set sizes: on sets this small the graph's answer is then exhaustive, so any difference is the index's fault.
-const GRAPH: DuplicateIndexConfig = { exactBelow: 1, graphFrom: 1, candidates: 8, connectivity: 8, expansionAdd: 64, expansionSearch: 512, quantisation: 'i8', buildBatch: 50 };
+const GRAPH: DuplicateIndexConfig = { exactBelow: 1, graphFrom: 1, signBitCandidates: 8, candidates: 8, connectivity: 8, expansionAdd: 64, expansionSearch: 512, quantisation: 'i8', buildBatch: 50 };
 const EXACT: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1_000_000, graphFrom: 1_000_000 };
-const COMPACT: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1, graphFrom: 1_000_000 };
+// 64 sign bits tell a cosine only roughly: the sign-bit tests of 64-d templates take more candidates than 512-d ones need.
+const SIGN_BITS: DuplicateIndexConfig = { ...GRAPH, exactBelow: 1, graphFrom: 1_000_000, signBitCandidates: 64 };
 
-function unitVectors(seed: number, count: number): Float32Array[] {
+function unitVectors(seed: number, count: number, dimensions = DIMENSIONS): Float32Array[] {
   const random = seededRandom(seed);
   return Array.from({ length: count }, () => {
-    const v = Float32Array.from({ length: DIMENSIONS }, () => random() * 2 - 1);
+    const v = Float32Array.from({ length: dimensions }, () => random() * 2 - 1);
     const norm = Math.hypot(...v);
     return v.map((x) => x / norm);
   });
@@ -47,15 +50,15 @@ describe('duplicate search index', () => {
 
   it.each([
     ['an exact scan', EXACT],
-    ['the 8-bit scan', COMPACT],
+    ['the sign-bit scan', SIGN_BITS],
     ['the ANN graph', GRAPH],
   ])('answers as sameFaceAs does, below and above the threshold, through %s', async (_, config) => {
     const { search, fillAll } = searchOver(config, new Map([['bank', enrolled]]));
     await search.indexOf('bank');
     fillAll();
     expect((await search.indexOf('bank')).usesGraph).toBe(config === GRAPH);
-    // More templates than candidates: the 8-bit scan and the graph must choose which to re-score.
-    expect(enrolled.length).toBeGreaterThan(config.candidates);
+    // More templates than candidates: the sign-bit scan and the graph must choose which to re-score.
+    expect(enrolled.length).toBeGreaterThan(Math.max(config.candidates, config.signBitCandidates));
     expect((await search.indexOf('bank')).pending).toBe(0);
     const answers = await Promise.all(probes.map((p) => search.duplicateOf('bank', p, THRESHOLD)));
     expect(answers).toEqual(probes.map((p) => sameFaceAs(p, enrolled, THRESHOLD)));
@@ -66,7 +69,7 @@ describe('duplicate search index', () => {
 
   it('keeps every template across its storage segments (8192 templates each) and reused slots', async () => {
     const many: Enrolled[] = unitVectors(5, 8300).map((embedding, i) => ({ username: `many${i}`, embedding }));
-    const index = new TemplateIndex(COMPACT);
+    const index = new TemplateIndex(SIGN_BITS);
     many.forEach((e) => index.add(e.username, e.embedding));
     index.remove('many8200');
     index.add('late', many[8200].embedding);
@@ -78,7 +81,7 @@ describe('duplicate search index', () => {
   });
 
   it('gives the exact score, so a duplicate at the very threshold is found and one a hair below is not', async () => {
-    for (const config of [EXACT, COMPACT, GRAPH]) {
+    for (const config of [EXACT, SIGN_BITS, GRAPH]) {
       const index = new TemplateIndex(config);
       enrolled.forEach((e) => index.add(e.username, e.embedding));
       index.fillGraph(enrolled.length);
@@ -92,9 +95,9 @@ describe('duplicate search index', () => {
   });
 
   it.each([
-    ['the 8-bit scan', COMPACT],
+    ['the sign-bit scan', SIGN_BITS],
     ['the ANN graph', GRAPH],
-  ])("re-scores the candidates of %s exactly: of two faces closer to each other than 8 bits can tell, the nearer is named", async (_, config) => {
+  ])('re-scores the candidates of %s exactly: of two faces closer to each other than its prefilter can tell, the nearer is named', async (_, config) => {
     const probesOfTies = unitVectors(4, 20);
     const ties = probesOfTies.flatMap((p, i): Enrolled[] => [
       { username: `tie${i}-far`, embedding: near(p, 0.6, noise[i]) },
@@ -109,14 +112,50 @@ describe('duplicate search index', () => {
     expect(answers).toEqual(probesOfTies.map((_, i) => `tie${i}-near`));
   });
 
-  it("forgets deleted templates' 8-bit copies, so they cannot crowd the candidates out", async () => {
-    const index = new TemplateIndex(COMPACT);
+  it('leaves the slots of deleted templates out of the sign-bit candidates, so a removed user never comes back nor crowds the others out', async () => {
+    const config = { ...SIGN_BITS, signBitCandidates: 8 };
+    const index = new TemplateIndex(config);
     enrolled.forEach((e) => index.add(e.username, e.embedding));
     const probe = near(vectors[0], 0.9, noise[5]);
-    const twins = noise.slice(30, 30 + 2 * COMPACT.candidates).map((n, i) => ({ username: `twin${i}`, embedding: near(probe, 0.99, n) }));
+    const twins = noise.slice(30, 30 + 2 * config.signBitCandidates).map((n, i) => ({ username: `twin${i}`, embedding: near(probe, 0.99, n) }));
     twins.forEach((t) => index.add(t.username, t.embedding));
+    expect(index.nearest(probe)?.username).toMatch(/^twin/);
     twins.forEach((t) => index.remove(t.username));
+    expect(index.nearest(probe)).toEqual({ username: 'user0', score: similarity(probe, vectors[0]) });
+    // A freed slot taken again answers for its new owner only.
+    index.add('heir', near(probe, 0.95, noise[6]));
+    expect(index.nearest(probe)?.username).toBe('heir');
+    index.remove('heir');
     expect(index.nearest(probe)?.username).toBe('user0');
+  });
+
+  it('names the user the exact scan names through the sign-bit scan, on thousands of seeded templates and near-duplicates at the threshold', () => {
+    const population = unitVectors(6, 5000, SERVICE_DIMENSIONS);
+    const config = { ...SIGN_BITS, signBitCandidates: 64 };
+    const index = new TemplateIndex(config);
+    population.forEach((embedding, i) => index.add(`person${i}`, embedding));
+    const random = seededRandom(7);
+    const queries = unitVectors(8, 200, SERVICE_DIMENSIONS).map((n) => near(population[Math.floor(random() * population.length)], THRESHOLD + random() * 0.4, n));
+    expect(population.length).toBeGreaterThan(10 * config.signBitCandidates);
+    expect(queries.map((q) => index.nearest(q))).toEqual(queries.map((q) => index.nearestByScan(q)));
+  });
+
+  it('switches from the exact scan to the sign-bit scan at exactBelow, and back below it', () => {
+    // With one candidate the two tiers answer differently: `signTwin` has the probe's very sign bits
+    // (Hamming distance 0) at a cosine near 0.8, `closest` is nearer (0.95) with some bits flipped.
+    const probe = near(vectors[0], 0.9, noise[5]);
+    const signTwin = probe.map((x) => Math.sign(x) / Math.sqrt(DIMENSIONS));
+    const closest = near(probe, 0.95, noise[6]);
+    expect(similarity(probe, signTwin)).toBeLessThan(0.9);
+    const index = new TemplateIndex({ ...SIGN_BITS, exactBelow: 3, signBitCandidates: 1 });
+    index.add('closest', closest);
+    index.add('signTwin', signTwin);
+    expect(index.nearest(probe)?.username).toBe('closest');
+    index.add('stranger', vectors[1]);
+    expect(index.nearest(probe)).toEqual({ username: 'signTwin', score: similarity(probe, signTwin) });
+    expect(index.nearestByScan(probe)?.username).toBe('closest');
+    index.remove('stranger');
+    expect(index.nearest(probe)?.username).toBe('closest');
   });
 
   it('searches templates not yet in the graph exactly, and crosses to the graph at graphFrom', async () => {
@@ -136,7 +175,7 @@ describe('duplicate search index', () => {
 
   it.each([
     ['an exact scan', EXACT],
-    ['the 8-bit scan', COMPACT],
+    ['the sign-bit scan', SIGN_BITS],
     ['the ANN graph', GRAPH],
   ])('follows enrollments, deletions, template replacements and resets, client by client, through %s', async (_, config) => {
     const stored = new Map([
