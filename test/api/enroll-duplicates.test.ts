@@ -5,7 +5,7 @@ import { createApp } from '../../src/api/app';
 import { ADMIN_KEY, OTHER_CLIENT_KEY, USER_KEY, useApp } from '../helpers/app';
 import { describeWithFaces, facePath } from '../helpers/faces';
 
-// From the first template on, the duplicate search goes through the scan of 8-bit copies that big clients use (src/service/duplicate-search.ts).
+// From the first template on, the duplicate search goes through the sign-bit scan that big clients use (src/service/duplicate-search.ts).
 const testApp = useApp((config) => {
   config.recognition.duplicateIndex.exactBelow = 1;
 });
