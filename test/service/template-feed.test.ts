@@ -6,19 +6,11 @@ import { loadConfig } from '../../src/config';
 import { DuplicateSearch } from '../../src/service/duplicate-search';
 import { TemplateFeed } from '../../src/service/template-feed';
 import { openStore, type Store } from '../../src/store';
-import { seededRandom } from '../helpers/random';
+import { seededFace as face } from '../helpers/random';
 
 const SPACE = { model: 'fr-feature', modelVersion: 'v1' };
 const AT = '2026-11-29T06:00:00Z';
 const { duplicateIndex } = loadConfig({}).recognition;
-
-/** A unit-length embedding drawn from `seed`: different seeds give faces that do not match. */
-function face(seed: number): Float32Array {
-  const random = seededRandom(seed);
-  const values = Float32Array.from({ length: 64 }, () => random() - 0.5);
-  const norm = Math.hypot(...values);
-  return values.map((v) => v / norm);
-}
 
 async function enroll(store: Store, username: string, embedding: Float32Array): Promise<string> {
   const key = randomUUID();

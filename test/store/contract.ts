@@ -4,7 +4,7 @@ import { EnrollmentConflict, type NewEnrollment, type NewImage, type Store } fro
 import { startRetention } from '../../src/store/retention';
 import { Sealer } from '../../src/store/sealer';
 import { TEST_ENCRYPTION_KEY } from '../helpers/encryption';
-import { seededRandom } from '../helpers/random';
+import { seededFace as face } from '../helpers/random';
 import { storeTask, TEST_LEASE } from '../helpers/scans';
 
 /**
@@ -23,14 +23,6 @@ const KEYS = Array.from({ length: 9 }, (_, i) => {
 
 function image(key: string, createdAt = AT): NewImage {
   return { key, contentType: 'image/jpeg', fileSize: 4096, width: 64, height: 64, createdAt, original: randomBytes(4096), cropped: randomBytes(1024), analysis: '{}' };
-}
-
-/** A unit-length embedding drawn from `seed`: different seeds give faces that do not match. */
-function face(seed: number): Float32Array {
-  const random = seededRandom(seed);
-  const values = Float32Array.from({ length: 64 }, () => random() - 0.5);
-  const norm = Math.hypot(...values);
-  return values.map((v) => v / norm);
 }
 
 const enrollment = (username: string, imageRef: NewEnrollment['image'], embedding = face(username.length), space = SPACE): NewEnrollment => ({
