@@ -48,9 +48,10 @@ export function enrollmentPath(store: Store, indexConfig: DuplicateIndexConfig, 
       };
       try {
         await turns.run(client, async () => {
-          await store.users.enroll(client, { username, createdAt, image: { upload }, template: { ...BENCH_SPACE, embedding } }, duplicateOf);
+          const change = await store.users.enroll(client, { username, createdAt, image: { upload }, template: { ...BENCH_SPACE, embedding } }, duplicateOf);
           if (searched) searched.add(username, embedding);
           else search.apply({ kind: 'enrolled', client, username, embedding });
+          feed.applied(change);
         });
         return true;
       } catch (error) {

@@ -106,8 +106,9 @@ export function enrollmentFlows({ config, analyzer, store, options }: Enrollment
     try {
       // The index must take the new face before the client's next enrollment searches it.
       await enrollments.run(client, async () => {
-        await store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
+        const change = await store.users.enroll(client, { username, createdAt, image, template }, duplicateOf);
         duplicates.apply({ kind: 'enrolled', client, username, embedding: face.embedding });
+        feed.applied(change);
       });
     } catch (error) {
       if (error instanceof EnrollmentConflict) throw new Rejection(error.reason);

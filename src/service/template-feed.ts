@@ -10,12 +10,14 @@ const BATCH = 500;
  * numbers every enrollment, replacement, erasure and reset in commit order (`template_changes`);
  * each change read names a user, whose templates are read again and replace the index's, or a
  * client erased, whose index is dropped (and read afresh at its next search). Re-reading makes a
- * change applied twice (this process's own, already applied) or late harmless: once every
- * committed change is read, the indexes hold what the store holds.
+ * late change harmless: once every committed change is read, the indexes hold what the store holds.
+ * This process's own enrollments, applied as they commit (`applied`), are passed without a read.
  */
 export class TemplateFeed {
   /** The last change applied; undefined until the first catch-up. */
   private cursor: number | undefined;
+  /** Changes after the cursor that this process applied as it committed them: reading them needs no templates. */
+  private readonly appliedHere = new Set<number>();
   private reading: Promise<void> = Promise.resolve();
 
   constructor(
@@ -34,6 +36,14 @@ export class TemplateFeed {
     const next = this.reading.then(() => this.read());
     this.reading = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Notes a change this process committed and applied to its indexes itself (an enrollment), so that
+   * the catch-up passes it without reading its templates again.
+   */
+  applied(id: number): void {
+    if (this.cursor !== undefined && id > this.cursor) this.appliedHere.add(id);
   }
 
   /**
@@ -56,17 +66,22 @@ export class TemplateFeed {
     for (let changes = await this.users.changesAfter(this.cursor, BATCH); changes.length > 0; changes = await this.users.changesAfter(this.cursor, BATCH)) {
       for (const { id, client, username } of changes) {
         if (id !== this.cursor + 1) return this.restart();
-        if (username === null || client === null) {
-          this.search.apply({ kind: 'reset', client: client ?? undefined });
-        } else {
-          this.search.apply({ kind: 'replaced', client, username, embeddings: await this.users.templatesOf(client, username, this.space) });
-        }
+        if (!this.appliedHere.delete(id)) await this.apply(client, username);
         this.cursor = id;
       }
     }
   }
 
+  private async apply(client: string | null, username: string | null): Promise<void> {
+    if (username === null || client === null) {
+      this.search.apply({ kind: 'reset', client: client ?? undefined });
+    } else {
+      this.search.apply({ kind: 'replaced', client, username, embeddings: await this.users.templatesOf(client, username, this.space) });
+    }
+  }
+
   private async restart(): Promise<void> {
+    this.appliedHere.clear();
     this.cursor = await this.users.latestChange();
     this.search.apply({ kind: 'reset' });
   }

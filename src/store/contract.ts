@@ -181,9 +181,10 @@ export interface UserStore {
    * writes nothing. `duplicateOf` runs while no other enrollment of the same client can commit (an
    * in-process lock on SQLite, a transaction-level advisory lock on PostgreSQL) and names an
    * enrolled user with the same face: so two simultaneous enrollments, on one replica or two,
-   * of one username or of one face cannot both pass.
+   * of one username or of one face cannot both pass. Resolves to the number of the template change
+   * it recorded.
    */
-  enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => Promise<string | undefined>): Promise<void>;
+  enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => Promise<string | undefined>): Promise<number>;
   metadata(client: string, username: string): Promise<UserMetadata | undefined>;
   delete(client: string, username: string): Promise<boolean>;
   /** The number of the latest template change; 0 before the first. */

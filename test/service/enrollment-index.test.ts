@@ -23,11 +23,12 @@ function holdingFirstEnrollment(store: Store) {
     get(target, property) {
       if (property === 'enroll') {
         return async (...args: Parameters<UserStore['enroll']>) => {
-          await target.enroll(...args);
+          const change = await target.enroll(...args);
           if (enrollments++ === 0) {
             committed();
             await released;
           }
+          return change;
         };
       }
       const value = Reflect.get(target, property) as unknown;

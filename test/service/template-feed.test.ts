@@ -12,11 +12,13 @@ const SPACE = { model: 'fr-feature', modelVersion: 'v1' };
 const AT = '2026-11-29T06:00:00Z';
 const { duplicateIndex } = loadConfig({}).recognition;
 
+const upload = () => ({ key: randomUUID(), contentType: 'image/jpeg', fileSize: 64, width: 8, height: 8, createdAt: AT, original: randomBytes(64), cropped: randomBytes(16), analysis: '{}' });
+
+/** Enrolls `username` of client `owner` with `embedding`; the key of its image. */
 async function enroll(store: Store, username: string, embedding: Float32Array): Promise<string> {
-  const key = randomUUID();
-  const upload = { key, contentType: 'image/jpeg', fileSize: 64, width: 8, height: 8, createdAt: AT, original: randomBytes(64), cropped: randomBytes(16), analysis: '{}' };
-  await store.users.enroll('owner', { username, createdAt: AT, image: { upload }, template: { ...SPACE, embedding } }, async () => undefined);
-  return key;
+  const image = upload();
+  await store.users.enroll('owner', { username, createdAt: AT, image: { upload: image }, template: { ...SPACE, embedding } }, async () => undefined);
+  return image.key;
 }
 
 /**
@@ -58,6 +60,21 @@ describe('TemplateFeed', () => {
     await other.reset({ client: 'owner' });
     await feed.catchUp();
     expect(await duplicateOf(face(3))).toBeUndefined();
+    await close();
+  });
+
+  it("passes the changes this process applied as it committed them without reading their templates again, and reads the others'", async () => {
+    const { mine, other, search, feed, duplicateOf, close } = await twoProcesses();
+    await feed.catchUp();
+    expect(await duplicateOf(face(1))).toBeUndefined();
+    const change = await mine.users.enroll('owner', { username: 'ada', createdAt: AT, image: { upload: upload() }, template: { ...SPACE, embedding: face(1) } }, async () => undefined);
+    search.apply({ kind: 'enrolled', client: 'owner', username: 'ada', embedding: face(1) });
+    feed.applied(change);
+    await enroll(other, 'bo', face(2));
+    const reads = jest.spyOn(mine.users, 'templatesOf');
+    await feed.catchUp();
+    expect(reads.mock.calls.map(([, username]) => username)).toEqual(['bo']);
+    expect([await duplicateOf(face(1)), await duplicateOf(face(2))]).toEqual(['ada', 'bo']);
     await close();
   });
 

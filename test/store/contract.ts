@@ -204,8 +204,10 @@ export function describeStoreContract(name: string, open: OpenStore): void {
       it('records every enrollment, replacement, erasure and reset in commit order, nothing for a refused one; a reset erases the changes naming its users', async () => {
         const store = await fresh();
         expect(await store.users.latestChange()).toBe(0);
-        await store.users.enroll('owner', enrollment('ada', { upload: image(KEYS[0]) }, face(1)), noDuplicate);
-        await store.users.enroll('other', enrollment('bo', { upload: image(KEYS[1]) }, face(2)), noDuplicate);
+        const enrolled = [
+          await store.users.enroll('owner', enrollment('ada', { upload: image(KEYS[0]) }, face(1)), noDuplicate),
+          await store.users.enroll('other', enrollment('bo', { upload: image(KEYS[1]) }, face(2)), noDuplicate),
+        ];
         await store.users.replaceTemplates('owner', 'ada', [{ imageKey: KEYS[0], template: { model: 'fr-feature', modelVersion: 'v2', embedding: face(3) } }], AT);
         await store.users.delete('other', 'bo');
         await expect(store.users.enroll('owner', enrollment('ada', { upload: image(KEYS[2]) }, face(4)), noDuplicate)).rejects.toThrow(EnrollmentConflict);
@@ -220,6 +222,7 @@ export function describeStoreContract(name: string, open: OpenStore): void {
         const ids = changes.map((c) => c.id);
         expect([...ids].sort((a, b) => a - b)).toEqual(ids);
         expect(new Set(ids).size).toBe(4);
+        expect(enrolled).toEqual(ids.slice(0, 2));
         expect(await store.users.latestChange()).toBe(ids[3]);
         expect(await store.users.changesAfter(ids[1], 1)).toEqual([changes[2]]);
 

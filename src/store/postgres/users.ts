@@ -23,11 +23,16 @@ const USER_TABLES = ['users', 'images', 'templates'];
 /**
  * Inside a transaction, as its last statement: records that the templates of `username` of `client`
  * changed (username null: the client's users were erased; client null too: every client's), then
- * holds the feed's lock until the commit.
+ * holds the feed's lock until the commit; the change's number.
  */
-export async function recordTemplateChange(db: Database, client: string | null, username: string | null): Promise<void> {
+export async function recordTemplateChange(db: Database, client: string | null, username: string | null): Promise<number> {
   await db.run('SELECT pg_advisory_xact_lock($1, $2)', TEMPLATE_CHANGES_LOCK);
-  await db.run('INSERT INTO template_changes (client, username, recorded_at) VALUES ($1, $2, $3)', [client, username, new Date().toISOString()]);
+  const row = await db.row<{ id: string }>('INSERT INTO template_changes (client, username, recorded_at) VALUES ($1, $2, $3) RETURNING id', [
+    client,
+    username,
+    new Date().toISOString(),
+  ]);
+  return Number(row!.id);
 }
 
 const isUsernameTaken = (error: unknown): boolean =>
@@ -117,9 +122,9 @@ export class PostgresUsers implements UserStore {
    * duplicate-face check, which reads every template of the client, including rows that do not exist
    * yet. The unique (client, username) constraint backs the username check up.
    */
-  async enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => Promise<string | undefined>): Promise<void> {
+  async enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => Promise<string | undefined>): Promise<number> {
     try {
-      await this.db.transaction(async () => {
+      return await this.db.transaction(async () => {
         await this.lockEnrollments(client);
         if (await this.exists(client, enrollment.username)) throw new EnrollmentConflict('DUPLICATE_USERNAME');
         if ('key' in enrollment.image) {
@@ -148,7 +153,7 @@ export class PostgresUsers implements UserStore {
           await this.db.run('UPDATE images SET user_id = $1, used_at = COALESCE(used_at, $2) WHERE key = $3', [userId, enrollment.createdAt, imageKey]);
         }
         await this.insertTemplate(userId, imageKey, enrollment.template, enrollment.createdAt);
-        await recordTemplateChange(this.db, client, enrollment.username);
+        return recordTemplateChange(this.db, client, enrollment.username);
       });
     } catch (error) {
       if (isUsernameTaken(error)) throw new EnrollmentConflict('DUPLICATE_USERNAME');

@@ -19,10 +19,11 @@ import type { SqliteImages } from './images';
 
 /**
  * Inside a transaction: records that the templates of `username` of `client` changed (username
- * null: the client's users were erased; client null too: every client's).
+ * null: the client's users were erased; client null too: every client's); the change's number.
  */
-export function recordTemplateChange(db: Database.Database, client: string | null, username: string | null): void {
-  db.prepare('INSERT INTO template_changes (client, username, recorded_at) VALUES (?, ?, ?)').run(client, username, new Date().toISOString());
+export function recordTemplateChange(db: Database.Database, client: string | null, username: string | null): number {
+  const insert = db.prepare('INSERT INTO template_changes (client, username, recorded_at) VALUES (?, ?, ?)');
+  return Number(insert.run(client, username, new Date().toISOString()).lastInsertRowid);
 }
 
 /**
@@ -116,12 +117,12 @@ export class SqliteUsers implements UserStore {
    * run again inside the transaction, against other writers (a reset, a retention sweep). An image
    * key of another client is unknown here.
    */
-  async enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => Promise<string | undefined>): Promise<void> {
-    await this.enrolling.run(client, async () => {
+  async enroll(client: string, enrollment: NewEnrollment, duplicateOf: () => Promise<string | undefined>): Promise<number> {
+    return this.enrolling.run(client, async () => {
       this.checkEnrollable(client, enrollment);
       const other = await duplicateOf();
       if (other !== undefined) throw new EnrollmentConflict('FACE_ALREADY_ENROLLED', other);
-      this.db.transaction(() => {
+      return this.db.transaction(() => {
         this.checkEnrollable(client, enrollment);
         const { lastInsertRowid } = this.db
           .prepare('INSERT INTO users (client, username, created_at) VALUES (?, ?, ?)')
@@ -136,7 +137,7 @@ export class SqliteUsers implements UserStore {
           this.db.prepare('UPDATE images SET user_id = ?, used_at = COALESCE(used_at, ?) WHERE key = ?').run(userId, enrollment.createdAt, imageKey);
         }
         this.insertTemplate(userId, imageKey, enrollment.template, enrollment.createdAt);
-        recordTemplateChange(this.db, client, enrollment.username);
+        return recordTemplateChange(this.db, client, enrollment.username);
       })();
     });
   }
